@@ -1,0 +1,315 @@
+"""Phone numbers, however they are written.
+
+phonenumbers' own matcher is not used to find numbers: at its VALID leniency it
+drops Ofcom's drama ranges (07700 900xxx) and numbers glued to letters; at
+POSSIBLE it matches years and candidate numbers; it splits numbers on thin
+spaces, underscores and bullets, and gives up after 65,535 failed candidates.
+Instead, numbers are found here in linear time on a *digit view* of the text,
+then judged by shape and context, and phonenumbers canonicalises them.
+
+The digit view is the normalised text, same length, with:
+
+* dates, times, prices, decimals and percentages masked (never a phone);
+* letter-for-digit swaps undone inside digit-heavy tokens (``O7834 562l9O``);
+* underscores, bullets and middle dots turned into spaces.
+
+Runs of digit groups joined by phone punctuation (space, ``-``, ``.``, ``/``,
+brackets, one line break) are then cut into candidate windows. Spelled-out
+numbers ("oh seven seven ..., double one") are found separately.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+import regex
+
+from gateway.detect import Candidate, Kind
+from gateway.message import Segment, Zone
+
+# Never phones: masked in the digit view before anything else.
+_MASKS = regex.compile(
+    r"""
+      \b\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})\b            # 14/03/2026, 12.03.25
+    | \b\d{4}-\d{2}-\d{2}\b                                 # 2026-03-14
+    | \b(?:[01]?\d|2[0-3])[:.][0-5]\d(?:[:.][0-5]\d)?\s*(?:[ap]\.?m\.?\b)?   # 15:20, 9.30am
+    | \b\d{1,2}/\d{1,2}\b(?![/\d])                          # 01/06
+    | [£$€]\s?\d[\d,]*(?:\.\d+)?                            # £1,234.50
+    | \b\d+(?:\.\d+)?\s?%                                   # 89.4%
+    | \b\d[\d,]*\.\d{1,2}\b(?![.\d])                        # 24.60, 5.21
+    | \b\d{1,3}(?:,\d{3})+\b                                # 149,600
+    """,
+    regex.VERBOSE | regex.IGNORECASE,
+)
+# Tokens made of digits and letters that look like digits.
+_LOOKALIKE_TOKEN = regex.compile(r"(?<![A-Za-z])[0-9OoIl|]{5,}(?![A-Za-z])")
+_LOOKALIKE = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
+_SEPARATOR_CHARS = str.maketrans({"_": " ", "•": " ", "·": " ", "*": " ", "‧": " ", "∙": " "})
+
+_GROUP = regex.compile(r"\+?\d+")
+_GAP = regex.compile(r"[ \-./()\[\]]{0,4}\n?[ \-./()\[\]]{0,4}")
+
+# Words that say a number is not a phone number when they come just before it.
+_NOT_A_PHONE = regex.compile(
+    r"""\b(?:candidate|centre|center|uci|upn|uln|urn|isbn|issn|ref|refs|reference|receipt|order|po|
+        invoice|transaction|account|acct|sort\s?code|serial|asset|case|booking|code|id|nhs|cas|policy|
+        membership|registration|reg|licen[cs]e|passport|insurance|ni|vat|company|charity|pin|item|
+        part|model|product|batch|lot|tracking|parcel|consignment|student|pupil|learner|exam|cohort)
+        (?:\s*(?:no\.?|number|num|\#|nos?\.?|id))?\s*[:\#]?\s*(?:is\s*)?[\[(]?\s*$""",
+    regex.VERBOSE | regex.IGNORECASE,
+)
+_PHONE_WORD = regex.compile(
+    r"\b(?:tel|telephone|phone|mob|mobile|cell|call|ring|text|txt|sms|whatsapp|number|landline|dial|reach|contact|m|t|h|p|direct|ext)\b",
+    regex.IGNORECASE,
+)
+_PERSONAL = regex.compile(
+    r"\b(?:me|my|mine|i'm|i\s+am|i'll|home|personal|own|private)\b|\bm(?:ob(?:ile)?)?\s*:|\bh(?:ome)?\s*:",
+    regex.IGNORECASE,
+)
+_SPELLED = regex.compile(
+    r"(?:\b(?:oh|o|zero|nought|nil|one|two|three|four|five|six|seven|eight|nine|double|triple|treble|plus)\b"
+    r"[\s,;\-]*){7,}",
+    regex.IGNORECASE,
+)
+_WORD_DIGIT = {"oh": "0", "o": "0", "zero": "0", "nought": "0", "nil": "0", "one": "1", "two": "2",
+               "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+
+
+def digit_view(text: str) -> str:
+    """The text with non-phones masked and disguised digits restored (same length)."""
+    chars = list(text.translate(_SEPARATOR_CHARS))
+    for m in _MASKS.finditer(text):
+        for i in range(m.start(), m.end()):
+            if chars[i].isdigit():
+                chars[i] = "#"
+    view = "".join(chars)
+    out = list(view)
+    for m in _LOOKALIKE_TOKEN.finditer(view):
+        token = m.group(0)
+        digits = sum(c.isdigit() for c in token)
+        if digits >= 3 and digits / len(token) >= 0.6:
+            out[m.start():m.end()] = token.translate(_LOOKALIKE)
+    return "".join(out)
+
+
+def _uk_national(digits: str) -> str | None:
+    """'07911123456' -> '+447911123456' when the length fits a UK number."""
+    if not digits.startswith("0") or digits.startswith("00"):
+        return None
+    nsn = digits[1:]
+    if nsn[:1] in {"7", "2", "3", "8", "5"} and len(nsn) == 10:
+        return "+44" + nsn
+    if nsn[:1] == "1" and len(nsn) in (9, 10):
+        return "+44" + nsn
+    if nsn[:1] == "8" and len(nsn) in (9, 10):  # 0800 1111 style freephone lengths
+        return "+44" + nsn
+    return None
+
+
+def canonical(number: str, region: str = "GB") -> str | None:
+    """E.164 form of a number written any way, or None if it is not one."""
+    digits = "".join(c for c in number if c.isdigit() or c == "+")
+    if not digits:
+        return None
+    plus = digits.startswith("+")
+    digits = digits.replace("+", "")
+    if plus or digits.startswith("00"):
+        if not plus:
+            digits = digits[2:]
+        # "+44 (0)7911..." and "+44 07911...": drop the trunk zero.
+        if digits.startswith("440"):
+            digits = "44" + digits[3:]
+        try:
+            parsed = phonenumbers.parse("+" + digits, None)
+        except phonenumbers.NumberParseException:
+            return None
+        if parsed.country_code == 44:
+            nsn = str(parsed.national_number)
+            return "+44" + nsn if _uk_national("0" + nsn) else None
+        if not phonenumbers.is_possible_number(parsed):
+            return None
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if region == "GB":
+        return _uk_national(digits)
+    try:
+        parsed = phonenumbers.parse(digits, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def number_type(e164: str) -> str:
+    """'mobile', 'landline', 'service' (freephone, premium...) or 'other'."""
+    if e164.startswith("+44"):
+        first = e164[3:4]
+        return {"7": "mobile", "1": "landline", "2": "landline", "3": "landline", "5": "other"}.get(first, "service")
+    try:
+        t = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return "other"
+    if t in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        return "mobile"
+    if t == phonenumbers.PhoneNumberType.FIXED_LINE:
+        return "landline"
+    return "other"
+
+
+def _runs(view: str) -> list[list[tuple[int, int, str]]]:
+    """Digit groups chained by phone punctuation: [[(start, end, group), ...], ...]."""
+    runs: list[list[tuple[int, int, str]]] = []
+    current: list[tuple[int, int, str]] = []
+    for m in _GROUP.finditer(view):
+        if current:
+            gap = view[current[-1][1]:m.start()]
+            if not _GAP.fullmatch(gap) or m.group(0).startswith("+"):
+                runs.append(current)
+                current = []
+        current.append((m.start(), m.end(), m.group(0)))
+    if current:
+        runs.append(current)
+    return runs
+
+
+def _drop_trunk_zero(run: list[tuple[int, int, str]], view: str) -> list[tuple[int, int, str]]:
+    """'+44 (0)7911 ...' : the bracketed trunk zero is not part of the number."""
+    out = []
+    for k, g in enumerate(run):
+        if g[2] == "0" and k > 0 and out and out[-1][2].lstrip("+").lstrip("0") in {"44"} and view[g[0] - 1:g[0]] == "(":
+            continue
+        out.append(g)
+    return out
+
+
+def _context(text: str, start: int, end: int) -> tuple[str, str]:
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[max(line_start, start - 48):start]
+    line_end = text.find("\n", end)
+    after = text[end:(line_end if line_end >= 0 else len(text))][:40]
+    return before, after
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    a = max(text.rfind(". ", 0, start), text.rfind("\n\n", 0, start), text.rfind("? ", 0, start), text.rfind("! ", 0, start))
+    b_candidates = [p for p in (text.find(". ", end), text.find("\n\n", end), text.find("? ", end)) if p >= 0]
+    b = min(b_candidates) if b_candidates else len(text)
+    return text[max(0, a):b]
+
+
+def _judge(seg: Segment, e164: str, start: int, end: int, *, link: bool) -> Candidate | None:
+    text = seg.text.text
+    before, after = _context(text, start, end)
+    if not link and _NOT_A_PHONE.search(before) and not _PHONE_WORD.search(before[-16:]):
+        return None
+    kind = number_type(e164)
+    if link or kind == "mobile":
+        return Candidate(Kind.PHONE, e164, seg, start, end, True, "mobile" if kind == "mobile" else "linked number")
+    zone = seg.zone_at(start).zone
+    sentence = _sentence(text, start, end)
+    personal = bool(_PERSONAL.search(sentence))
+    label = before[-12:]
+    if zone == Zone.SIGNATURE and regex.search(r"\b(?:m|mob|mobile|cell|home|h|personal)\b\s*[:.]?\s*$", label, regex.IGNORECASE):
+        personal = True
+    if kind == "service":
+        personal = personal and bool(regex.search(r"\bmy\b", sentence, regex.IGNORECASE))
+    return Candidate(Kind.PHONE, e164, seg, start, end, personal, f"{kind}{' with personal context' if personal else ''}")
+
+
+def _windows(run: list[tuple[int, int, str]], region: str) -> list[tuple[int, int, str]]:
+    """Phone-shaped windows of consecutive groups: (start, end, e164)."""
+    found: list[tuple[int, int, str]] = []
+    n = len(run)
+    i = 0
+    while i < n:
+        best = None
+        total = 0
+        for j in range(i, min(n, i + 12)):
+            total += len(run[j][2].lstrip("+"))
+            if total > 15:
+                break
+            first = run[i][2]
+            if not (first.startswith("+") or first.startswith("0")):
+                break
+            digits = "".join(g[2] for g in run[i:j + 1])
+            if total < 9:
+                continue
+            e164 = canonical(digits, region)
+            if not e164:
+                continue
+            whole = i == 0 and j == n - 1
+            # Inside a longer run of groups, only accept the usual phone groupings,
+            # so reference numbers and tables do not yield phones.
+            if not whole and not (len(first.lstrip("+")) >= 2 and (j - i) <= 3):
+                continue
+            best = (run[i][0], run[j][1], e164)
+        if best:
+            found.append(best)
+            # continue after this window
+            while i < n and run[i][1] <= best[1]:
+                i += 1
+        else:
+            i += 1
+    return found
+
+
+def _spelled(text: str, region: str) -> list[tuple[int, int, str]]:
+    out = []
+    for m in _SPELLED.finditer(text):
+        digits: list[str] = []
+        repeat = 1
+        for word in regex.findall(r"[a-z]+", m.group(0).lower()):
+            if word in {"double"}:
+                repeat = 2
+            elif word in {"triple", "treble"}:
+                repeat = 3
+            elif word == "plus":
+                digits.append("+")
+            elif word in _WORD_DIGIT:
+                digits.append(_WORD_DIGIT[word] * repeat)
+                repeat = 1
+        number = "".join(digits)
+        e164 = canonical(number, region)
+        if e164 and len(number.replace("+", "")) >= 10:
+            out.append((m.start(), m.end(), e164))
+    return out
+
+
+_LINK_PHONE = regex.compile(
+    r"^(?:tel|sms|callto|facetime|facetime-audio|whatsapp|viber)[:/]+(?P<n>[+\d][\d\s().\-%20]*)"
+    r"|wa\.me/(?P<w>\+?\d{6,15})"
+    r"|whatsapp\.com/send/?\?(?:.*&)?phone=(?P<q>\+?\d{6,15})",
+    regex.IGNORECASE,
+)
+
+
+def find_phones(seg: Segment, region: str = "GB") -> list[Candidate]:
+    text = seg.text.text
+    found: list[Candidate] = []
+    if seg.is_link:
+        m = _LINK_PHONE.search(text)
+        if m:
+            raw = (m.group("n") or "").replace("%20", "") or ("+" + (m.group("w") or m.group("q")).lstrip("+"))
+            e164 = canonical(raw, region) or canonical("+" + raw.lstrip("+"), region)
+            if e164:
+                c = _judge(seg, e164, m.start(), m.end(), link=True)
+                if c:
+                    found.append(c)
+        return found
+    view = digit_view(text)
+    for run in _runs(view):
+        run = _drop_trunk_zero(run, view)
+        for start, end, e164 in _windows(run, region):
+            c = _judge(seg, e164, start, end, link=False)
+            if c:
+                found.append(c)
+    # wa.me/4479... written in running text
+    for m in regex.finditer(r"wa\.me/\+?(\d{6,15})", text, regex.IGNORECASE):
+        e164 = canonical("+" + m.group(1), region)
+        if e164 and not any(c.start <= m.start(1) < c.end for c in found):
+            found.append(Candidate(Kind.PHONE, e164, seg, m.start(1), m.end(1), True, "wa.me link"))
+    for start, end, e164 in _spelled(text, region):
+        if not any(c.start < end and start < c.end for c in found):
+            c = _judge(seg, e164, start, end, link=False)
+            if c:
+                found.append(Candidate(c.kind, c.value, seg, start, end, c.personal, c.note + ", spelled out"))
+    return found
