@@ -1,0 +1,150 @@
+"""Social profiles, channel invites and handles.
+
+Links of known platforms are recognised anywhere (running text, href
+targets, defanged as ``wa[.]me``). A bare ``@handle`` or ``name.handle``
+counts only beside a platform word ("my insta @x", "jordan.acts on
+Instagram"), so e-mail addresses, file names and ordinary words do not.
+"""
+
+from __future__ import annotations
+
+import regex
+
+from gateway.detect import Candidate, Kind
+from gateway.message import Segment
+
+_DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\})"
+_HOSTS = [
+    "wa.me", "chat.whatsapp.com", "api.whatsapp.com", "web.whatsapp.com", "whatsapp.com",
+    "t.me", "telegram.me", "signal.me", "signal.group", "snapchat.com", "instagram.com", "instagr.am",
+    "ig.me", "tiktok.com", "facebook.com", "fb.com", "fb.me", "m.me", "messenger.com", "x.com",
+    "twitter.com", "youtube.com", "discord.gg", "discord.com", "linkedin.com", "threads.net",
+    "bsky.app", "twitch.tv", "linktr.ee", "kik.me",
+]
+_HOST_RE = "|".join(h.replace(".", _DOT) for h in sorted(_HOSTS, key=len, reverse=True))
+_BLOG_RE = r"[a-z0-9-]{2,}" + _DOT + r"(?:wordpress|blogspot|substack|tumblr)" + _DOT + r"com"
+_LINK = regex.compile(
+    rf"(?<![\w.@-])(?:https?://)?(?:www{_DOT}|m{_DOT}|mobile{_DOT})?(?P<host>{_HOST_RE}|{_BLOG_RE})(?P<path>/[^\s<>\"'\])]*)?",
+    regex.IGNORECASE,
+)
+_CONTENT_PATHS = {"p", "reel", "reels", "explore", "watch", "shorts", "embed", "playlist", "hashtag",
+                  "search", "i", "intent", "share", "sharer", "home", "login", "accounts", "privacy",
+                  "help", "about", "legal", "policies", "events", "tv", "results", "feed"}
+
+_PLATFORM_WORDS = {
+    "instagram": "instagram", "insta": "instagram", "ig": "instagram", "snapchat": "snapchat", "snap": "snapchat",
+    "tiktok": "tiktok", "tik tok": "tiktok", "twitter": "x", "facebook": "facebook", "fb": "facebook",
+    "telegram": "telegram", "discord": "discord", "whatsapp": "whatsapp", "signal": "signal", "kik": "kik",
+    "threads": "threads", "bereal": "bereal", "youtube": "youtube", "twitch": "twitch", "psn": "playstation",
+    "xbox": "xbox", "gamertag": "xbox", "steam": "steam", "roblox": "roblox", "x": "x",
+}
+# "X" only as a capitalised word, so "x" in prose or maths is not a platform.
+_PLATFORM = regex.compile(
+    r"(?i:\b(?P<w>instagram|insta|ig|snapchat|snap|tik\s?tok|twitter|facebook|fb|telegram|discord|whatsapp|"
+    r"signal|kik|threads|bereal|youtube|twitch|psn|xbox|gamertag|steam|roblox)\b)|\b(?P<x>X)\b"
+)
+_AT_HANDLE = regex.compile(r"(?<![\w.@])@(?P<h>[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)")
+_BARE_HANDLE = regex.compile(r"(?<![\w.@/-])(?P<h>[a-z0-9_]{2,}(?:[._][a-z0-9_]+)+)(?![\w@/-]|\.\w)")
+_NOT_HANDLE_SUFFIX = regex.compile(
+    r"\.(?:com|co|uk|org|net|me|io|example|pdf|docx?|xlsx?|pptx?|png|jpe?g|gif|txt|csv|ics|vcf|zip|html?|ac|sch|gov|edu)$"
+)
+
+
+def _canonical_link(host: str, path: str) -> tuple[str, str, str] | None:
+    """(kind, platform, handle-or-code) for a platform link, or None if it is content."""
+    host = regex.sub(_DOT, ".", host.lower())
+    parts = [p for p in regex.split(r"[/?#&]", path or "") if p]
+    first = parts[0] if parts else ""
+    for blog in ("wordpress.com", "blogspot.com", "substack.com", "tumblr.com"):
+        if host.endswith("." + blog):
+            return ("profile", "blog", host)
+    if host in {"wa.me", "api.whatsapp.com", "web.whatsapp.com"}:
+        return ("channel", "whatsapp", first or host)
+    if host == "chat.whatsapp.com":
+        return ("channel", "whatsapp-group", first)
+    if host == "whatsapp.com":
+        return ("channel", "whatsapp", "/".join(parts[:2]))
+    if host in {"t.me", "telegram.me"}:
+        if first.startswith("+") or first == "joinchat":
+            return ("channel", "telegram-group", "/".join(parts[:2]))
+        return ("profile+channel", "telegram", first) if first else None
+    if host in {"signal.me", "signal.group"}:
+        return ("channel", "signal", path or host)
+    if host in {"discord.gg", "discord.com"}:
+        code = parts[1] if first == "invite" and len(parts) > 1 else first
+        return ("channel", "discord", code) if code else None
+    if host in {"m.me", "messenger.com", "ig.me", "kik.me"}:
+        handle = parts[-1] if parts else ""
+        return ("profile+channel", {"ig.me": "instagram", "kik.me": "kik"}.get(host, "facebook"), handle) if handle else None
+    if host == "snapchat.com":
+        if first in {"add", "u"} and len(parts) > 1:
+            return ("profile+channel", "snapchat", parts[1])
+        return None
+    platform = {"instagram.com": "instagram", "instagr.am": "instagram", "tiktok.com": "tiktok",
+                "facebook.com": "facebook", "fb.com": "facebook", "fb.me": "facebook", "x.com": "x",
+                "twitter.com": "x", "youtube.com": "youtube", "linkedin.com": "linkedin",
+                "threads.net": "threads", "bsky.app": "bluesky", "twitch.tv": "twitch", "linktr.ee": "linktree"}.get(host)
+    if platform is None or not first or first.lower() in _CONTENT_PATHS:
+        return None
+    if platform == "facebook" and first.lower() in {"groups", "group"}:
+        return ("channel", "facebook-group", parts[1] if len(parts) > 1 else "")
+    if platform == "youtube" and first.lower() in {"c", "channel", "user"}:
+        first = parts[1] if len(parts) > 1 else ""
+    if platform in {"linkedin", "bluesky"} and first.lower() in {"in", "profile"}:
+        first = parts[1] if len(parts) > 1 else ""
+    handle = first.lstrip("@")
+    if platform == "facebook" and handle.lower() == "profile.php":
+        handle = path.split("id=")[-1][:32]
+    return ("profile", platform, handle) if handle else None
+
+
+def _nearest_platform(text: str, start: int, end: int, window: int) -> str | None:
+    best = None
+    best_distance = window + 1
+    lo, hi = max(0, start - window), min(len(text), end + window)
+    for m in _PLATFORM.finditer(text, lo, hi):
+        distance = start - m.end() if m.end() <= start else m.start() - end
+        if 0 <= distance < best_distance:
+            word = (m.group("w") or m.group("x") or "").lower().replace(" ", "")
+            best, best_distance = _PLATFORM_WORDS.get(word), distance
+    return best
+
+
+def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
+    text = seg.text.text
+    found: list[Candidate] = []
+    for m in _LINK.finditer(text):
+        judged = _canonical_link(m.group("host"), m.group("path") or "")
+        if judged is None:
+            continue
+        kind, platform, handle = judged
+        if "profile" in kind:
+            found.append(Candidate(Kind.PROFILE, f"{platform}:{handle.lower()}", seg, m.start(), m.end(), True, f"{platform} link"))
+        if "channel" in kind:
+            found.append(Candidate(Kind.CHANNEL, f"{platform}:{handle}", seg, m.start(), m.end(), True, f"{platform} link"))
+    if seg.is_link:
+        return found
+    taken = [(c.start, c.end) for c in found]
+
+    def free(a: int, b: int) -> bool:
+        return not any(s < b and a < e for s, e in taken)
+
+    for m in _AT_HANDLE.finditer(text):
+        if not free(m.start(), m.end()):
+            continue
+        platform = _nearest_platform(text, m.start(), m.end(), 60)
+        if platform:
+            found.append(Candidate(Kind.PROFILE, f"{platform}:{m.group('h').lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))
+            taken.append((m.start(), m.end()))
+    for m in _BARE_HANDLE.finditer(text):
+        handle = m.group("h")
+        if not free(m.start(), m.end()) or _NOT_HANDLE_SUFFIX.search(handle) or regex.fullmatch(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*", handle):
+            continue
+        platform = _nearest_platform(text, m.start(), m.end(), 30)
+        if platform is None and subject:
+            sm = _PLATFORM.search(subject)
+            if sm and len(text) < 600:
+                platform = _PLATFORM_WORDS.get((sm.group("w") or sm.group("x") or "").lower().replace(" ", ""))
+        if platform:
+            found.append(Candidate(Kind.PROFILE, f"{platform}:{handle.lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))
+    return found

@@ -1,0 +1,127 @@
+"""Scoring rules on a labelled corpus: how admins tune them.
+
+Manifest format: one JSON object a line with ``id``, ``file`` (relative to the
+manifest), ``expect`` (``hold`` | ``pass``), ``categories`` and optionally
+``held_recipients``. A message counts as held when at least one copy is
+flagged, quarantined or rejected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from gateway.rules import CATEGORIES
+from gateway.scanner import Scanner
+
+HELD = {"flag", "quarantine", "reject"}
+
+
+@dataclass
+class EvalReport:
+    total: int = 0
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+    missed: list[str] = field(default_factory=list)
+    false_holds: list[str] = field(default_factory=list)
+    recipient_errors: list[str] = field(default_factory=list)
+    recipient_cases: int = 0
+    category_hit: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    category_total: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    category_found_on_pass: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    category_found: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    rule_fired: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    rule_correct: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    rule_on_pass: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    errors: list[str] = field(default_factory=list)
+
+
+def evaluate(scanner: Scanner, manifest: Path, at: datetime | None) -> EvalReport:
+    report = EvalReport()
+    base = manifest.parent
+    for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        case = json.loads(line)
+        report.total += 1
+        try:
+            raw = (base / case["file"]).read_bytes()
+        except OSError as exc:
+            report.errors.append(f"{manifest}:{n}: {case.get('id')}: {exc}")
+            continue
+        result = scanner.scan(raw, at=at)
+        held = result.verdict in HELD
+        expect = case["expect"] == "hold"
+        cid = case["id"]
+        if expect and held:
+            report.tp += 1
+        elif expect:
+            report.fn += 1
+            report.missed.append(cid)
+        elif held:
+            report.fp += 1
+            report.false_holds.append(cid)
+        else:
+            report.tn += 1
+        if result.error:
+            report.errors.append(f"{cid}: {result.error}")
+        found = {f.category for f in result.findings if f.action in HELD}
+        for cat in case.get("categories", []):
+            report.category_total[cat] += 1
+            if cat in found and held:
+                report.category_hit[cat] += 1
+        for cat in found:
+            report.category_found[cat] += 1
+            if cat not in case.get("categories", []):
+                report.category_found_on_pass[cat] += 1
+        for rule in {f.rule for f in result.findings}:
+            report.rule_fired[rule] += 1
+            if expect:
+                report.rule_correct[rule] += 1
+            else:
+                report.rule_on_pass[rule] += 1
+        if "held_recipients" in case:
+            report.recipient_cases += 1
+            want = {a.lower() for a in case["held_recipients"]}
+            got = {r for r, v in result.recipients.items() if v in HELD}
+            if want != got:
+                report.recipient_errors.append(f"{cid}: expected held {sorted(want)}, got {sorted(got)}")
+    return report
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.3f}" if b else "n/a"
+
+
+def format_report(r: EvalReport) -> str:
+    holds = r.tp + r.fn
+    passes = r.tn + r.fp
+    out = [
+        f"messages: {r.total} ({holds} to hold, {passes} to pass)",
+        f"precision: {_ratio(r.tp, r.tp + r.fp)}   recall: {_ratio(r.tp, holds)}   false-positive rate: {_ratio(r.fp, passes)}",
+        "",
+        "per category (recall: labelled messages where the category was found; precision: findings on messages labelled with it)",
+    ]
+    for cat in CATEGORIES:
+        out.append(f"  {cat:<20} recall {_ratio(r.category_hit[cat], r.category_total[cat])} "
+                   f"({r.category_hit[cat]}/{r.category_total[cat]})   precision "
+                   f"{_ratio(r.category_found[cat] - r.category_found_on_pass[cat], r.category_found[cat])}")
+    out.append("")
+    out.append("per rule (messages fired on; on messages expected to pass)")
+    for rule in sorted(r.rule_fired):
+        out.append(f"  {rule:<36} {r.rule_fired[rule]:>4}   on passes: {r.rule_on_pass[rule]}")
+    out.append("")
+    out.append(f"held_recipients cases: {r.recipient_cases - len(r.recipient_errors)}/{r.recipient_cases} right")
+    for e in r.recipient_errors:
+        out.append(f"  wrong copies: {e}")
+    if r.errors:
+        out.append("scan errors (held, fail closed):")
+        out.extend(f"  {e}" for e in r.errors)
+    out.append(f"missed ({len(r.missed)}): {' '.join(r.missed) or '-'}")
+    out.append(f"falsely held ({len(r.false_holds)}): {' '.join(r.false_holds) or '-'}")
+    return "\n".join(out)

@@ -1,0 +1,227 @@
+"""Rules (data) + candidates + recipient classes -> findings and verdicts per copy.
+
+Detectors find; rules name and explain; this module decides. A candidate
+becomes a finding when it is in the sender's (or a colleague's) own words,
+is not a detail of the message's correspondents, and is not approved for
+this sender, recipient and moment. Each recipient copy gets the strictest
+action of the findings whose rules apply to that recipient's class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import regex
+
+from gateway.config import Config
+from gateway.detect import Candidate, Kind
+from gateway.detect.emails import find_emails
+from gateway.detect.links import find_links
+from gateway.detect.phones import find_phones
+from gateway.message import MessageView, Owner, Segment, Zone
+from gateway.rules import Rule
+
+VERDICTS = ("pass", "flag", "quarantine", "reject")
+_RANK = {"monitor": 0, "pass": 0, "flag": 1, "quarantine": 2, "reject": 3}
+_ZONE_NAME = {Zone.NEW: "new", Zone.SIGNATURE: "signature", Zone.QUOTED: "quoted", Zone.QUOTE_HEADER: "quoted"}
+_DETECTOR_KIND = {"phone": Kind.PHONE, "email": Kind.EMAIL, "profile": Kind.PROFILE, "channel-link": Kind.CHANNEL}
+_SENTENCE_END = regex.compile(r"[.!?]+(?=\s)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
+_PARAGRAPH_END = regex.compile(r"\n\s*\n")
+
+
+class PatternTimeout(Exception):
+    """An admin pattern ran past its time bound: the message is held."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    category: str
+    action: str
+    evidence: str
+    part: str
+    quoted: bool
+    zone: str
+    value: str
+    note: str
+    context: str  # a little text around the evidence, for reviewers
+
+    def as_json(self) -> dict:
+        return {"rule": self.rule, "category": self.category, "evidence": self.evidence,
+                "part": self.part, "quoted": self.quoted}
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    rule: Rule
+    segment: Segment
+    start: int
+    end: int
+    value: str
+    note: str
+    kind: Kind | None = None
+
+
+def _bounds(text: str, start: int, end: int, pattern: regex.Pattern) -> tuple[int, int]:
+    a = 0
+    for m in pattern.finditer(text, 0, start):
+        a = m.end()
+    m = pattern.search(text, end)
+    return a, (m.start() if m else len(text))
+
+
+def _context(seg: Segment, start: int, end: int) -> str:
+    text = seg.text.text
+    a, b = max(0, start - 60), min(len(text), end + 60)
+    return " ".join(text[a:b].split())
+
+
+class PolicyEngine:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.directory = config.directory
+
+    # -- approvals --------------------------------------------------------
+    def _approved(self, kind: Kind, value: str, at: datetime, sender: str, recipient: str) -> bool:
+        want = {Kind.PHONE: "phone", Kind.EMAIL: "email", Kind.PROFILE: "account", Kind.CHANNEL: "account"}[kind]
+        for a in self.config.approved:
+            if a.kind != want or not a.applies(at, sender, recipient):
+                continue
+            if a.value == value:
+                return True
+            # Official accounts usually share one handle across platforms; a
+            # handle whose platform was guessed from a nearby word still matches.
+            if want == "account" and value.split(":", 1)[-1] == a.value.split(":", 1)[-1]:
+                return True
+        return False
+
+    def _organisation_email(self, address: str) -> bool:
+        domain = address.rpartition("@")[2]
+        if self.directory.classify(address) in {"staff", "student", "partner"} and address not in self.directory.parents:
+            return True
+        return any(domain == d or domain.endswith("." + d) for d in self.config.organisation_domains)
+
+    # -- detection --------------------------------------------------------
+    def candidates(self, view: MessageView) -> list[Candidate]:
+        out: list[Candidate] = []
+        for seg in view.segments:
+            out.extend(find_phones(seg, self.config.phone_region))
+            out.extend(find_emails(seg))
+            out.extend(find_links(seg, view.subject))
+        return out
+
+    def _counts(self, c: Candidate, rule: Rule) -> bool:
+        z = c.zone
+        if z.owner != Owner.SCHOOL or _ZONE_NAME[z.zone] not in rule.zones:
+            return False
+        if z.zone == Zone.QUOTE_HEADER:
+            # Only the author's own address in an attribution line is theirs to disclose.
+            return c.kind == Kind.EMAIL and z.author is not None and c.value == z.author.address
+        return True
+
+    def judge(self, view: MessageView, mail_from: str, rcpts: list[str], at: datetime, pattern_timeout: float) -> tuple[dict[str, str], dict[str, str], list[Finding]]:
+        cands = self.candidates(view)
+        owned_by_others = {c.value for c in cands if c.zone.owner == Owner.CORRESPONDENT}
+        owned_by_others |= {a.address for a in (*view.to, *view.cc, *view.bcc)} | {r.lower() for r in rcpts}
+        hits: list[_Hit] = []
+        for rule in self.config.rules.rules:
+            if rule.detector == "phrases":
+                continue
+            kind = _DETECTOR_KIND[rule.detector]
+            for c in cands:
+                if c.kind != kind or not c.personal or not self._counts(c, rule) or c.value in owned_by_others:
+                    continue
+                if kind == Kind.EMAIL and self._organisation_email(c.value):
+                    continue
+                hits.append(_Hit(rule, c.segment, c.start, c.end, c.value, c.note, kind))
+        found_categories = {h.rule.category for h in hits}
+        whole = "\n".join(s.text.text for s in view.segments if not s.is_link)
+        phrase_rules = [r for r in self.config.rules.rules if r.detector == "phrases"]
+        # Rules that need another finding run last, once the others are known.
+        for rule in sorted(phrase_rules, key=lambda r: bool(r.requires_finding)):
+            if rule.requires_finding and not (set(rule.requires_finding) & found_categories):
+                continue
+            if rule.unless_message and any(self._search(p, whole, pattern_timeout, rule) for p in rule.unless_message):
+                continue
+            new = self._phrase_hits(rule, view, pattern_timeout)
+            hits.extend(new)
+            if new:
+                found_categories.add(rule.category)
+
+        findings = self._dedupe(hits)
+        sender = (mail_from or view.sender.address).lower()
+        recipients: dict[str, str] = {}
+        classes: dict[str, str] = {}
+        for rcpt in rcpts:
+            cls = self.directory.classify(rcpt)
+            classes[rcpt] = cls
+            verdict = "pass"
+            for h, f in findings:
+                if cls not in h.rule.applies_to:
+                    continue
+                if h.kind is not None and self._approved(h.kind, h.value, at, sender, rcpt):
+                    continue
+                if _RANK[h.rule.action] > _RANK[verdict]:
+                    verdict = h.rule.action
+            recipients[rcpt] = verdict
+        # Report the findings that hold, flag or are monitored for at least one copy.
+        reported = []
+        for h, f in findings:
+            if any(classes[r] in h.rule.applies_to and not (h.kind is not None and self._approved(h.kind, h.value, at, sender, r)) for r in rcpts):
+                reported.append(f)
+        return recipients, classes, reported
+
+    @staticmethod
+    def _search(pattern: regex.Pattern, text: str, timeout: float, rule: Rule) -> bool:
+        try:
+            return pattern.search(text, timeout=timeout) is not None
+        except TimeoutError:
+            raise PatternTimeout(rule.id) from None
+
+    def _phrase_hits(self, rule: Rule, view: MessageView, timeout: float) -> list[_Hit]:
+        out: list[_Hit] = []
+        for seg in view.segments:
+            if seg.is_link:
+                continue
+            text = seg.text.text
+            for pattern in rule.patterns:
+                try:
+                    matches = list(pattern.finditer(text, timeout=timeout))
+                except TimeoutError:
+                    raise PatternTimeout(rule.id) from None
+                for m in matches:
+                    z = seg.zone_at(m.start())
+                    if z.owner != Owner.SCHOOL or z.zone == Zone.QUOTE_HEADER or _ZONE_NAME[z.zone] not in rule.zones:
+                        continue
+                    s_a, s_b = _bounds(text, m.start(), m.end(), _SENTENCE_END)
+                    sentence = text[s_a:s_b]
+                    if rule.unless and any(self._search(p, sentence, timeout, rule) for p in rule.unless):
+                        continue
+                    if rule.requires:
+                        p_a, p_b = _bounds(text, m.start(), m.end(), _PARAGRAPH_END)
+                        para = text[p_a:p_b]
+                        if not any(self._search(p, para, timeout, rule) for p in rule.requires):
+                            continue
+                    out.append(_Hit(rule, seg, m.start(), m.end(), m.group(0).lower(), "phrase"))
+        return out
+
+    @staticmethod
+    def _dedupe(hits: list[_Hit]) -> list[tuple[_Hit, Finding]]:
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for h in hits:
+            key = (h.rule.id, h.value)
+            if key in seen:
+                continue
+            seen.add(key)
+            z = h.segment.zone_at(h.start)
+            f = Finding(
+                rule=h.rule.id, category=h.rule.category, action=h.rule.action,
+                evidence=h.segment.text.source_excerpt(h.start, h.end).strip(),
+                part=h.segment.part, quoted=z.zone in (Zone.QUOTED, Zone.QUOTE_HEADER),
+                zone=_ZONE_NAME[z.zone], value=h.value, note=h.note,
+                context=_context(h.segment, h.start, h.end),
+            )
+            out.append((h, f))
+        return out

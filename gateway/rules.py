@@ -1,0 +1,209 @@
+"""Rule files: data an admin reads, edits, tests and reloads.
+
+A rule names a category of the policy, quotes the clause it enforces, says
+which recipient classes it applies to and what to do (``quarantine``, ``flag``,
+``reject`` or ``monitor``), and uses either a built-in detector (``phone``,
+``email``, ``profile``, ``channel-link``) or ``phrases``: patterns with context.
+
+Patterns are ``regex``-module expressions, matched case-insensitively on the
+normalised text, with two conveniences: ``{name}`` inserts a list from the
+file's ``[lists]`` table, and ``~N`` stands for "up to N words". A space
+matches any run of spaces or line breaks. Patterns are compiled once at load
+and run under a time bound; a bound that is hit fails closed (the copy is held).
+
+Any problem gives ``RuleError`` with ``file:line: what is wrong``; a running
+gateway keeps its last good rules.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import regex
+
+CATEGORIES = (
+    "personal_phone", "personal_email", "social_profile", "unapproved_channel",
+    "info_request", "social_contact", "secrecy",
+)
+ACTIONS = ("monitor", "flag", "quarantine", "reject")
+DETECTORS = ("phone", "email", "profile", "channel-link", "phrases")
+CLASSES = ("parent", "student", "staff", "partner")
+ZONES = ("new", "signature", "quoted")
+
+
+class RuleError(Exception):
+    """A rule or configuration file is wrong; the message says where and how."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    category: str
+    description: str
+    clause: str
+    detector: str
+    action: str
+    applies_to: tuple[str, ...]
+    zones: tuple[str, ...]
+    patterns: tuple[regex.Pattern, ...] = ()
+    requires: tuple[regex.Pattern, ...] = ()
+    unless: tuple[regex.Pattern, ...] = ()
+    unless_message: tuple[regex.Pattern, ...] = ()
+    requires_finding: tuple[str, ...] = ()
+    source: str = ""  # file:line
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    files: tuple[str, ...] = field(default=())
+
+    def by_id(self, rule_id: str) -> Rule:
+        return next(r for r in self.rules if r.id == rule_id)
+
+
+_GAP = regex.compile(r"~(\d)")
+_LIST_REF = regex.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def expand_pattern(pattern: str, lists: dict[str, list[str]]) -> str:
+    def list_alt(m: regex.Match) -> str:
+        name = m.group(1)
+        if name not in lists:
+            raise KeyError(name)
+        words = sorted(lists[name], key=len, reverse=True)
+        return "(?:" + "|".join(regex.escape(w).replace(r"\ ", " ") for w in words) + ")"
+
+    out = _LIST_REF.sub(list_alt, pattern)
+    # "~N" swallows the spaces around it: "don't ~2 tell" matches "don't tell" too.
+    out = _GAP.sub(lambda m: "\x00%s\x00" % m.group(1), out)
+    out = regex.sub(r" *\x00(\d)\x00 *", lambda m: r"\s+(?:[\w'-]+\s+){0,%s}" % m.group(1), out)
+    out = out.replace(" ", r"\s+")
+    return r"(?<![\w'])(?:" + out + r")(?![\w'])"
+
+
+def _line_of(text: str, needle: str, start_line: int = 1) -> int:
+    lines = text.splitlines()
+    for i in range(max(0, start_line - 1), len(lines)):
+        if needle in lines[i]:
+            return i + 1
+    for i, line in enumerate(lines):
+        if needle in line:
+            return i + 1
+    return 1
+
+
+def _compile(patterns: object, where: str, key: str, lists: dict[str, list[str]]) -> tuple[regex.Pattern, ...]:
+    if patterns is None:
+        return ()
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise RuleError(f"{where}: '{key}' must be a list of strings")
+    out = []
+    for p in patterns:
+        try:
+            out.append(regex.compile(expand_pattern(p, lists), regex.IGNORECASE | regex.V0))
+        except KeyError as exc:
+            raise RuleError(f"{where}: {key} pattern {p!r} uses an unknown list {{{exc.args[0]}}}") from None
+        except regex.error as exc:
+            raise RuleError(f"{where}: {key} pattern {p!r} is not a valid pattern: {exc}") from None
+    return tuple(out)
+
+
+def load_rule_file(path: Path) -> list[Rule]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
+        raise RuleError(f"{path}:{line}: {exc}") from None
+    lists = data.get("lists", {})
+    if not isinstance(lists, dict) or not all(isinstance(v, list) for v in lists.values()):
+        raise RuleError(f"{path}:{_line_of(text, '[lists]')}: [lists] must map names to lists of words")
+    unknown_top = set(data) - {"lists", "rule"}
+    if unknown_top:
+        key = sorted(unknown_top)[0]
+        raise RuleError(f"{path}:{_line_of(text, key)}: unknown table or key '{key}' (expected [lists] and [[rule]])")
+    rules = []
+    search_from = 1
+    for entry in data.get("rule", []):
+        rid = entry.get("id")
+        line = _line_of(text, f'"{rid}"', search_from) if isinstance(rid, str) else _line_of(text, "[[rule]]", search_from)
+        search_from = line + 1
+        where = f"{path}:{line}"
+        if not isinstance(rid, str) or not regex.fullmatch(r"[a-z0-9][a-z0-9._-]*", rid):
+            raise RuleError(f"{where}: every rule needs an 'id' of lower-case letters, digits, '.', '_' or '-'")
+        allowed = {"id", "category", "description", "clause", "detector", "action", "applies_to", "zones",
+                   "patterns", "requires", "unless", "unless_message", "requires_finding"}
+        extra = set(entry) - allowed
+        if extra:
+            raise RuleError(f"{where}: rule '{rid}' has unknown key '{sorted(extra)[0]}'")
+
+        def choice(key: str, options: tuple[str, ...], default: str | None = None, *, _entry=entry, _where=where, _rid=rid) -> str:
+            value = _entry.get(key, default)
+            if value not in options:
+                raise RuleError(f"{_where}: rule '{_rid}': {key} must be one of {', '.join(options)} (got {value!r})")
+            return value
+
+        def choices(key: str, options: tuple[str, ...], default: tuple[str, ...], *, _entry=entry, _where=where, _rid=rid) -> tuple[str, ...]:
+            value = _entry.get(key, list(default))
+            if not isinstance(value, list) or not value or any(v not in options for v in value):
+                raise RuleError(f"{_where}: rule '{_rid}': {key} must be a non-empty list drawn from {', '.join(options)}")
+            return tuple(value)
+
+        detector = choice("detector", DETECTORS)
+        rule = Rule(
+            id=rid,
+            category=choice("category", CATEGORIES),
+            description=str(entry.get("description", "")),
+            clause=str(entry.get("clause", "")),
+            detector=detector,
+            action=choice("action", ACTIONS, "quarantine"),
+            applies_to=choices("applies_to", CLASSES, ("parent", "student")),
+            zones=choices("zones", ZONES, ("new", "signature", "quoted")),
+            patterns=_compile(entry.get("patterns"), where, "patterns", lists),
+            requires=_compile(entry.get("requires"), where, "requires", lists),
+            unless=_compile(entry.get("unless"), where, "unless", lists),
+            unless_message=_compile(entry.get("unless_message"), where, "unless_message", lists),
+            requires_finding=tuple(entry.get("requires_finding", [])),
+            source=where,
+        )
+        if detector == "phrases" and not rule.patterns:
+            raise RuleError(f"{where}: rule '{rid}' uses the phrases detector but has no patterns")
+        if detector != "phrases" and rule.patterns:
+            raise RuleError(f"{where}: rule '{rid}': patterns only apply to the phrases detector")
+        bad = [c for c in rule.requires_finding if c not in CATEGORIES]
+        if bad:
+            raise RuleError(f"{where}: rule '{rid}': requires_finding has unknown category '{bad[0]}'")
+        if not rule.clause:
+            raise RuleError(f"{where}: rule '{rid}' must quote the policy clause it enforces ('clause')")
+        rules.append(rule)
+    return rules
+
+
+def _line_from_message(message: str) -> int:
+    m = regex.search(r"line (\d+)", message)
+    return int(m.group(1)) if m else 1
+
+
+def load_rules(paths: list[Path]) -> RuleSet:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(p.glob("*.toml")))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise RuleError(f"{p}:1: rules path does not exist")
+    if not files:
+        raise RuleError(f"{paths[0] if paths else 'rules'}:1: no rule files (*.toml) found")
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for f in files:
+        for rule in load_rule_file(f):
+            if rule.id in seen:
+                raise RuleError(f"{rule.source}: rule id '{rule.id}' is already used at {seen[rule.id]}")
+            seen[rule.id] = rule.source
+            rules.append(rule)
+    return RuleSet(tuple(rules), tuple(str(f) for f in files))

@@ -1,0 +1,137 @@
+"""Bytes + envelope + moment -> ScanResult, failing closed.
+
+``Scanner.scan`` never raises and never passes a copy it could not scan:
+an unreadable message, a detector error or a pattern that ran past its bound
+holds every copy addressed to a parent or student, with the reason.
+``ScanPool`` runs scans in worker processes under a wall-clock deadline, so a
+pathological message cannot stall the caller; a worker past the deadline is
+killed and the copy is held.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import multiprocessing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gateway.config import Config
+from gateway.message import ReadLimits, UnreadableMessage, read_message
+from gateway.policy import _RANK, Finding, PatternTimeout, PolicyEngine
+
+SCANNED_CLASSES = ("parent", "student")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    verdict: str
+    recipients: dict[str, str]
+    classes: dict[str, str]
+    findings: tuple[Finding, ...]
+    error: str | None = None
+    notes: tuple[str, ...] = field(default=())
+    at: datetime | None = None
+
+    def as_json(self, file: str | None = None) -> dict:
+        out: dict = {}
+        if file is not None:
+            out["file"] = file
+        out["verdict"] = self.verdict
+        out["recipients"] = dict(self.recipients)
+        out["findings"] = [f.as_json() for f in self.findings]
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def _envelope_from_headers(raw: bytes) -> tuple[str, list[str]]:
+    msg = email.message_from_bytes(raw[:256 * 1024].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0] + b"\n\n")
+    sender = email.utils.parseaddr(str(msg.get("From", "")))[1].lower()
+    rcpts = [a.lower() for _, a in email.utils.getaddresses([str(v) for h in ("To", "Cc", "Bcc") for v in msg.get_all(h) or []]) if "@" in a]
+    return sender, list(dict.fromkeys(rcpts))
+
+
+class Scanner:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.engine = PolicyEngine(config)
+        self.limits = ReadLimits(max_depth=config.limits.max_mime_depth, max_parts=config.limits.max_parts)
+
+    def held(self, reason: str, mail_from: str | None, rcpts: list[str] | None, at: datetime | None = None) -> ScanResult:
+        classes = {r: self.config.directory.classify(r) for r in rcpts or []}
+        recipients = {r: ("quarantine" if c in SCANNED_CLASSES else "pass") for r, c in classes.items()}
+        verdict = "quarantine" if not recipients or "quarantine" in recipients.values() else "pass"
+        return ScanResult(verdict, recipients, classes, (), error=reason, at=at)
+
+    def scan(self, raw: bytes, mail_from: str | None = None, rcpts: list[str] | None = None, at: datetime | None = None) -> ScanResult:
+        try:
+            if mail_from is None or not rcpts:
+                h_from, h_rcpts = _envelope_from_headers(raw)
+                mail_from = mail_from if mail_from is not None else h_from
+                rcpts = rcpts or h_rcpts
+        except Exception:  # noqa: BLE001 - any failure here is "unreadable"
+            return self.held("message headers could not be read", mail_from, rcpts, at)
+        try:
+            view = read_message(raw, self.config.directory.is_colleague, self.limits)
+        except UnreadableMessage as exc:
+            return self.held(f"unreadable message: {exc}", mail_from, rcpts, at)
+        except Exception as exc:  # noqa: BLE001 - fail closed on any parser failure
+            return self.held(f"message could not be parsed ({type(exc).__name__})", mail_from, rcpts, at)
+        if at is None:
+            at = view.date or datetime.now(UTC)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=self.config.timezone)
+        if not rcpts:
+            return self.held("message has no recipients", mail_from, rcpts, at)
+        try:
+            recipients, classes, findings = self.engine.judge(view, mail_from or "", rcpts, at, self.config.limits.pattern_timeout_seconds)
+        except PatternTimeout as exc:
+            return self.held(f"rule {exc.args[0]} ran past its time bound", mail_from, rcpts, at)
+        except Exception as exc:  # noqa: BLE001 - a detector bug holds the copy, never passes it
+            return self.held(f"scanner error ({type(exc).__name__})", mail_from, rcpts, at)
+        verdict = max(recipients.values(), key=lambda v: _RANK[v]) if recipients else "quarantine"
+        return ScanResult(verdict, recipients, classes, tuple(findings), notes=view.notes, at=at)
+
+
+_WORKER: Scanner | None = None
+
+
+def _scan_in_worker(raw: bytes, mail_from: str | None, rcpts: list[str] | None, at: datetime | None) -> ScanResult:
+    assert _WORKER is not None
+    return _WORKER.scan(raw, mail_from, rcpts, at)
+
+
+class ScanPool:
+    """Scans in worker processes under a wall-clock deadline (fork start method)."""
+
+    def __init__(self, scanner: Scanner, workers: int = 1) -> None:
+        self.scanner = scanner
+        self.workers = workers
+        self._pool = self._start()
+
+    def _start(self):
+        global _WORKER
+        _WORKER = self.scanner
+        return multiprocessing.get_context("fork").Pool(self.workers)
+
+    def scan(self, raw: bytes, mail_from: str | None = None, rcpts: list[str] | None = None, at: datetime | None = None) -> ScanResult:
+        deadline = self.scanner.config.limits.deadline_seconds
+        job = self._pool.apply_async(_scan_in_worker, (raw, mail_from, rcpts, at))
+        try:
+            return job.get(timeout=deadline)
+        except multiprocessing.TimeoutError:
+            self._pool.terminate()
+            self._pool = self._start()
+            if mail_from is None or not rcpts:
+                try:
+                    mail_from, rcpts = _envelope_from_headers(raw)
+                except Exception:  # noqa: BLE001
+                    pass
+            return self.scanner.held(f"scan did not finish within {deadline:g} s", mail_from, rcpts, at)
+        except Exception as exc:  # noqa: BLE001 - a dead worker holds the copy
+            self._pool.terminate()
+            self._pool = self._start()
+            return self.scanner.held(f"scanner worker failed ({type(exc).__name__})", mail_from, rcpts, at)
+
+    def close(self) -> None:
+        self._pool.terminate()
