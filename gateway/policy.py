@@ -134,6 +134,10 @@ class PolicyEngine:
                     continue
                 if kind == Kind.EMAIL and self._organisation_email(c.value):
                     continue
+                if rule.parts and c.segment.part not in rule.parts:
+                    continue
+                if kind is not None and all(self._approved(kind, c.value, at, (mail_from or view.sender.address).lower(), r) for r in rcpts):
+                    continue
                 hits.append(_Hit(rule, c.segment, c.start, c.end, c.value, c.note, kind))
         found_categories = {h.rule.category for h in hits}
         whole = "\n".join(s.text.text for s in view.segments if not s.is_link)
@@ -182,7 +186,7 @@ class PolicyEngine:
     def _phrase_hits(self, rule: Rule, view: MessageView, timeout: float) -> list[_Hit]:
         out: list[_Hit] = []
         for seg in view.segments:
-            if seg.is_link:
+            if seg.is_link or (rule.parts and seg.part not in rule.parts):
                 continue
             text = seg.text.text
             for pattern in rule.patterns:

@@ -52,6 +52,7 @@ class Rule:
     unless: tuple[regex.Pattern, ...] = ()
     unless_message: tuple[regex.Pattern, ...] = ()
     requires_finding: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()  # only these parts (e.g. "header:Reply-To"); empty: all
     source: str = ""  # file:line
 
 
@@ -79,7 +80,7 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]]) -> str:
     out = _LIST_REF.sub(list_alt, pattern)
     # "~N" swallows the spaces around it: "don't ~2 tell" matches "don't tell" too.
     out = _GAP.sub(lambda m: "\x00%s\x00" % m.group(1), out)
-    out = regex.sub(r" *\x00(\d)\x00 *", lambda m: r"\s+(?:[\w'-]+\s+){0,%s}" % m.group(1), out)
+    out = regex.sub(r" *\x00(\d)\x00 *", lambda m: r"\s+(?:[\w'-]+[,;:]?\s+){0,%s}" % m.group(1), out)
     out = out.replace(" ", r"\s+")
     return r"(?<![\w'])(?:" + out + r")(?![\w'])"
 
@@ -135,7 +136,7 @@ def load_rule_file(path: Path) -> list[Rule]:
         if not isinstance(rid, str) or not regex.fullmatch(r"[a-z0-9][a-z0-9._-]*", rid):
             raise RuleError(f"{where}: every rule needs an 'id' of lower-case letters, digits, '.', '_' or '-'")
         allowed = {"id", "category", "description", "clause", "detector", "action", "applies_to", "zones",
-                   "patterns", "requires", "unless", "unless_message", "requires_finding"}
+                   "patterns", "requires", "unless", "unless_message", "requires_finding", "parts"}
         extra = set(entry) - allowed
         if extra:
             raise RuleError(f"{where}: rule '{rid}' has unknown key '{sorted(extra)[0]}'")
@@ -167,6 +168,7 @@ def load_rule_file(path: Path) -> list[Rule]:
             unless=_compile(entry.get("unless"), where, "unless", lists),
             unless_message=_compile(entry.get("unless_message"), where, "unless_message", lists),
             requires_finding=tuple(entry.get("requires_finding", [])),
+            parts=tuple(entry.get("parts", [])),
             source=where,
         )
         if detector == "phrases" and not rule.patterns:
