@@ -1,0 +1,32 @@
+# Chaperone: the two commands a fresh machine needs.
+#   make run   set up, then check the example messages against config/gateway.toml
+#   make test  set up, then run the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test setup lint bench clean
+
+$(BIN)/gateway: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+setup: $(BIN)/gateway
+
+run: setup
+	$(BIN)/gateway rules check --config config/gateway.toml
+	$(BIN)/gateway check --config config/gateway.toml examples/*.eml
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check gateway tests bench
+
+bench: setup
+	$(BIN)/python bench/scan.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
