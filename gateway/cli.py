@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gateway.config import Config, load_config
 from gateway.rules import RuleError
-from gateway.scanner import ScanPool, ScanResult, Scanner
+from gateway.scanner import Scanner, ScanPool, ScanResult
 
 
 def _parse_at(value: str | None, config: Config) -> datetime | None:

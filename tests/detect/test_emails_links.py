@@ -1,0 +1,55 @@
+import pytest
+
+from gateway.detect.emails import find_emails
+from gateway.detect.links import find_links
+from tests.detect.test_phones import seg
+
+
+def emails(text, link=False):
+    return {c.value for c in find_emails(seg(text, link=link))}
+
+
+@pytest.mark.parametrize("text,address", [
+    ("anna dot nowak dot 84 at gmail dot com.", "anna.nowak.84@gmail.com"),
+    ("instead: d hughes 84 @ hotmail . co . uk - thanks", "dhughes84@hotmail.co.uk"),
+    ("send them to p.osei.coaching(at)yahoo.co.uk please", "p.osei.coaching@yahoo.co.uk"),
+    ("jsmith1987 [at] gmail [dot] com", "jsmith1987@gmail.com"),
+    ("jsmith1987＠gmail．com", "jsmith1987@gmail.com"),
+    ("j\u200bsmith@gmail.com", "jsmith@gmail.com"),
+])
+def test_munged_and_disguised_addresses(text, address):
+    assert address in emails(text)
+
+
+@pytest.mark.parametrize("text", ["cid:image001.png@01DA2B3C.4D5E6F70", "logo@2x.png", "meet at the gate at 3", "a-a-" * 2000])
+def test_not_addresses(text):
+    assert emails(text) == set()
+
+
+def test_mailto_target():
+    assert emails("mailto:me.smith@gmail.com", link=True) == {"me.smith@gmail.com"}
+
+
+def values(text, link=False, subject=""):
+    return {(c.kind.value, c.value) for c in find_links(seg(text, link=link), subject)}
+
+
+def test_platform_links():
+    v = values("join here https://chat.whatsapp.com/AbCdEf123 or t.me/+Rk8dLm or discord.gg/abc123")
+    assert ("channel", "whatsapp-group:AbCdEf123") in v
+    assert ("channel", "telegram-group:+Rk8dLm") in v
+    assert ("channel", "discord:abc123") in v
+    assert ("profile", "tiktok:mr.hughes.pe") in values("follow me at tiktok.com/@mr.hughes.pe")
+    assert ("profile", "youtube:simongrantkeys") in values("youtube.com/@simongrantkeys")
+    assert ("channel", "whatsapp:447911123456") in values("wa[.]me/447911123456")
+
+
+def test_content_links_are_not_profiles():
+    assert values("Homework video: https://www.youtube.com/watch?v=abc") == set()
+
+
+def test_handles_need_a_platform_word():
+    assert ("profile", "instagram:coach_p_osei") in values("DM me on insta @coach_p_osei")
+    assert ("profile", "instagram:annanowak.reads") in values("my Instagram, annanowak.reads, if you want")
+    assert values("email me at @home_time later") == set()
+    assert values("file notes.pdf and e.g. this") == set()

@@ -1,0 +1,67 @@
+import pytest
+
+from gateway.detect.phones import canonical, find_phones
+from gateway.message import Owner, Segment, Zone, ZoneSpan
+from gateway.normalize import normalize
+
+
+def seg(text: str, link: bool = False, zone: Zone = Zone.NEW) -> Segment:
+    n = normalize(text)
+    return Segment("body", n, (ZoneSpan(0, len(n.text), zone, Owner.SCHOOL),), link)
+
+
+def personal(text: str, **kw) -> set[str]:
+    return {c.value for c in find_phones(seg(text, **kw)) if c.personal}
+
+
+@pytest.mark.parametrize("text", [
+    "ring me on +44 (0)7911 123456", "+44 07911 123456", "0044 7911 123456", "0 7 9 1 1 1 2 3 4 5 6",
+    "07911_123_456", "07911•123•456", "07911\u2009123\u2009456", "07911\u200c123\u200d456",
+    "０７９１１ １２３４５６", "⓪⑦⑨①① ①②③④⑤⑥", "call me on O7911 l23456", "my mob is07911123456",
+    "07911\n123456", "oh seven nine one one, one two three four five six",
+    "zero seven nine double one, one two three, four five six",
+])
+def test_disguised_mobiles_are_found(text):
+    assert personal(text) == {"+447911123456"}
+
+
+def test_drama_range_mobile_is_a_mobile():
+    assert personal("07700 900418 is my personal mobile") == {"+447700900418"}
+
+
+@pytest.mark.parametrize("text", [
+    "Your child's ULN is 4123456789", "Candidate number 4021, centre number 12345",
+    "Trip dates: 12.03.2025 – 15.03.2025", "Term runs 2024-09-04 to 2024-12-20", "Room 1204, 15:30-16:30",
+    "Sort code 20-00-00, account 12345678", "ISBN 978-0-14-143951-8", "Ref 110bcd25-a55d-453a-8046-1297901ea002",
+    "The 1979-2011 cohort, 100 pupils", "ParentPay receipt number: 0779 1123 4456", "UCAS Personal ID: 184-692-0571",
+    "UPN: K830291746512", "Total £1,234.50 by 30/11/2026", "Serial number: 0471235", "postcode B91 3QJ",
+    "Childline is free on 0800 1111",
+])
+def test_things_that_are_never_phones(text):
+    assert personal(text) == set()
+
+
+def test_landline_needs_personal_context():
+    assert personal("ring me at home this evening on 024 7699 0417") == {"+442476990417"}
+    assert personal("Practice telephone: 0121 705 3380") == set()
+    assert personal("the museum's bookings desk (020 7946 0321)") == set()
+
+
+def test_landline_labelled_mobile_in_signature_is_personal():
+    assert personal("Home: 0121 496 0738", zone=Zone.SIGNATURE) == {"+441214960738"}
+
+
+def test_link_targets_are_read():
+    assert personal("tel:+447911123456", link=True) == {"+447911123456"}
+    assert personal("https://wa.me/447834562190", link=True) == {"+447834562190"}
+
+
+def test_every_spelling_of_the_switchboard_has_one_canonical_form():
+    forms = ["0121 496 0000", "01214960000", "+44 121 496 0000", "+44 (0)121 496 0000", "0044 121 496 0000", "(0121) 496-0000"]
+    assert {canonical(f) for f in forms} == {"+441214960000"}
+    assert canonical("0121 496 0738") != canonical("0121 496 0000")
+
+
+def test_seventy_thousand_digit_groups_do_not_hide_a_number():
+    text = " ".join(str(i % 100) for i in range(70_000)) + "\n\ncall me on 07911 123456"
+    assert "+447911123456" in personal(text)

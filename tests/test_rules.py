@@ -1,0 +1,53 @@
+import pytest
+
+from gateway.rules import RuleError, load_rule_file, load_rules
+
+GOOD = '''
+[[rule]]
+id = "x"
+category = "secrecy"
+clause = "transparent"
+detector = "phrases"
+patterns = ["keep ~2 secret"]
+'''
+
+
+def write(tmp_path, text, name="r.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_good_file_loads(tmp_path):
+    [rule] = load_rule_file(write(tmp_path, GOOD))
+    assert rule.patterns[0].search("please keep this a secret")
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("[[rule]\nid=1", "r.toml:1"),
+    (GOOD.replace('"secrecy"', '"gossip"'), "category must be one of"),
+    (GOOD.replace('"keep ~2 secret"', '"keep (secret"'), "not a valid pattern"),
+    (GOOD.replace('"keep ~2 secret"', '"{nolist}"'), "unknown list"),
+    (GOOD.replace('clause = "transparent"\n', ''), "must quote the policy clause"),
+    (GOOD.replace('detector = "phrases"', 'detector = "phrases"\ncolour = "red"'), "unknown key 'colour'"),
+])
+def test_broken_files_say_file_line_and_what(tmp_path, text, fragment):
+    with pytest.raises(RuleError) as exc:
+        load_rule_file(write(tmp_path, text))
+    assert fragment in str(exc.value)
+    assert str(exc.value).startswith(str(tmp_path / "r.toml") + ":")
+
+
+def test_error_points_at_the_rule_line(tmp_path):
+    text = GOOD + GOOD.replace('id = "x"', 'id = "y"').replace('"secrecy"', '"nope"')
+    with pytest.raises(RuleError) as exc:
+        load_rule_file(write(tmp_path, text))
+    line = int(str(exc.value).split(":")[1])
+    assert text.splitlines()[line - 1].strip() == 'id = "y"'
+
+
+def test_duplicate_ids_across_files(tmp_path):
+    write(tmp_path, GOOD, "a.toml")
+    write(tmp_path, GOOD, "b.toml")
+    with pytest.raises(RuleError, match="already used"):
+        load_rules([tmp_path])
