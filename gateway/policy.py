@@ -63,12 +63,15 @@ class _Hit:
     kind: Kind | None = None
 
 
-def _bounds(text: str, start: int, end: int, pattern: regex.Pattern) -> tuple[int, int]:
-    a = 0
-    for m in pattern.finditer(text, 0, start):
+def _bounds(text: str, start: int, end: int, pattern: regex.Pattern, reach: int = 2000) -> tuple[int, int]:
+    """The sentence or paragraph around a match, within ``reach`` characters (linear overall)."""
+    lo = max(0, start - reach)
+    a = lo
+    for m in pattern.finditer(text, lo, start):
         a = m.end()
-    m = pattern.search(text, end)
-    return a, (m.start() if m else len(text))
+    hi = min(len(text), end + reach)
+    m = pattern.search(text, end, hi)
+    return a, (m.start() if m else hi)
 
 
 def _context(seg: Segment, start: int, end: int) -> str:
@@ -189,9 +192,12 @@ class PolicyEngine:
             if seg.is_link or (rule.parts and seg.part not in rule.parts):
                 continue
             text = seg.text.text
-            for pattern in rule.patterns:
+            # The bound is per 100,000 characters, so a long legitimate message is
+            # scanned in full while a pattern that backtracks is still caught.
+            bound = timeout * max(1.0, len(text) / 100_000)
+            for pattern in (rule.matcher,) if rule.matcher is not None else rule.patterns:
                 try:
-                    matches = list(pattern.finditer(text, timeout=timeout))
+                    matches = list(pattern.finditer(text, timeout=bound))
                 except TimeoutError:
                     raise PatternTimeout(rule.id) from None
                 for m in matches:

@@ -17,6 +17,7 @@ gateway keeps its last good rules.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ class Rule:
     requires_finding: tuple[str, ...] = ()
     parts: tuple[str, ...] = ()  # only these parts (e.g. "header:Reply-To"); empty: all
     source: str = ""  # file:line
+    matcher: regex.Pattern | None = None  # all patterns as one alternation: one pass per text
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]]) -> str:
     out = _LIST_REF.sub(list_alt, pattern)
     # "~N" swallows the spaces around it: "don't ~2 tell" matches "don't tell" too.
     out = _GAP.sub(lambda m: "\x00%s\x00" % m.group(1), out)
-    out = regex.sub(r" *\x00(\d)\x00 *", lambda m: r"\s+(?:[\w'-]+[,;:]?\s+){0,%s}" % m.group(1), out)
+    out = regex.sub(r" *\x00(\d)\x00 *", lambda m: r"\s+(?:[\w'-]{1,30}[,;:]?\s+){0,%s}" % m.group(1), out)
     out = out.replace(" ", r"\s+")
     return r"(?<![\w'])(?:" + out + r")(?![\w'])"
 
@@ -171,6 +173,9 @@ def load_rule_file(path: Path) -> list[Rule]:
             parts=tuple(entry.get("parts", [])),
             source=where,
         )
+        if rule.patterns:
+            combined = "|".join(f"(?:{p.pattern})" for p in rule.patterns)
+            rule = dataclasses.replace(rule, matcher=regex.compile(combined, regex.IGNORECASE | regex.V0))
         if detector == "phrases" and not rule.patterns:
             raise RuleError(f"{where}: rule '{rid}' uses the phrases detector but has no patterns")
         if detector != "phrases" and rule.patterns:

@@ -63,20 +63,28 @@ class Scanner:
         verdict = "quarantine" if not recipients or "quarantine" in recipients.values() else "pass"
         return ScanResult(verdict, recipients, classes, (), error=reason, at=at)
 
-    def scan(self, raw: bytes, mail_from: str | None = None, rcpts: list[str] | None = None, at: datetime | None = None) -> ScanResult:
+    @staticmethod
+    def _envelope(raw: bytes, mail_from: str | None, rcpts: list[str] | None) -> tuple[str | None, list[str] | None]:
+        """The envelope for a message that could not be read: from its headers if possible."""
+        if mail_from is not None and rcpts:
+            return mail_from, rcpts
         try:
-            if mail_from is None or not rcpts:
-                h_from, h_rcpts = _envelope_from_headers(raw)
-                mail_from = mail_from if mail_from is not None else h_from
-                rcpts = rcpts or h_rcpts
-        except Exception:  # noqa: BLE001 - any failure here is "unreadable"
-            return self.held("message headers could not be read", mail_from, rcpts, at)
+            h_from, h_rcpts = _envelope_from_headers(raw)
+        except Exception:  # noqa: BLE001 - no envelope at all: every copy is held
+            return mail_from, rcpts
+        return (mail_from if mail_from is not None else h_from), (rcpts or h_rcpts)
+
+    def scan(self, raw: bytes, mail_from: str | None = None, rcpts: list[str] | None = None, at: datetime | None = None) -> ScanResult:
         try:
             view = read_message(raw, self.config.directory.is_colleague, self.limits)
         except UnreadableMessage as exc:
-            return self.held(f"unreadable message: {exc}", mail_from, rcpts, at)
+            return self.held(f"unreadable message: {exc}", *self._envelope(raw, mail_from, rcpts), at)
         except Exception as exc:  # noqa: BLE001 - fail closed on any parser failure
-            return self.held(f"message could not be parsed ({type(exc).__name__})", mail_from, rcpts, at)
+            return self.held(f"message could not be parsed ({type(exc).__name__})", *self._envelope(raw, mail_from, rcpts), at)
+        if mail_from is None:
+            mail_from = view.sender.address
+        if not rcpts:
+            rcpts = list(view.recipients)
         if at is None:
             at = view.date or datetime.now(UTC)
         if at.tzinfo is None:

@@ -17,13 +17,13 @@ _LOCAL_TAIL = regex.compile(r"[A-Za-z0-9._%+'-]{1,64}$")
 _DOMAIN_HEAD = regex.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
 _FILE_TLDS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "pdf", "css", "js", "doc", "docx", "xls", "xlsx", "txt"}
 
-# "(at)", "[at]", "{at}", " at ", " @ " ... with "dot" munging in the domain.
-_MUNGED = regex.compile(
-    r"""(?P<local>(?:[a-z0-9_+'-]+(?:\s*(?:\.|\(dot\)|\[dot\]|\{dot\}|\sdot\s)\s*|\s))*?[a-z0-9_+'-]+)
-        (?P<at>\s*(?:\(at\)|\[at\]|\{at\}|<at>)\s*|\s+at\s+|\s+@\s*|\s*@\s+)
-        (?P<domain>[a-z0-9-]+(?:\s*(?:\.|\(dot\)|\[dot\]|\{dot\}|\sdot\s)\s*[a-z0-9-]+){1,4})\b""",
-    regex.VERBOSE | regex.IGNORECASE,
-)
+# Munged addresses are anchored on their at-token ("(at)", "[at]", " at ", " @ "):
+# the domain is matched forwards from it and the local part backwards in a
+# short window, so ordinary prose costs one cheap scan.
+_SEP = r"(?:\s*(?:\.|\(dot\)|\[dot\]|\{dot\}|\sdot\s)\s*)"
+_AT_TOKEN = regex.compile(r"\s*(?:\(at\)|\[at\]|\{at\}|<at>)\s*|\s+at\s+|\s+@\s*|\s*@\s+", regex.IGNORECASE)
+_DOMAIN_FWD = regex.compile(r"[a-z0-9-]+(?:" + _SEP + r"[a-z0-9-]+){1,4}\b", regex.IGNORECASE)
+_LOCAL_BACK = regex.compile(r"(?:[a-z0-9_+'-]+(?:" + _SEP + r"|\s))*[a-z0-9_+'-]+$", regex.IGNORECASE)
 _DOT = regex.compile(r"\s*(?:\(dot\)|\[dot\]|\{dot\}|\sdot\s|\.)\s*", regex.IGNORECASE)
 _KNOWN_TLDS = {"com", "net", "org", "uk", "co", "me", "io", "edu", "gov", "ac", "sch", "info", "biz", "us", "ie", "de", "fr", "example"}
 
@@ -60,26 +60,37 @@ def find_emails(seg: Segment) -> list[Candidate]:
     lowered = text.lower()
     if " at " not in lowered and "(at)" not in lowered and "[at]" not in lowered and "{at}" not in lowered and " @" not in lowered and "@ " not in lowered:
         return found
-    for m in _MUNGED.finditer(text):
-        at = m.group("at").strip().lower()
-        domain_words = _DOT.split(m.group("domain"))
-        has_dot_munge = bool(regex.search(r"\bdot\b", m.group(0), regex.IGNORECASE))
-        if at == "at" and not has_dot_munge:
-            continue  # "meet at school.com"-like prose: a plain " at " needs "dot" too
+    for m in _AT_TOKEN.finditer(text):
+        dm = _DOMAIN_FWD.match(text, m.end(), min(len(text), m.end() + 120))
+        if not dm:
+            continue
+        domain_words = _DOT.split(dm.group(0))
         # "gmail dot com. I'll": the sentence's full stop is not part of the domain.
         while len(domain_words) > 2 and domain_words[-1].lower() not in _KNOWN_TLDS:
             domain_words.pop()
         if domain_words[-1].lower() not in _KNOWN_TLDS:
             continue
-        end = m.start("domain") + len(m.group("domain").rsplit(domain_words[-1], 1)[0]) + len(domain_words[-1])
-        local_text = m.group("local")
+        end = dm.start() + len(dm.group(0).rsplit(domain_words[-1], 1)[0]) + len(domain_words[-1])
+        lo = max(0, m.start() - 80)
+        lm = _LOCAL_BACK.search(text, lo, m.start())
+        if not lm:
+            continue
+        local_text = lm.group(0)
+        at = m.group(0).strip().lower()
+        has_dot_munge = bool(regex.search(r"\bdot\b", text[lm.start():end], regex.IGNORECASE))
+        if at == "at" and not has_dot_munge:
+            continue  # "meet at school.com"-like prose: a plain " at " needs "dot" too
         if at == "@":
             words = local_text.split()[-4:]
             local = "".join(_DOT.sub(".", w) for w in words)
-            start = m.start("local") + local_text.rfind(words[0]) if words else m.start("local")
+            start = lm.start() + local_text.rfind(words[0])
+        elif has_dot_munge and _DOT.search(local_text):
+            tail = regex.search(r"(?:[a-z0-9_+'-]+" + _SEP + r")+[a-z0-9_+'-]+$", local_text, regex.IGNORECASE)
+            local = _DOT.sub(".", tail.group(0)) if tail else local_text.split()[-1]
+            start = lm.start() + (tail.start() if tail else local_text.rfind(local_text.split()[-1]))
         else:
-            local = _DOT.sub(".", local_text.split()[-1]) if not has_dot_munge else _DOT.sub(".", local_text).replace(" ", "")
-            start = m.start("local") if has_dot_munge else m.start("local") + local_text.rfind(local_text.split()[-1])
+            local = local_text.split()[-1]
+            start = lm.start() + local_text.rfind(local)
         address = _valid(f"{local}@{'.'.join(domain_words)}")
         if address and not any(c.start <= end and start <= c.end for c in found):
             found.append(Candidate(Kind.EMAIL, address, seg, start, end, True, "munged address"))

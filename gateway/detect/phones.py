@@ -189,11 +189,17 @@ def _context(text: str, start: int, end: int) -> tuple[str, str]:
     return before, after
 
 
-def _sentence(text: str, start: int, end: int) -> str:
-    a = max(text.rfind(". ", 0, start), text.rfind("\n\n", 0, start), text.rfind("? ", 0, start), text.rfind("! ", 0, start))
-    b_candidates = [p for p in (text.find(". ", end), text.find("\n\n", end), text.find("? ", end)) if p >= 0]
-    b = min(b_candidates) if b_candidates else len(text)
-    return text[max(0, a):b]
+_SENTENCE_BREAK = regex.compile(r"[.!?](?=\s)|\n\s*\n")
+
+
+def _sentence(text: str, start: int, end: int, reach: int = 300) -> str:
+    """The sentence around a span, looking at most ``reach`` characters either way."""
+    lo = max(0, start - reach)
+    a = lo
+    for m in _SENTENCE_BREAK.finditer(text, lo, start):
+        a = m.end()
+    m = _SENTENCE_BREAK.search(text, end, min(len(text), end + reach))
+    return text[a:(m.start() if m else min(len(text), end + reach))]
 
 
 def _judge(seg: Segment, e164: str, start: int, end: int, *, link: bool) -> Candidate | None:
