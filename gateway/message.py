@@ -23,6 +23,7 @@ import codecs
 import email
 import email.header
 import email.utils
+import functools
 import io
 import re
 import zipfile
@@ -130,6 +131,7 @@ class ReadLimits:
 IsColleague = Callable[[Author], bool]
 
 
+@functools.lru_cache(maxsize=4096)
 def _name_key(name: str) -> frozenset[str]:
     """'Hughes, Daniel' and 'Daniel Hughes' compare equal; titles are ignored."""
     name = name.strip().strip('"').lower()

@@ -84,7 +84,9 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]]) -> str:
     out = _GAP.sub(lambda m: "\x00%s\x00" % m.group(1), out)
     out = regex.sub(r" *\x00(\d)\x00 *", lambda m: r"\s+(?:[\w'-]{1,30}[,;:]?\s+){0,%s}" % m.group(1), out)
     out = out.replace(" ", r"\s+")
-    return r"(?<![\w'])(?:" + out + r")(?![\w'])"
+    # A leading \b (rather than a look-behind) lets the engine skip ahead to
+    # plausible first characters: phrase matching is the scanner's hot path.
+    return r"\b(?:" + out + r")(?![\w'])"
 
 
 def _line_of(text: str, needle: str, start_line: int = 1) -> int:

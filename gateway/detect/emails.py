@@ -7,6 +7,8 @@ deliverability: no DNS from a gateway).
 
 from __future__ import annotations
 
+import functools
+
 import email_validator
 import regex
 
@@ -28,6 +30,7 @@ _DOT = regex.compile(r"\s*(?:\(dot\)|\[dot\]|\{dot\}|\sdot\s|\.)\s*", regex.IGNO
 _KNOWN_TLDS = {"com", "net", "org", "uk", "co", "me", "io", "edu", "gov", "ac", "sch", "info", "biz", "us", "ie", "de", "fr", "example"}
 
 
+@functools.lru_cache(maxsize=4096)
 def _valid(address: str) -> str | None:
     local, _, domain = address.rpartition("@")
     tld = domain.rsplit(".", 1)[-1].lower()
