@@ -164,7 +164,7 @@ class PolicyEngine:
             cls = self.directory.classify(rcpt)
             classes[rcpt] = cls
             verdict = "pass"
-            for h, f in findings:
+            for h, _ in findings:
                 if cls not in h.rule.applies_to:
                     continue
                 if h.kind is not None and self._approved(h.kind, h.value, at, sender, rcpt):

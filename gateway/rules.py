@@ -81,8 +81,8 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]]) -> str:
 
     out = _LIST_REF.sub(list_alt, pattern)
     # "~N" swallows the spaces around it: "don't ~2 tell" matches "don't tell" too.
-    out = _GAP.sub(lambda m: "\x00%s\x00" % m.group(1), out)
-    out = regex.sub(r" *\x00(\d)\x00 *", lambda m: r"\s+(?:[\w'-]{1,30}[,;:]?\s+){0,%s}" % m.group(1), out)
+    out = _GAP.sub(lambda m: f"\x00{m.group(1)}\x00", out)
+    out = regex.sub(r" *\x00(\d)\x00 *", lambda m: r"\s+(?:[\w'-]{1,30}[,;:]?\s+){0," + m.group(1) + "}", out)
     out = out.replace(" ", r"\s+")
     # A leading \b (rather than a look-behind) lets the engine skip ahead to
     # plausible first characters: phrase matching is the scanner's hot path.

@@ -130,16 +130,11 @@ class ScanPool:
         except multiprocessing.TimeoutError:
             self._pool.terminate()
             self._pool = self._start()
-            if mail_from is None or not rcpts:
-                try:
-                    mail_from, rcpts = _envelope_from_headers(raw)
-                except Exception:  # noqa: BLE001
-                    pass
-            return self.scanner.held(f"scan did not finish within {deadline:g} s", mail_from, rcpts, at)
+            return self.scanner.held(f"scan did not finish within {deadline:g} s", *self.scanner._envelope(raw, mail_from, rcpts), at)
         except Exception as exc:  # noqa: BLE001 - a dead worker holds the copy
             self._pool.terminate()
             self._pool = self._start()
-            return self.scanner.held(f"scanner worker failed ({type(exc).__name__})", mail_from, rcpts, at)
+            return self.scanner.held(f"scanner worker failed ({type(exc).__name__})", *self.scanner._envelope(raw, mail_from, rcpts), at)
 
     def close(self) -> None:
         self._pool.terminate()
