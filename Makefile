@@ -17,7 +17,8 @@ setup: $(BIN)/gateway
 
 run: setup
 	$(BIN)/gateway rules check --config config/gateway.toml
-	$(BIN)/gateway check --config config/gateway.toml examples/*.eml
+	@# check exits 1 when a copy is held, which is the point of one example
+	-$(BIN)/gateway check --config config/gateway.toml examples/*.eml
 
 test: setup
 	$(BIN)/python -m pytest -q
