@@ -27,7 +27,7 @@ import functools
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
@@ -590,8 +590,3 @@ def read_message(raw: bytes, is_colleague: IsColleague = lambda a: False, limits
         hidden_characters=sum(s.text.hidden_characters for s in builder.segments),
     )
 
-
-def iter_owned_text(view: MessageView) -> Iterator[tuple[Segment, ZoneSpan]]:
-    for seg in view.segments:
-        for z in seg.zones:
-            yield seg, z

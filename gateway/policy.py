@@ -22,7 +22,6 @@ from gateway.detect.phones import find_phones
 from gateway.message import MessageView, Owner, Segment, Zone
 from gateway.rules import Rule
 
-VERDICTS = ("pass", "flag", "quarantine", "reject")
 _RANK = {"monitor": 0, "pass": 0, "flag": 1, "quarantine": 2, "reject": 3}
 _ZONE_NAME = {Zone.NEW: "new", Zone.SIGNATURE: "signature", Zone.QUOTED: "quoted", Zone.QUOTE_HEADER: "quoted"}
 _DETECTOR_KIND = {"phone": Kind.PHONE, "email": Kind.EMAIL, "profile": Kind.PROFILE, "channel-link": Kind.CHANNEL}
