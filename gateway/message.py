@@ -496,20 +496,18 @@ class _Builder:
             payload_bytes = str(payload_bytes).encode("utf-8", "replace")
         is_attachment = bool(filename) or disposition == "attachment"
         label_name = filename or ctype
-        part_label = f"attachment:{label_name}" if (is_attachment or label_prefix) else None
-        if label_prefix:
-            part_label = label_prefix
-        author = forwarded_by
+        # Inside a forwarded message every part carries the forwarded message's label.
+        part_label = label_prefix or (f"attachment:{label_name}" if is_attachment else None)
         charset = msg.get_content_charset()
         ext = _extension(filename)
         if ctype == "text/html" or ext in {".htm", ".html"}:
             html_src = decode_text(payload_bytes, charset, self.notes)
             rendered = render_html(html_src)
             label = part_label or "html"
-            self.add_text(label, rendered.visible, author=author)
-            self.add_text(label, rendered.hidden, author=author)
+            self.add_text(label, rendered.visible, author=forwarded_by)
+            self.add_text(label, rendered.hidden, author=forwarded_by)
             for link in rendered.links:
-                self.add_text(label, link.target, zones=False, author=author, is_link=True)
+                self.add_text(label, link.target, zones=False, author=forwarded_by, is_link=True)
             if is_attachment:
                 self.attachments.append(Attachment(label_name, ctype, len(payload_bytes), True))
             return
@@ -517,9 +515,9 @@ class _Builder:
             text = decode_text(payload_bytes, charset, self.notes)
             if ctype in {"text/calendar", "text/vcard", "text/x-vcard", "text/directory"} or ext in {".ics", ".vcf", ".vcard"}:
                 text = _unfold_calendar(text)
-                self.add_text(part_label or "body", text, zones=False, author=author)
+                self.add_text(part_label or "body", text, zones=False, author=forwarded_by)
             else:
-                self.add_text(part_label or "body", text, author=author)
+                self.add_text(part_label or "body", text, author=forwarded_by)
             if is_attachment:
                 self.attachments.append(Attachment(label_name, ctype, len(payload_bytes), True))
             return
@@ -529,12 +527,12 @@ class _Builder:
         elif ctype == "application/pdf" or ext == ".pdf":
             text = _pdf_text(payload_bytes, self.limits, self.notes, label_name)
             if text is not None:
-                self.add_text(part_label or f"attachment:{label_name}", text, zones=False, author=author)
+                self.add_text(part_label or f"attachment:{label_name}", text, zones=False, author=forwarded_by)
                 scanned = True
         elif ext == ".docx" or ctype == "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
             text = _docx_text(payload_bytes, self.notes, label_name)
             if text is not None:
-                self.add_text(part_label or f"attachment:{label_name}", text, zones=False, author=author)
+                self.add_text(part_label or f"attachment:{label_name}", text, zones=False, author=forwarded_by)
                 scanned = True
         self.attachments.append(Attachment(label_name, ctype, len(payload_bytes), scanned))
 

@@ -15,7 +15,7 @@ from datetime import datetime
 import regex
 
 from gateway.config import Config
-from gateway.detect import Candidate, Kind
+from gateway.detect import Candidate, Kind, span_around
 from gateway.detect.emails import find_emails
 from gateway.detect.links import find_links
 from gateway.detect.phones import find_phones
@@ -60,17 +60,6 @@ class _Hit:
     value: str
     note: str
     kind: Kind | None = None
-
-
-def _bounds(text: str, start: int, end: int, pattern: regex.Pattern, reach: int = 2000) -> tuple[int, int]:
-    """The sentence or paragraph around a match, within ``reach`` characters (linear overall)."""
-    lo = max(0, start - reach)
-    a = lo
-    for m in pattern.finditer(text, lo, start):
-        a = m.end()
-    hi = min(len(text), end + reach)
-    m = pattern.search(text, end, hi)
-    return a, (m.start() if m else hi)
 
 
 def _context(seg: Segment, start: int, end: int) -> str:
@@ -124,9 +113,19 @@ class PolicyEngine:
 
     def judge(self, view: MessageView, mail_from: str, rcpts: list[str], at: datetime, pattern_timeout: float) -> tuple[dict[str, str], dict[str, str], list[Finding]]:
         cands = self.candidates(view)
+        sender = (mail_from or view.sender.address).lower()
+        classes = {rcpt: self.directory.classify(rcpt) for rcpt in rcpts}
         owned_by_others = {c.value for c in cands if c.zone.owner == Owner.CORRESPONDENT}
         owned_by_others |= {a.address for a in (*view.to, *view.cc, *view.bcc)} | {r.lower() for r in rcpts}
-        hits: list[_Hit] = []
+
+        def copies(kind: Kind | None, value: str, rule: Rule) -> frozenset[str]:
+            """The recipient copies a finding applies to: its rule's classes, less approvals."""
+            return frozenset(
+                r for r, cls in classes.items()
+                if cls in rule.applies_to and not (kind is not None and self._approved(kind, value, at, sender, r))
+            )
+
+        hits: list[tuple[_Hit, frozenset[str]]] = []
         for rule in self.config.rules.rules:
             if rule.detector == "phrases":
                 continue
@@ -138,10 +137,13 @@ class PolicyEngine:
                     continue
                 if rule.parts and c.segment.part not in rule.parts:
                     continue
-                if kind is not None and all(self._approved(kind, c.value, at, (mail_from or view.sender.address).lower(), r) for r in rcpts):
+                held = copies(kind, c.value, rule)
+                # A detail approved for every copy is no finding at all (and so
+                # cannot satisfy another rule's requires_finding).
+                if not held and all(self._approved(kind, c.value, at, sender, r) for r in rcpts):
                     continue
-                hits.append(_Hit(rule, c.segment, c.start, c.end, c.value, c.note, kind))
-        found_categories = {h.rule.category for h in hits}
+                hits.append((_Hit(rule, c.segment, c.start, c.end, c.value, c.note, kind), held))
+        found_categories = {h.rule.category for h, _ in hits}
         whole = "\n".join(s.text.text for s in view.segments if not s.is_link)
         phrase_rules = [r for r in self.config.rules.rules if r.detector == "phrases"]
         # Rules that need another finding run last, once the others are known.
@@ -151,31 +153,20 @@ class PolicyEngine:
             if rule.unless_message and any(self._search(p, whole, pattern_timeout, rule) for p in rule.unless_message):
                 continue
             new = self._phrase_hits(rule, view, pattern_timeout)
-            hits.extend(new)
+            held = copies(None, "", rule)
+            hits.extend((h, held) for h in new)
             if new:
                 found_categories.add(rule.category)
 
-        findings = self._dedupe(hits)
-        sender = (mail_from or view.sender.address).lower()
-        recipients: dict[str, str] = {}
-        classes: dict[str, str] = {}
-        for rcpt in rcpts:
-            cls = self.directory.classify(rcpt)
-            classes[rcpt] = cls
-            verdict = "pass"
-            for h, _ in findings:
-                if cls not in h.rule.applies_to:
-                    continue
-                if h.kind is not None and self._approved(h.kind, h.value, at, sender, rcpt):
-                    continue
-                if _RANK[h.rule.action] > _RANK[verdict]:
-                    verdict = h.rule.action
-            recipients[rcpt] = verdict
-        # Report the findings that hold, flag or are monitored for at least one copy.
-        reported = []
-        for h, f in findings:
-            if any(classes[r] in h.rule.applies_to and not (h.kind is not None and self._approved(h.kind, h.value, at, sender, r)) for r in rcpts):
-                reported.append(f)
+        recipients = dict.fromkeys(rcpts, "pass")
+        reported: list[Finding] = []
+        for (hit, held), finding in self._dedupe(hits):
+            for r in held:
+                if _RANK[hit.rule.action] > _RANK[recipients[r]]:
+                    recipients[r] = hit.rule.action
+            # Report what holds, flags or is monitored for at least one copy.
+            if held:
+                reported.append(finding)
         return recipients, classes, reported
 
     @staticmethod
@@ -203,12 +194,12 @@ class PolicyEngine:
                     z = seg.zone_at(m.start())
                     if z.owner != Owner.SCHOOL or z.zone == Zone.QUOTE_HEADER or _ZONE_NAME[z.zone] not in rule.zones:
                         continue
-                    s_a, s_b = _bounds(text, m.start(), m.end(), _SENTENCE_END)
+                    s_a, s_b = span_around(text, m.start(), m.end(), _SENTENCE_END, 2000)
                     sentence = text[s_a:s_b]
                     if rule.unless and any(self._search(p, sentence, timeout, rule) for p in rule.unless):
                         continue
                     if rule.requires:
-                        p_a, p_b = _bounds(text, m.start(), m.end(), _PARAGRAPH_END)
+                        p_a, p_b = span_around(text, m.start(), m.end(), _PARAGRAPH_END, 2000)
                         para = text[p_a:p_b]
                         if not any(self._search(p, para, timeout, rule) for p in rule.requires):
                             continue
@@ -216,10 +207,11 @@ class PolicyEngine:
         return out
 
     @staticmethod
-    def _dedupe(hits: list[_Hit]) -> list[tuple[_Hit, Finding]]:
+    def _dedupe(hits: list[tuple[_Hit, frozenset[str]]]) -> list[tuple[tuple[_Hit, frozenset[str]], Finding]]:
         seen: set[tuple[str, str]] = set()
         out = []
-        for h in hits:
+        for entry in hits:
+            h = entry[0]
             key = (h.rule.id, h.value)
             if key in seen:
                 continue
@@ -232,5 +224,5 @@ class PolicyEngine:
                 zone=_ZONE_NAME[z.zone], value=h.value, note=h.note,
                 context=_context(h.segment, h.start, h.end),
             )
-            out.append((h, f))
+            out.append((entry, f))
         return out

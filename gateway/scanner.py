@@ -128,13 +128,12 @@ class ScanPool:
         try:
             return job.get(timeout=deadline)
         except multiprocessing.TimeoutError:
-            self._pool.terminate()
-            self._pool = self._start()
-            return self.scanner.held(f"scan did not finish within {deadline:g} s", *self.scanner._envelope(raw, mail_from, rcpts), at)
+            reason = f"scan did not finish within {deadline:g} s"
         except Exception as exc:  # noqa: BLE001 - a dead worker holds the copy
-            self._pool.terminate()
-            self._pool = self._start()
-            return self.scanner.held(f"scanner worker failed ({type(exc).__name__})", *self.scanner._envelope(raw, mail_from, rcpts), at)
+            reason = f"scanner worker failed ({type(exc).__name__})"
+        self._pool.terminate()
+        self._pool = self._start()
+        return self.scanner.held(reason, *self.scanner._envelope(raw, mail_from, rcpts), at)
 
     def close(self) -> None:
         self._pool.terminate()

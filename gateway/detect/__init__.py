@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+import regex
+
 from gateway.message import Segment, ZoneSpan
 
 
@@ -38,3 +40,16 @@ class Candidate:
     @property
     def evidence(self) -> str:
         return self.segment.text.source_excerpt(self.start, self.end).strip()
+
+
+def span_around(text: str, start: int, end: int, breaks: regex.Pattern, reach: int) -> tuple[int, int]:
+    """The sentence (or paragraph) around ``[start, end)``: the nearest ``breaks``
+    on either side, looking at most ``reach`` characters each way, so that
+    finding the context of every match stays linear in the text."""
+    lo = max(0, start - reach)
+    a = lo
+    for m in breaks.finditer(text, lo, start):
+        a = m.end()
+    hi = min(len(text), end + reach)
+    m = breaks.search(text, end, hi)
+    return a, (m.start() if m else hi)

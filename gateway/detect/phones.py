@@ -23,7 +23,7 @@ from __future__ import annotations
 import phonenumbers
 import regex
 
-from gateway.detect import Candidate, Kind
+from gateway.detect import Candidate, Kind, span_around
 from gateway.message import Segment, Zone
 
 # Never phones: masked in the digit view before anything else.
@@ -192,14 +192,9 @@ def _context(text: str, start: int, end: int) -> tuple[str, str]:
 _SENTENCE_BREAK = regex.compile(r"[.!?](?=\s)|\n\s*\n")
 
 
-def _sentence(text: str, start: int, end: int, reach: int = 300) -> str:
-    """The sentence around a span, looking at most ``reach`` characters either way."""
-    lo = max(0, start - reach)
-    a = lo
-    for m in _SENTENCE_BREAK.finditer(text, lo, start):
-        a = m.end()
-    m = _SENTENCE_BREAK.search(text, end, min(len(text), end + reach))
-    return text[a:(m.start() if m else min(len(text), end + reach))]
+def _sentence(text: str, start: int, end: int) -> str:
+    a, b = span_around(text, start, end, _SENTENCE_BREAK, 300)
+    return text[a:b]
 
 
 def _judge(seg: Segment, e164: str, start: int, end: int, *, link: bool) -> Candidate | None:
