@@ -45,6 +45,7 @@ class Finding:
     value: str
     note: str
     context: str  # a little text around the evidence, for reviewers
+    copies: tuple[str, ...] = ()  # the recipient copies this finding applies to
 
     def as_json(self) -> dict:
         return {"rule": self.rule, "category": self.category, "evidence": self.evidence,
@@ -223,6 +224,7 @@ class PolicyEngine:
                 part=h.segment.part, quoted=z.zone in (Zone.QUOTED, Zone.QUOTE_HEADER),
                 zone=_ZONE_NAME[z.zone], value=h.value, note=h.note,
                 context=_context(h.segment, h.start, h.end),
+                copies=tuple(sorted(entry[1])),
             )
             out.append((entry, f))
         return out

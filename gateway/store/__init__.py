@@ -1,0 +1,453 @@
+"""The data layer: quarantine, delivery queue and audit, on SQLite or PostgreSQL.
+
+One class, two databases. SQLite is the embedded default (a file in the
+data directory, WAL with ``synchronous=FULL``, so a commit is on disk before
+it returns); PostgreSQL is for schools and trusts that run several gateway
+nodes. Every method is a short transaction and is safe to call from several
+threads: each thread gets its own connection.
+
+Nothing here knows about SMTP: the relay passes plain values in and gets
+plain values out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gateway.store.migrations import MIGRATIONS
+
+COPY_STATUSES = ("held", "released", "rejected", "expired", "delivered", "queued", "failed")
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message says what to do."""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def ts(at: datetime) -> str:
+    """Fixed-width ISO-8601 UTC text: sorts and compares the same on both databases."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(text: str | None) -> datetime | None:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if text else None
+
+
+def new_queue_id() -> str:
+    return secrets.token_hex(6).upper()
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    mail_from: str  # "" for the null sender
+    rcpt_tos: tuple[str, ...]
+    mail_options: tuple[str, ...] = ()
+    client_address: str = ""
+    client_helo: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    rule: str
+    category: str
+    action: str
+    evidence: str
+    part: str
+    zone: str
+    quoted: bool
+    note: str
+    context: str
+
+    def as_json(self) -> dict:
+        return {"rule": self.rule, "category": self.category, "action": self.action,
+                "evidence": self.evidence, "part": self.part, "zone": self.zone, "quoted": self.quoted}
+
+
+@dataclass(frozen=True, slots=True)
+class NewCopy:
+    """A recipient copy the gateway takes responsibility for."""
+
+    recipient: str
+    recipient_class: str
+    status: str  # held | queued | failed
+    reason: str
+    findings: tuple[StoredFinding, ...] = ()
+    last_reply: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyRecord:
+    id: int
+    message_id: str
+    recipient: str
+    recipient_class: str
+    status: str
+    reason: str
+    created_at: datetime
+    updated_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None
+    last_reply: str
+    mail_from: str
+    subject: str
+    size: int
+    findings: tuple[StoredFinding, ...] = ()
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "message": self.message_id, "recipient": self.recipient,
+                "class": self.recipient_class, "status": self.status, "reason": self.reason,
+                "sender": self.mail_from, "subject": self.subject, "size": self.size,
+                "created_at": ts(self.created_at), "updated_at": ts(self.updated_at),
+                "attempts": self.attempts, "last_reply": self.last_reply,
+                "findings": [f.as_json() for f in self.findings]}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    id: str
+    received_at: datetime
+    envelope: Envelope
+    size: int
+    sha256: str
+    subject: str
+    header_message_id: str
+    scan_error: str | None
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message_id: str
+    copy_ids: dict[str, int]  # recipient -> copy id
+    new: bool  # False when this was a retry of a message already stored
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    message_id: str | None
+    copy_id: int | None
+    detail: dict
+
+
+def dedupe_key(mail_from: str, raw: bytes) -> str:
+    return hashlib.sha256(mail_from.lower().encode("utf-8", "surrogateescape") + b"\0" + raw).hexdigest()
+
+
+_COPY_COLUMNS = ("c.id, c.message_id, c.recipient, c.recipient_class, c.status, c.reason, c.created_at, "
+                 "c.updated_at, c.attempts, c.next_attempt_at, c.last_reply, m.mail_from, m.subject, m.size")
+
+
+class Store:
+    """Open with :func:`open_store`; the schema is migrated on open."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("sqlite:///"):
+            self.dialect = "sqlite"
+            self.path = Path(url.removeprefix("sqlite:///"))
+        elif url.startswith(("postgresql://", "postgres://")):
+            self.dialect = "postgresql"
+            self.path = None
+        else:
+            raise StoreError(f"store URL {url!r} is neither sqlite:///PATH nor postgresql://...")
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+        self.migrate()
+
+    # -- connections -------------------------------------------------------
+    def _connect(self):
+        if self.dialect == "sqlite":
+            assert self.path is not None
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+                # FULL: the WAL is fsynced at every commit, so a committed
+                # hold survives kill -9 and power loss alike.
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreError(f"cannot open the SQLite store at {self.path}: {exc}") from exc
+            return conn
+        import psycopg
+
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+
+    def _conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _drop_conn(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def _tx(self, write: bool = True) -> Iterator[_Cursor]:
+        conn = self._conn()
+        try:
+            if self.dialect == "sqlite":
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield _Cursor(conn, "sqlite")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            else:
+                with conn.transaction():
+                    yield _Cursor(conn, "postgresql")
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+            raise StoreError(f"store error: {exc}") from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("psycopg"):
+                if getattr(conn, "closed", False) or getattr(conn, "broken", False):
+                    self._drop_conn()
+                raise StoreError(f"store error: {exc}") from exc
+            raise
+
+    # -- schema ------------------------------------------------------------
+    def migrate(self) -> int:
+        with self._tx() as cur:
+            if self.dialect == "postgresql":
+                # Several nodes may start at once: one migrates, the others wait.
+                cur.execute("SELECT pg_advisory_xact_lock(7420431)")
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+            done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+            for m in MIGRATIONS:
+                if m.version in done:
+                    continue
+                for statement in m.statements(self.dialect):
+                    cur.execute(statement)
+                cur.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                            (m.version, m.name, ts(now_utc())))
+            return max(done | {m.version for m in MIGRATIONS})
+
+    def schema_version(self) -> int:
+        with self._tx(write=False) as cur:
+            return cur.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
+
+    # -- taking responsibility for copies ---------------------------------
+    def accept(self, envelope: Envelope, raw: bytes, copies: Sequence[NewCopy], *,
+               subject: str = "", header_message_id: str = "", scan_error: str | None = None,
+               at: datetime | None = None, queue_id: str | None = None) -> Accepted:
+        """Durably record the message and these copies; idempotent per message and recipient.
+
+        When the same sender sends the same bytes again (a client retrying
+        after a 4xx), the existing message row is reused and copies already
+        recorded are left as they are.
+        """
+        at = at or now_utc()
+        key = dedupe_key(envelope.mail_from, raw)
+        proposed = queue_id or new_queue_id()
+        with self._tx() as cur:
+            # ON CONFLICT DO NOTHING, then read back: two nodes accepting the
+            # same retry at once end with one row, the second waiting on the
+            # unique index rather than failing.
+            cur.execute(
+                "INSERT INTO messages (id, dedupe_key, received_at, mail_from, rcpt_tos, mail_options, "
+                "client_address, client_helo, size, sha256, subject, header_message_id, scan_error, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+                (proposed, key, ts(at), envelope.mail_from, json.dumps(list(envelope.rcpt_tos)),
+                 json.dumps(list(envelope.mail_options)), envelope.client_address, _clean(envelope.client_helo),
+                 len(raw), hashlib.sha256(raw).hexdigest(), _clean(subject)[:998],
+                 _clean(header_message_id)[:998], scan_error, raw))
+            message_id = cur.execute("SELECT id FROM messages WHERE dedupe_key = ?", (key,)).fetchone()[0]
+            new = message_id == proposed
+            ids: dict[str, int] = {}
+            for copy in copies:
+                inserted = cur.execute(
+                    "INSERT INTO copies (message_id, recipient, recipient_class, status, reason, created_at, "
+                    "updated_at, attempts, next_attempt_at, last_reply) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
+                    "ON CONFLICT (message_id, recipient) DO NOTHING",
+                    (message_id, copy.recipient, copy.recipient_class, copy.status, _clean(copy.reason)[:1000],
+                     ts(at), ts(at), ts(at) if copy.status == "queued" else None, _clean(copy.last_reply)[:1000])
+                ).rowcount
+                copy_id = cur.execute("SELECT id FROM copies WHERE message_id = ? AND recipient = ?",
+                                      (message_id, copy.recipient)).fetchone()[0]
+                ids[copy.recipient] = copy_id
+                if not inserted:
+                    continue
+                for f in copy.findings:
+                    cur.execute(
+                        "INSERT INTO findings (copy_id, rule, category, action, evidence, part, zone, quoted, note, "
+                        "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (copy_id, f.rule, f.category, f.action, f.evidence, f.part, f.zone, int(f.quoted),
+                         f.note, f.context))
+                self._audit(cur, at, "gateway", copy.status, message_id, copy_id,
+                            {"reason": _clean(copy.reason)[:1000], "rules": sorted({f.rule for f in copy.findings})})
+            return Accepted(message_id, ids, new)
+
+    # -- reading -------------------------------------------------------------
+    def copies(self, status: str | None = None, limit: int = 1000, offset: int = 0) -> list[CopyRecord]:
+        if status is not None and status not in COPY_STATUSES:
+            raise StoreError(f"unknown status {status!r}; one of {', '.join(COPY_STATUSES)}")
+        where, params = ("WHERE c.status = ?", [status]) if status else ("", [])
+        with self._tx(write=False) as cur:
+            rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                               f"{where} ORDER BY c.created_at, c.id LIMIT ? OFFSET ?",
+                               (*params, limit, offset)).fetchall()
+            return [self._copy(cur, row) for row in rows]
+
+    def copy(self, copy_id: int) -> CopyRecord | None:
+        with self._tx(write=False) as cur:
+            row = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                              "WHERE c.id = ?", (copy_id,)).fetchone()
+            return self._copy(cur, row) if row else None
+
+    def copies_of(self, message_id: str) -> list[CopyRecord]:
+        with self._tx(write=False) as cur:
+            rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                               "WHERE c.message_id = ? ORDER BY c.id", (message_id,)).fetchall()
+            return [self._copy(cur, row) for row in rows]
+
+    @staticmethod
+    def _copy(cur: _Cursor, row: Sequence[Any]) -> CopyRecord:
+        findings = tuple(
+            StoredFinding(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8])
+            for r in cur.execute("SELECT rule, category, action, evidence, part, zone, quoted, note, context "
+                                 "FROM findings WHERE copy_id = ? ORDER BY id", (row[0],)).fetchall())
+        return CopyRecord(row[0], row[1], row[2], row[3], row[4], row[5], parse_ts(row[6]), parse_ts(row[7]),
+                          row[8], parse_ts(row[9]), row[10], row[11], row[12], row[13], findings)
+
+    def message(self, message_id: str) -> MessageRecord | None:
+        with self._tx(write=False) as cur:
+            row = cur.execute("SELECT id, received_at, mail_from, rcpt_tos, mail_options, client_address, "
+                              "client_helo, size, sha256, subject, header_message_id, scan_error, raw "
+                              "FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            return None
+        env = Envelope(row[2], tuple(json.loads(row[3])), tuple(json.loads(row[4])), row[5], row[6])
+        return MessageRecord(row[0], parse_ts(row[1]), env, row[7], row[8], row[9], row[10], row[11], bytes(row[12]))
+
+    def counts(self) -> dict[str, int]:
+        with self._tx(write=False) as cur:
+            rows = cur.execute("SELECT status, COUNT(*) FROM copies GROUP BY status").fetchall()
+        out = dict.fromkeys(COPY_STATUSES, 0)
+        out.update({r[0]: r[1] for r in rows})
+        return out
+
+    # -- the delivery queue --------------------------------------------------
+    def claim_due(self, at: datetime, lease: timedelta, limit: int = 50) -> list[CopyRecord]:
+        """Queued copies due for an attempt, each claimed for ``lease``.
+
+        The claim is a compare-and-set on ``next_attempt_at``: two workers (or
+        two nodes on one PostgreSQL) never both claim the same copy, and a copy
+        whose worker died is claimable again once the lease runs out.
+        """
+        claimed: list[CopyRecord] = []
+        with self._tx() as cur:
+            rows = cur.execute("SELECT id, next_attempt_at FROM copies WHERE status = 'queued' "
+                               "AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+                               (ts(at), limit)).fetchall()
+            for copy_id, due in rows:
+                n = cur.execute("UPDATE copies SET next_attempt_at = ?, attempts = attempts + 1 "
+                                "WHERE id = ? AND status = 'queued' AND next_attempt_at = ?",
+                                (ts(at + lease), copy_id, due)).rowcount
+                if n == 1:
+                    claimed.append(copy_id)
+            return [self._copy(cur, row) for row in
+                    (cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                                 "WHERE c.id = ?", (cid,)).fetchone() for cid in claimed)]
+
+    def settle(self, copy_id: int, status: str, reply: str, *, actor: str = "gateway",
+               next_attempt_at: datetime | None = None, at: datetime | None = None) -> bool:
+        """Move a queued copy to delivered, failed or (with a new time) queued again."""
+        at = at or now_utc()
+        with self._tx() as cur:
+            n = cur.execute("UPDATE copies SET status = ?, last_reply = ?, next_attempt_at = ?, updated_at = ? "
+                            "WHERE id = ? AND status = 'queued'",
+                            (status, _clean(reply)[:1000], ts(next_attempt_at) if next_attempt_at else None,
+                             ts(at), copy_id)).rowcount
+            if n:
+                msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
+                action = "deferred" if status == "queued" else status
+                self._audit(cur, at, actor, action, msg, copy_id, {"reply": _clean(reply)[:1000]})
+            return bool(n)
+
+    # -- audit -----------------------------------------------------------------
+    def _audit(self, cur: _Cursor, at: datetime, actor: str, action: str, message_id: str | None,
+               copy_id: int | None, detail: dict) -> None:
+        cur.execute("INSERT INTO audit (at, actor, action, message_id, copy_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                    (ts(at), actor, action, message_id, copy_id, json.dumps(detail, ensure_ascii=False)))
+
+    def audit(self, actor: str, action: str, *, message_id: str | None = None, copy_id: int | None = None,
+              detail: dict | None = None) -> None:
+        with self._tx() as cur:
+            self._audit(cur, now_utc(), actor, action, message_id, copy_id, detail or {})
+
+    def audit_log(self, copy_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
+        where, params = ("WHERE copy_id = ?", [copy_id]) if copy_id is not None else ("", [])
+        with self._tx(write=False) as cur:
+            rows = cur.execute(f"SELECT id, at, actor, action, message_id, copy_id, detail FROM audit {where} "
+                               "ORDER BY id LIMIT ?", (*params, limit)).fetchall()
+        return [AuditEntry(r[0], parse_ts(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+
+
+class _Cursor:
+    """The few cursor operations the store needs, with one placeholder style (``?``)."""
+
+    def __init__(self, conn: Any, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.dialect == "postgresql":
+            return self.conn.execute(sql.replace("?", "%s"), params)
+        return self.conn.execute(sql, params)
+
+
+
+def _clean(text: str) -> str:
+    """No control characters in what may later be shown or put in a header."""
+    return "".join(ch if ch >= " " or ch == "\t" else " " for ch in text or "")
+
+
+def open_store(url: str | None = None, data_dir: str | Path | None = None) -> Store:
+    """The configured store, or the embedded SQLite file in the data directory."""
+    if not url:
+        if data_dir is None:
+            raise StoreError("no store: give --data-dir (for the embedded SQLite store) or a [store] url")
+        url = f"sqlite:///{Path(data_dir).resolve() / 'chaperone.db'}"
+    return Store(url)
