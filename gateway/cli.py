@@ -1,4 +1,4 @@
-"""The ``gateway`` console script: check, eval, rules check."""
+"""The ``gateway`` console script: serve, quarantine, check, eval, rules check."""
 
 from __future__ import annotations
 
@@ -96,6 +96,128 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(config: Config, args: argparse.Namespace) -> Config:
+    """Apply --listen, --next-hop and --data-dir over the configuration file."""
+    import dataclasses
+
+    from gateway.config import parse_host_port
+
+    relay = config.relay
+    try:
+        if getattr(args, "listen", None):
+            relay = dataclasses.replace(relay, listen=parse_host_port(args.listen, "--listen"))
+        if getattr(args, "next_hop", None):
+            relay = dataclasses.replace(relay, next_hop=parse_host_port(args.next_hop, "--next-hop"))
+    except ValueError as exc:
+        raise SystemExit(f"gateway: {exc}") from None
+    if getattr(args, "data_dir", None):
+        relay = dataclasses.replace(relay, data_dir=Path(args.data_dir).resolve())
+    return dataclasses.replace(config, relay=relay)
+
+
+def _open_store(config: Config):
+    from gateway.store import StoreError, open_store
+
+    try:
+        return open_store(config.relay.store_url or None, config.relay.data_dir)
+    except StoreError as exc:
+        raise SystemExit(f"gateway: {exc}") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from gateway.smtp.server import JsonLines, serve
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
+    config = _settings(_load(args.config), args)
+    config.relay.data_dir.mkdir(parents=True, exist_ok=True)
+    store = _open_store(config)
+    sink = None
+    if args.dev_sink:
+        from gateway.smtp.devsink import DevSink
+
+        sink = DevSink(config.relay.next_hop.host, config.relay.next_hop.port, Path(args.dev_sink).resolve())
+    listen = (config.relay.listen.host, config.relay.listen.port)
+    try:
+        asyncio.run(serve(config, store, listen=listen, dev_sink=sink))
+    except OSError as exc:
+        raise SystemExit(f"gateway: cannot listen on {config.relay.listen}: {exc.strerror}") from None
+    return 0
+
+
+def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    config = _settings(_load(args.config), args)
+    store = _open_store(config)
+    try:
+        copies = store.copies(args.status)
+    except Exception as exc:  # noqa: BLE001 - StoreError with a clear message
+        raise SystemExit(f"gateway: {exc}") from None
+    if args.json:
+        print(json.dumps([c.as_json() for c in copies], ensure_ascii=False, indent=1))
+        return 0
+    if not copies:
+        print(f"no copies{' with status ' + args.status if args.status else ''}")
+    for c in copies:
+        cats = ",".join(sorted({f.category for f in c.findings})) or c.reason
+        print(f"{c.id:>6}  {c.status:<9} {c.created_at:%Y-%m-%d %H:%M}  {c.mail_from} -> {c.recipient} "
+              f"({c.recipient_class})  {c.subject[:40]!r}  [{cats}]")
+    return 0
+
+
+def cmd_quarantine_show(args: argparse.Namespace) -> int:
+    from gateway.message import read_message
+
+    config = _settings(_load(args.config), args)
+    store = _open_store(config)
+    copy = store.copy(args.id)
+    if copy is None:
+        raise SystemExit(f"gateway: no copy with id {args.id} (see 'gateway quarantine list')")
+    message = store.message(copy.message_id)
+    assert message is not None
+    env = message.envelope
+    print(f"copy {copy.id} of message {message.id}: {copy.status} ({copy.reason})")
+    print(f"  recipient  {copy.recipient} ({copy.recipient_class})")
+    print(f"  sender     {env.mail_from or '<>'} from {env.client_address} ({env.client_helo})")
+    print(f"  received   {message.received_at:%Y-%m-%d %H:%M:%S %Z}, {message.size} bytes, sha256 {message.sha256[:16]}")
+    if copy.last_reply:
+        print(f"  next hop   {copy.last_reply}")
+    if message.scan_error:
+        print(f"  held unscanned: {message.scan_error}")
+    head_end = message.raw.find(b"\r\n\r\n")
+    print("\nheaders:")
+    for line in message.raw[: head_end if head_end >= 0 else 4096].decode("utf-8", "replace").splitlines()[:60]:
+        print(f"  {line}")
+    print(f"\nfindings ({len(copy.findings)}):")
+    for f in copy.findings:
+        where = f"{f.part}, {f.zone}{' (quoted)' if f.quoted else ''}"
+        ctx = f.context.replace(f.evidence, f"[[{f.evidence}]]", 1) if f.evidence in f.context else f.context
+        print(f"  - {f.category} by rule {f.rule} ({f.action}) in {where}")
+        print(f"      ...{ctx}...")
+        try:
+            clause = config.rules.by_id(f.rule).clause
+        except StopIteration:
+            clause = ""
+        if clause:
+            print(f"      policy: {clause}")
+    print("\ntext:")
+    try:
+        view = read_message(message.raw, config.directory.is_colleague)
+        for seg in view.segments:
+            if seg.is_link:
+                continue
+            print(f"  --- {seg.part} ---")
+            for line in seg.text.text.splitlines():
+                print(f"  {line}")
+    except Exception as exc:  # noqa: BLE001 - an unreadable message is shown as such
+        print(f"  (the message cannot be read as text: {type(exc).__name__}; it is held for that reason)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway", description="Chaperone: outbound e-mail compliance gateway for schools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -116,6 +238,30 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--at", help="judge approvals at this date-time (default: each message's Date header)")
     e.add_argument("manifest")
     e.set_defaults(func=cmd_eval)
+
+    def store_args(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--config", default=default_config)
+        parser.add_argument("--data-dir", help="where the embedded SQLite store lives (default: relay.data_dir)")
+
+    sv = sub.add_parser("serve", help="run the SMTP gateway")
+    store_args(sv)
+    sv.add_argument("--listen", help="HOST:PORT to accept mail on (default: relay.listen)")
+    sv.add_argument("--next-hop", help="HOST:PORT to forward clean mail to (default: next_hop.address)")
+    sv.add_argument("--dev-sink", metavar="DIR",
+                    help="also run a development next hop on the next-hop address that saves mail in DIR")
+    sv.set_defaults(func=cmd_serve)
+
+    q = sub.add_parser("quarantine", help="held copies, for reviewers")
+    qsub = q.add_subparsers(dest="quarantine_command", required=True)
+    ql = qsub.add_parser("list", help="list copies (default: every status)")
+    store_args(ql)
+    ql.add_argument("--status", help="held, released, rejected, expired, delivered, queued or failed")
+    ql.add_argument("--json", action="store_true")
+    ql.set_defaults(func=cmd_quarantine_list)
+    qs = qsub.add_parser("show", help="one copy: headers, findings in context, the text")
+    store_args(qs)
+    qs.add_argument("id", type=int)
+    qs.set_defaults(func=cmd_quarantine_show)
 
     r = sub.add_parser("rules", help="rule maintenance")
     rsub = r.add_subparsers(dest="rules_command", required=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,6 +40,117 @@ class ScannerLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_host_port(value: str, what: str) -> HostPort:
+    """'127.0.0.1:2525', '[::1]:2525' or 'mail.example:25'."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"{what} must be HOST:PORT (got {value!r})")
+    return HostPort(host.strip("[]"), int(port))
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySettings:
+    """How the SMTP edge listens, whom it serves and where clean mail goes.
+
+    Unlike rules and the directory, these are read at start: changing them
+    needs a restart.
+    """
+
+    listen: HostPort = HostPort("127.0.0.1", 2525)
+    hostname: str = "chaperone.localdomain"
+    # Clients from these networks may relay; nobody else may.
+    trusted_networks: tuple[IPv4Network | IPv6Network, ...] = ()
+    # Envelope senders must be at these domains (or subdomains); empty = any.
+    sender_domains: tuple[str, ...] = ()
+    max_message_bytes: int = 50 * 1024 * 1024
+    max_recipients: int = 1000
+    max_connections: int = 256
+    timeout_seconds: float = 300.0
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+    require_tls: bool = False
+    next_hop: HostPort = HostPort("127.0.0.1", 2526)
+    next_hop_starttls: bool = False  # STARTTLS with certificate checks
+    next_hop_ca_file: Path | None = None
+    next_hop_timeout_seconds: float = 120.0
+    next_hop_connections: int = 20
+    data_dir: Path = Path("var")
+    store_url: str = ""  # empty: SQLite in data_dir
+    metrics_listen: HostPort | None = None
+    scan_workers: int = 2
+    retry_initial_seconds: float = 300.0
+    retry_max_seconds: float = 3600.0
+    give_up_seconds: float = 5 * 24 * 3600.0
+
+
+def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySettings:
+    relay = data.get("relay", {})
+    hop = data.get("next_hop", {})
+    store = data.get("store", {})
+    delivery = data.get("delivery", {})
+    defaults = RelaySettings()
+
+    def where(key: str) -> str:
+        return f"{path}:{_line_of(text, key)}"
+
+    try:
+        nets = tuple(ip_network(n, strict=False) for n in relay.get("trusted_networks", ["127.0.0.0/8", "::1/128"]))
+    except ValueError as exc:
+        raise RuleError(f"{where('trusted_networks')}: {exc}") from None
+    try:
+        listen = parse_host_port(relay.get("listen", str(defaults.listen)), "relay.listen")
+        next_hop = parse_host_port(hop.get("address", str(defaults.next_hop)), "next_hop.address")
+        metrics = parse_host_port(relay["metrics_listen"], "relay.metrics_listen") if relay.get("metrics_listen") else None
+    except ValueError as exc:
+        raise RuleError(f"{where(str(exc).split()[0].split('.')[-1])}: {exc}") from None
+
+    def opt_path(value: str | None) -> Path | None:
+        return (base / value).resolve() if value else None
+
+    cert, key = opt_path(relay.get("tls_certificate")), opt_path(relay.get("tls_key"))
+    if bool(cert) != bool(key):
+        raise RuleError(f"{where('tls_')}: give both relay.tls_certificate and relay.tls_key, or neither")
+    settings = RelaySettings(
+        listen=listen,
+        hostname=str(relay.get("hostname", defaults.hostname)),
+        trusted_networks=nets,
+        sender_domains=tuple(d.lower() for d in relay.get("sender_domains", [])),
+        max_message_bytes=int(relay.get("max_message_bytes", defaults.max_message_bytes)),
+        max_recipients=int(relay.get("max_recipients", defaults.max_recipients)),
+        max_connections=int(relay.get("max_connections", defaults.max_connections)),
+        timeout_seconds=float(relay.get("timeout_seconds", defaults.timeout_seconds)),
+        tls_certificate=cert,
+        tls_key=key,
+        require_tls=bool(relay.get("require_tls", False)),
+        next_hop=next_hop,
+        next_hop_starttls=bool(hop.get("starttls", False)),
+        next_hop_ca_file=opt_path(hop.get("ca_file")),
+        next_hop_timeout_seconds=float(hop.get("timeout_seconds", defaults.next_hop_timeout_seconds)),
+        next_hop_connections=int(hop.get("connections", defaults.next_hop_connections)),
+        data_dir=(base / relay.get("data_dir", "../var")).resolve(),
+        store_url=str(store.get("url", "")),
+        metrics_listen=metrics,
+        scan_workers=int(relay.get("scan_workers", defaults.scan_workers)),
+        retry_initial_seconds=float(delivery.get("retry_initial_seconds", defaults.retry_initial_seconds)),
+        retry_max_seconds=float(delivery.get("retry_max_seconds", defaults.retry_max_seconds)),
+        give_up_seconds=float(delivery.get("give_up_seconds", defaults.give_up_seconds)),
+    )
+    if settings.max_recipients < 100:
+        raise RuleError(f"{where('max_recipients')}: max_recipients must be at least 100 (RFC 5321 4.5.3.1.8)")
+    if settings.scan_workers < 1 or settings.next_hop_connections < 1 or settings.max_connections < 1:
+        raise RuleError(f"{path}:1: scan_workers, connections and max_connections must be at least 1")
+    return settings
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     school_name: str
@@ -50,6 +162,10 @@ class Config:
     official_platforms: tuple[str, ...]
     rules: RuleSet
     limits: ScannerLimits
+    relay: RelaySettings = RelaySettings()
+    # Every file this configuration was read from: a running gateway reloads
+    # when one of them changes.
+    sources: tuple[Path, ...] = ()
 
 
 def _err(path: Path, text: str, needle: str, message: str) -> RuleError:
@@ -117,6 +233,10 @@ def load_config(path: str | Path) -> Config:
         max_mime_depth=int(sc.get("max_mime_depth", 40)),
         max_parts=int(sc.get("max_parts", 2000)),
     )
+    files = data.get("directory", {})
+    sources = (path.resolve(), *((base / files[k]).resolve() for k in ("parents", "staff") if files.get(k)),
+               *(Path(f).resolve() for f in rules.files))
     return Config(path, school.get("name", ""), tz, region, directory, tuple(approved),
                   tuple(d.lower() for d in appr.get("email_domains", [])),
-                  tuple(appr.get("platforms", [])), rules, limits)
+                  tuple(appr.get("platforms", [])), rules, limits,
+                  _relay_settings(data, base, path, text), sources)

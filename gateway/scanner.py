@@ -137,3 +137,132 @@ class ScanPool:
 
     def close(self) -> None:
         self._pool.terminate()
+
+
+def _serve_scans(conn, config_bytes: bytes) -> None:
+    """A scan worker: read (raw, mail_from, rcpts, at) jobs, answer ScanResults."""
+    import pickle
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    scanner = Scanner(pickle.loads(config_bytes))
+    while True:
+        try:
+            job = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        result = scanner.scan(*pickle.loads(job))
+        conn.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class _Worker:
+    def __init__(self, ctx, config_bytes: bytes, generation: int) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_serve_scans, args=(child, config_bytes), daemon=True, name="chaperone-scan")
+        self.process.start()
+        child.close()
+        self.generation = generation
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+            self.process.join(timeout=1)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+        self.conn.close()
+
+
+class ScanWorkers:
+    """Scans for the event loop: worker processes, one job each, under a deadline.
+
+    A scan never runs on the event loop, so a large or pathological message
+    cannot stall other SMTP sessions. A worker past the deadline (or one that
+    died) is killed and replaced, and that copy is held with the reason; the
+    other workers' scans are untouched. Workers are started from a fork
+    server, so they never inherit the gateway's threads or sockets.
+    """
+
+    def __init__(self, config: Config, size: int) -> None:
+        import asyncio
+        import pickle
+
+        self._asyncio = asyncio
+        self._pickle = pickle
+        self.size = size
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(["gateway.scanner"])
+        self._generation = 0
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._all: set[_Worker] = set()
+        self.replace(config)
+
+    def replace(self, config: Config) -> None:
+        """Use this configuration for every scan from now on (scans under way finish on the old one)."""
+        self.scanner = Scanner(config)
+        self._config_bytes = self._pickle.dumps(config, protocol=self._pickle.HIGHEST_PROTOCOL)
+        self._generation += 1
+        while not self._idle.empty():
+            self._retire(self._idle.get_nowait())
+        for _ in range(self.size):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        worker = _Worker(self._ctx, self._config_bytes, self._generation)
+        self._all.add(worker)
+        self._idle.put_nowait(worker)
+
+    def _retire(self, worker: _Worker) -> None:
+        self._all.discard(worker)
+        worker.kill()
+
+    def _give_back(self, worker: _Worker) -> None:
+        if worker.generation == self._generation:
+            self._idle.put_nowait(worker)
+        else:
+            self._retire(worker)
+
+    async def _run(self, worker: _Worker, job: bytes) -> ScanResult:
+        loop = self._asyncio.get_running_loop()
+        if len(job) > 60_000:  # more than a pipe buffer: don't block the loop while the worker reads
+            await loop.run_in_executor(None, worker.conn.send_bytes, job)
+        else:
+            worker.conn.send_bytes(job)
+        ready = loop.create_future()
+        fd = worker.conn.fileno()
+        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+        return self._pickle.loads(worker.conn.recv_bytes())
+
+    async def scan(self, raw: bytes, mail_from: str | None, rcpts: list[str], at: datetime | None = None) -> ScanResult:
+        deadline = self.scanner.config.limits.deadline_seconds
+        worker = await self._idle.get()
+        scanner = self.scanner
+        job = self._pickle.dumps((raw, mail_from, rcpts, at), protocol=self._pickle.HIGHEST_PROTOCOL)
+        try:
+            result = await self._asyncio.wait_for(self._run(worker, job), deadline)
+        except TimeoutError:
+            reason = f"scan did not finish within {deadline:g} s"
+        except self._asyncio.CancelledError:
+            self._retire(worker)
+            self._spawn_if_current(worker)
+            raise
+        except Exception as exc:  # noqa: BLE001 - a dead worker holds the copy, never passes it
+            reason = f"scanner worker failed ({type(exc).__name__})"
+        else:
+            self._give_back(worker)
+            return result
+        self._retire(worker)
+        self._spawn_if_current(worker)
+        return scanner.held(reason, mail_from, rcpts, at)
+
+    def _spawn_if_current(self, worker: _Worker) -> None:
+        if worker.generation == self._generation:
+            self._spawn()
+
+    def close(self) -> None:
+        for worker in list(self._all):
+            self._retire(worker)

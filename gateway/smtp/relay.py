@@ -1,0 +1,147 @@
+"""Forwarding to the next hop: aiosmtplib over reused connections.
+
+aiosmtplib has no pool of its own, and a new connection per message costs
+five times the throughput, so ``NextHop`` keeps idle connections and hands
+each transaction one of them. A connection that saw any error, a 421, or
+has carried enough messages or lived long enough is closed rather than
+reused. Every outcome is classified per recipient: accepted, temporary (4xx,
+connection trouble) or permanent (5xx), because aiosmtplib only raises when
+*every* recipient is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from dataclasses import dataclass, field
+
+import aiosmtplib
+
+from gateway.config import HostPort
+
+# Only these MAIL parameters describe the message itself and must travel on
+# with it; SIZE is recomputed by aiosmtplib.
+_PASSED_ON = ("BODY=8BITMIME", "SMTPUTF8")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    accepted: tuple[str, ...]
+    temporary: dict[str, str] = field(default_factory=dict)  # recipient -> next hop's reply
+    permanent: dict[str, str] = field(default_factory=dict)
+    reply: str = ""  # the next hop's answer to DATA, or what went wrong
+    # The body may have reached the next hop before the failure (a timeout or
+    # disconnect waiting for the final reply): a retry can duplicate it.
+    possible_duplicate: bool = False
+
+
+def _reply(code: int, message: str) -> str:
+    text = " ".join(str(message).split())[:300]
+    return f"{code} {text}" if code > 0 else text
+
+
+@dataclass(slots=True)
+class _Connection:
+    client: aiosmtplib.SMTP
+    opened: float
+    messages: int = 0
+
+
+class NextHop:
+    def __init__(self, address: HostPort, *, local_hostname: str, starttls: bool = False,
+                 ca_file: str | None = None, timeout: float = 120.0, max_connections: int = 20,
+                 max_messages_per_connection: int = 100, max_age_seconds: float = 300.0) -> None:
+        self.address = address
+        self.local_hostname = local_hostname
+        self.starttls = starttls
+        self.ca_file = ca_file
+        self.timeout = timeout
+        self.max_messages = max_messages_per_connection
+        self.max_age = max_age_seconds
+        self._idle: list[_Connection] = []
+        self._slots = asyncio.Semaphore(max_connections)
+
+    async def _open(self) -> _Connection:
+        tls: dict = {}
+        if self.starttls:
+            context = ssl.create_default_context(cafile=self.ca_file)
+            tls = {"start_tls": True, "tls_context": context}
+        else:
+            tls = {"start_tls": False}
+        client = aiosmtplib.SMTP(hostname=self.address.host, port=self.address.port,
+                                 local_hostname=self.local_hostname, timeout=self.timeout, **tls)
+        await client.connect()
+        return _Connection(client, time.monotonic())
+
+    async def _acquire(self) -> _Connection:
+        now = time.monotonic()
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.client.is_connected and now - conn.opened < self.max_age:
+                return conn
+            await self._discard(conn)
+        return await self._open()
+
+    async def _discard(self, conn: _Connection) -> None:
+        with contextlib.suppress(Exception):
+            conn.client.close()
+
+    def _release(self, conn: _Connection) -> None:
+        conn.messages += 1
+        if conn.messages < self.max_messages and conn.client.is_connected:
+            self._idle.append(conn)
+        else:
+            asyncio.ensure_future(self._quit(conn))
+
+    @staticmethod
+    async def _quit(conn: _Connection) -> None:
+        try:
+            await conn.client.quit(timeout=5)
+        except Exception:  # noqa: BLE001 - closing anyway
+            conn.client.close()
+
+    async def send(self, mail_from: str, rcpts: list[str], data: bytes, mail_options: list[str] | tuple[str, ...] = ()) -> Delivery:
+        """One transaction for these recipients; never raises for SMTP or network trouble."""
+        sender = "" if mail_from in ("<>", "") else mail_from
+        options = [o for o in mail_options if o.upper() in _PASSED_ON]
+        async with self._slots:
+            try:
+                conn = await self._acquire()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                reason = f"next hop {self.address} unreachable ({type(exc).__name__})"
+                return Delivery((), dict.fromkeys(rcpts, reason), {}, reason)
+            try:
+                errors, reply = await conn.client.sendmail(sender, rcpts, data, mail_options=options)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                self._release(conn)
+                temporary, permanent = {}, {}
+                for refusal in exc.recipients:
+                    (temporary if refusal.code // 100 != 5 else permanent)[refusal.recipient] = _reply(refusal.code, refusal.message)
+                return Delivery((), temporary, permanent, "all recipients refused")
+            except aiosmtplib.SMTPResponseException as exc:
+                await self._discard(conn)
+                text = _reply(exc.code, exc.message)
+                if exc.code // 100 == 5:
+                    return Delivery((), {}, dict.fromkeys(rcpts, text), text)
+                return Delivery((), dict.fromkeys(rcpts, text), {}, text)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as exc:
+                await self._discard(conn)
+                text = f"next hop {self.address}: {type(exc).__name__}"
+                # A timeout or disconnect may have come after the body was sent.
+                dup = isinstance(exc, aiosmtplib.SMTPReadTimeoutError | aiosmtplib.SMTPServerDisconnected)
+                return Delivery((), dict.fromkeys(rcpts, text), {}, text, possible_duplicate=dup)
+            except BaseException:
+                await self._discard(conn)
+                raise
+            self._release(conn)
+        temporary, permanent = {}, {}
+        for rcpt, response in errors.items():
+            (permanent if response.code // 100 == 5 else temporary)[rcpt] = _reply(response.code, response.message)
+        accepted = tuple(r for r in rcpts if r not in errors)
+        return Delivery(accepted, temporary, permanent, " ".join(reply.split())[:300])
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(self._quit(c) for c in idle), return_exceptions=True)
