@@ -115,6 +115,19 @@ def _settings(config: Config, args: argparse.Namespace) -> Config:
     return dataclasses.replace(config, relay=relay)
 
 
+def _load_for_store(path: str) -> Config:
+    """Reviewers can still reach the store when a rule file is broken."""
+    try:
+        return load_config(path)
+    except RuleError as exc:
+        print(f"gateway: warning: {exc} (rules not loaded; the store is still readable)", file=sys.stderr)
+    try:
+        return load_config(path, with_rules=False)
+    except RuleError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _open_store(config: Config):
     from gateway.store import StoreError, open_store
 
@@ -151,7 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
-    config = _settings(_load(args.config), args)
+    config = _settings(_load_for_store(args.config), args)
     store = _open_store(config)
     try:
         copies = store.copies(args.status)
@@ -172,7 +185,7 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
 def cmd_quarantine_show(args: argparse.Namespace) -> int:
     from gateway.message import read_message
 
-    config = _settings(_load(args.config), args)
+    config = _settings(_load_for_store(args.config), args)
     store = _open_store(config)
     copy = store.copy(args.id)
     if copy is None:

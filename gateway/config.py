@@ -172,7 +172,8 @@ def _err(path: Path, text: str, needle: str, message: str) -> RuleError:
     return RuleError(f"{path}:{_line_of(text, needle)}: {message}")
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, *, with_rules: bool = True) -> Config:
+    """Read and validate; ``with_rules=False`` skips the rule files (for store commands)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -225,7 +226,7 @@ def load_config(path: str | Path) -> Config:
                                        tuple(s.lower() for s in entry.get("senders", [])),
                                        tuple(r.lower() for r in entry.get("recipients", []))))
     rule_paths = [(base / p).resolve() for p in data.get("rules", {}).get("paths", ["../rules"])]
-    rules = load_rules(rule_paths)
+    rules = load_rules(rule_paths) if with_rules else RuleSet(())
     sc = data.get("scanner", {})
     limits = ScannerLimits(
         deadline_seconds=float(sc.get("deadline_seconds", 10.0)),
@@ -235,7 +236,7 @@ def load_config(path: str | Path) -> Config:
     )
     files = data.get("directory", {})
     sources = (path.resolve(), *((base / files[k]).resolve() for k in ("parents", "staff") if files.get(k)),
-               *(Path(f).resolve() for f in rules.files))
+               *(Path(f).resolve() for f in rules.files), *rule_paths)  # folders: a new file changes their mtime
     return Config(path, school.get("name", ""), tz, region, directory, tuple(approved),
                   tuple(d.lower() for d in appr.get("email_domains", [])),
                   tuple(appr.get("platforms", [])), rules, limits,

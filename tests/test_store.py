@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.store import Envelope, NewCopy, Store, StoreError, StoredFinding, now_utc
+from gateway.store import Envelope, NewCopy, Store, StoredFinding, StoreError, now_utc
 from gateway.store.migrations import MIGRATIONS
 
 from .conftest import PARENT, STAFF, mail

@@ -142,7 +142,15 @@ class RelayHandler:
         task = asyncio.ensure_future(self.gateway.process(env, raw))
         self.gateway.inflight.add(task)
         task.add_done_callback(self.gateway.inflight.discard)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Answered here rather than in handle_exception, so aiosmtpd resets
+            # the transaction and the client can go on with the next one.
+            log.exception("error while processing a message", extra={"json": {"client": peer}})
+            return TEMPFAIL
 
 
 class Gateway:

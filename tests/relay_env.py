@@ -1,0 +1,233 @@
+"""Real parts for relay tests: a next-hop sink and the gateway as a process.
+
+The gateway is started the way users start it (the ``gateway serve``
+console script, a configuration file) and spoken to over loopback SMTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as AioSMTP
+
+ROOT = Path(__file__).resolve().parent.parent
+GATEWAY = Path(sys.executable).parent / "gateway"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    mail_options: list[str]
+
+
+class _SinkHandler:
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0]
+        if "tempfail" in local and not self.sink.accept_all:
+            return "450 4.2.1 Mailbox busy, try later"
+        if "nosuchuser" in local:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)
+        with self.sink.lock:
+            self.sink.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                               envelope.original_content, list(envelope.mail_options)))
+        return "250 2.0.0 Ok: stored"
+
+
+class _SinkSMTP(AioSMTP):
+    line_length_limit = 65538  # like Postfix, the sink takes long lines
+
+
+class _SinkController(Controller):
+    def factory(self):
+        return _SinkSMTP(self.handler, enable_SMTPUTF8=True, hostname="sink.test")
+
+
+@dataclass
+class Sink:
+    """An aiosmtpd next hop that records what it accepts."""
+
+    port: int = field(default_factory=free_port)
+    messages: list[Received] = field(default_factory=list)
+    accept_all: bool = False
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _controller: Controller | None = None
+
+    def start(self) -> Sink:
+        self._controller = _SinkController(_SinkHandler(self), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, rcpt: str) -> list[Received]:
+        with self.lock:
+            return [m for m in self.messages if rcpt in m.rcpt_tos]
+
+    def wait_for(self, rcpt: str, count: int = 1, timeout: float = 15.0) -> list[Received]:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            got = self.to(rcpt)
+            if len(got) >= count:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"{rcpt} received {len(self.to(rcpt))} messages, expected {count}")
+
+
+CONFIG_TEMPLATE = """
+[school]
+name = "Test School"
+timezone = "Europe/London"
+phone_region = "GB"
+
+[domains]
+staff = ["heartofengland.example"]
+student = ["students.heartofengland.example"]
+partner = ["westmidlandscoaches.example"]
+unknown_external = "parent"
+
+[directory]
+parents = "{root}/config/parents.csv"
+staff = "{root}/config/staff.csv"
+
+[approved]
+phones = [{{ number = "0121 496 0000", label = "Switchboard" }}]
+platforms = ["Teams"]
+
+[rules]
+paths = [{rules}]
+
+[scanner]
+deadline_seconds = {deadline}
+
+[relay]
+listen = "127.0.0.1:{port}"
+hostname = "gateway.test"
+trusted_networks = {trusted}
+sender_domains = {sender_domains}
+max_message_bytes = {max_bytes}
+max_connections = {max_connections}
+data_dir = "{data_dir}"
+metrics_listen = "127.0.0.1:{metrics_port}"
+scan_workers = 2
+
+[next_hop]
+address = "127.0.0.1:{sink_port}"
+timeout_seconds = 10
+
+[delivery]
+retry_initial_seconds = 0.5
+retry_max_seconds = 1
+
+[store]
+url = "{store_url}"
+"""
+
+
+class GatewayProcess:
+    """``gateway serve`` in its own process, with a config file written for the test."""
+
+    def __init__(self, tmp: Path, sink: Sink, *, rules: list[Path] | None = None, deadline: float = 10.0,
+                 trusted: tuple[str, ...] = ("127.0.0.1/32",), sender_domains: tuple[str, ...] = (),
+                 max_bytes: int = 1_000_000, max_connections: int = 50, store_url: str = "") -> None:
+        self.tmp = tmp
+        self.sink = sink
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.data_dir = tmp / "data"
+        self.config_path = tmp / "gateway.toml"
+        self.log_path = tmp / "gateway.log"
+        rule_paths = rules or [ROOT / "rules"]
+        self.config_path.write_text(CONFIG_TEMPLATE.format(
+            root=ROOT, rules=", ".join(json.dumps(str(p)) for p in rule_paths), deadline=deadline,
+            port=self.port, trusted=json.dumps(list(trusted)), sender_domains=json.dumps(list(sender_domains)),
+            max_bytes=max_bytes, max_connections=max_connections, data_dir=self.data_dir,
+            metrics_port=self.metrics_port, sink_port=sink.port, store_url=store_url))
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 20.0) -> GatewayProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen([str(GATEWAY), "serve", "--config", str(self.config_path)],
+                                        stdout=log, stderr=log, cwd=self.tmp)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.log()}")
+            if '"msg": "listening"' in self.log():
+                return self
+            time.sleep(0.05)
+        raise AssertionError(f"gateway did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_records(self) -> list[dict]:
+        return [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(10)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(GATEWAY), *args, "--config", str(self.config_path)],
+                              capture_output=True, text=True, timeout=60, env={**os.environ})
+
+    def copies(self, status: str | None = None) -> list[dict]:
+        args = ["quarantine", "list", "--json"] + (["--status", status] if status else [])
+        done = self.cli(*args)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def smtp(self, source: str | None = None) -> smtplib.SMTP:
+        client = smtplib.SMTP("127.0.0.1", self.port, timeout=30,
+                              source_address=(source, 0) if source else None)
+        client.ehlo("upstream.test")
+        return client
