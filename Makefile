@@ -1,11 +1,12 @@
 # Chaperone: the two commands a fresh machine needs.
-#   make run   set up, then check the example messages against config/gateway.toml
+#   make run   set up, then run the gateway on config/gateway.toml (SQLite store
+#              in var/, a development next hop saving delivered mail in var/delivered)
 #   make test  set up, then run the test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test setup lint bench clean
+.PHONY: run examples test setup lint bench clean
 
 $(BIN)/gateway: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,9 @@ setup: $(BIN)/gateway
 
 run: setup
 	$(BIN)/gateway rules check --config config/gateway.toml
+	$(BIN)/gateway serve --config config/gateway.toml --dev-sink var/delivered
+
+examples: setup
 	@# check exits 1 when a copy is held, which is the point of one example
 	-$(BIN)/gateway check --config config/gateway.toml examples/*.eml
 
@@ -28,6 +32,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/scan.py
+	$(BIN)/python bench/relay.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

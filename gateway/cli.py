@@ -112,6 +112,21 @@ def _settings(config: Config, args: argparse.Namespace) -> Config:
         raise SystemExit(f"gateway: {exc}") from None
     if getattr(args, "data_dir", None):
         relay = dataclasses.replace(relay, data_dir=Path(args.data_dir).resolve())
+    if getattr(args, "store_url", None):
+        relay = dataclasses.replace(relay, store_url=args.store_url)
+    if getattr(args, "trusted_network", None):
+        from ipaddress import ip_network
+
+        try:
+            nets = tuple(ip_network(n, strict=False) for n in args.trusted_network)
+        except ValueError as exc:
+            raise SystemExit(f"gateway: --trusted-network: {exc}") from None
+        relay = dataclasses.replace(relay, trusted_networks=nets)
+    if getattr(args, "metrics_listen", None):
+        try:
+            relay = dataclasses.replace(relay, metrics_listen=parse_host_port(args.metrics_listen, "--metrics-listen"))
+        except ValueError as exc:
+            raise SystemExit(f"gateway: {exc}") from None
     return dataclasses.replace(config, relay=relay)
 
 
@@ -255,11 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     def store_args(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--config", default=default_config)
         parser.add_argument("--data-dir", help="where the embedded SQLite store lives (default: relay.data_dir)")
+        parser.add_argument("--store-url", help="postgresql://... instead of the embedded store (default: store.url)")
 
     sv = sub.add_parser("serve", help="run the SMTP gateway")
     store_args(sv)
     sv.add_argument("--listen", help="HOST:PORT to accept mail on (default: relay.listen)")
     sv.add_argument("--next-hop", help="HOST:PORT to forward clean mail to (default: next_hop.address)")
+    sv.add_argument("--trusted-network", action="append", metavar="CIDR",
+                    help="networks that may relay, repeatable (default: relay.trusted_networks)")
+    sv.add_argument("--metrics-listen", metavar="HOST:PORT", help="serve /metrics here (default: relay.metrics_listen)")
     sv.add_argument("--dev-sink", metavar="DIR",
                     help="also run a development next hop on the next-hop address that saves mail in DIR")
     sv.set_defaults(func=cmd_serve)

@@ -225,7 +225,7 @@ class Gateway:
         scan_seconds = 0.0
         if any(c in SCANNED_CLASSES for c in classes.values()):
             t = time.perf_counter()
-            result = await self.workers.scan(raw, env.mail_from or None, list(env.rcpt_tos))
+            result = await self.workers.scan(raw, env.mail_from or None, list(env.rcpt_tos), now_utc())
             scan_seconds = time.perf_counter() - t
             self.metrics.scan_seconds.observe(scan_seconds)
             if result.error:
