@@ -174,7 +174,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve(config, store, listen=listen, dev_sink=sink))
     except OSError as exc:
-        raise SystemExit(f"gateway: cannot listen on {config.relay.listen}: {exc.strerror}") from None
+        raise SystemExit(f"gateway: cannot listen on {config.relay.listen} (or the dev sink on {config.relay.next_hop}): {exc.strerror}") from None
     return 0
 
 
