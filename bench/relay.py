@@ -1,0 +1,238 @@
+"""Relay benchmark: prints figures, asserts nothing.
+
+  python bench/relay.py [--messages N] [--sessions C] [--size BYTES] [--rounds R]
+
+Sends N messages of about SIZE bytes, each addressed to a parent (so every
+one is scanned), over C concurrent SMTP sessions (connections reused), to
+
+* the gateway (`gateway serve` on config/gateway.toml, SQLite store), and
+* a bare forwarder: aiosmtpd in, aiosmtplib out over reused connections,
+  no scanning and no store,
+
+both relaying to the same sink (Postfix's smtp-sink when installed, else an
+aiosmtpd sink). Rounds alternate between the two; the figures are medians
+over rounds: messages/s, p50 and p99 latency per message (from the client's
+MAIL to the 250 after DATA), and gateway/bare ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GATEWAY = Path(sys.executable).parent / "gateway"
+STAFF = "t.teacher@heartofengland.example"
+PARENT = "parent.one@gmail.com"
+_TEXT = ("the homework for this week is on the class page and the deadline is friday please make sure "
+         "your child brings a packed lunch for the museum trip we will leave school at nine and return "
+         "by half past three the coach company has asked that bags are stored under the seats thank you "
+         "for your support with reading at home the library is open every lunchtime and after school")
+WORDS = _TEXT.split()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                if s.recv(3) == b"220":
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing answered on port {port}")
+
+
+def messages(n: int, size: int, seed: int = 1) -> list[bytes]:
+    """Distinct, ordinary 10 KB letters to a parent: every one is scanned and passes."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        words: list[str] = []
+        while sum(len(w) + 1 for w in words) < size - 400:
+            sentence = rng.sample(WORDS, 12)
+            words += [sentence[0].capitalize(), *sentence[1:-1], sentence[-1] + "."]
+        body = "\r\n".join(" ".join(words[j:j + 12]) for j in range(0, len(words), 12))
+        out.append((f"From: Tess Teacher <{STAFF}>\r\nTo: {PARENT}\r\nSubject: Class update {i}\r\n"
+                    f"Date: Tue, 24 Nov 2026 09:00:00 +0000\r\nMessage-ID: <bench-{seed}-{i}@heartofengland.example>\r\n"
+                    f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode())
+    return out
+
+
+BARE_FORWARDER = r'''
+import asyncio, sys
+import aiosmtplib
+from aiosmtpd.smtp import SMTP
+
+listen, hop = int(sys.argv[1]), int(sys.argv[2])
+
+class Pool:
+    def __init__(self):
+        self.idle = []
+    async def send(self, sender, rcpts, data):
+        client = self.idle.pop() if self.idle else None
+        if client is None or not client.is_connected:
+            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=hop, start_tls=False, local_hostname="bare")
+            await client.connect()
+        try:
+            await client.sendmail(sender, rcpts, data)
+        except Exception:
+            client.close()
+            raise
+        self.idle.append(client)
+
+pool = Pool()
+
+class Forward:
+    async def handle_DATA(self, server, session, envelope):
+        try:
+            await pool.send(envelope.mail_from, envelope.rcpt_tos, envelope.original_content)
+        except Exception:
+            return "451 4.4.1 next hop failed"
+        return "250 2.0.0 Ok"
+
+class Big(SMTP):
+    line_length_limit = 65538
+
+async def main():
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: Big(Forward(), hostname="bare"), "127.0.0.1", listen)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+'''
+
+AIOSMTPD_SINK = r'''
+import asyncio, sys
+from aiosmtpd.smtp import SMTP
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 2.0.0 Ok"
+class Big(SMTP):
+    line_length_limit = 65538
+async def main():
+    loop = asyncio.get_running_loop()
+    await loop.create_server(lambda: Big(Sink(), hostname="sink"), "127.0.0.1", int(sys.argv[1]))
+    await asyncio.Event().wait()
+asyncio.run(main())
+'''
+
+
+async def drive(port: int, payloads: list[bytes], sessions: int) -> tuple[float, list[float], int]:
+    import aiosmtplib
+
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for p in payloads:
+        queue.put_nowait(p)
+    latencies: list[float] = []
+    failures = 0
+
+    async def session() -> None:
+        nonlocal failures
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, local_hostname="bench",
+                                 timeout=120)
+        await client.connect()
+        while not queue.empty():
+            data = queue.get_nowait()
+            t = time.perf_counter()
+            try:
+                await client.sendmail(STAFF, [PARENT], data)
+                latencies.append(time.perf_counter() - t)
+            except aiosmtplib.SMTPException:
+                failures += 1
+                if not client.is_connected:
+                    await client.connect()
+        await client.quit()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(session() for _ in range(sessions)))
+    return time.perf_counter() - start, latencies, failures
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--size", type=int, default=10_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="chaperone-bench-"))
+    procs: list[subprocess.Popen] = []
+    try:
+        sink_port, bare_port, gw_port = free_port(), free_port(), free_port()
+        smtp_sink = shutil.which("smtp-sink") or ("/usr/sbin/smtp-sink" if os.path.exists("/usr/sbin/smtp-sink") else None)
+        if smtp_sink:
+            sink_cmd = [smtp_sink, "-u", "nobody", f"127.0.0.1:{sink_port}", "256"]
+            sink_name = "Postfix smtp-sink"
+        else:
+            sink_cmd = [sys.executable, "-c", AIOSMTPD_SINK, str(sink_port)]
+            sink_name = "aiosmtpd sink"
+        procs.append(subprocess.Popen(sink_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(sink_port)
+        procs.append(subprocess.Popen([sys.executable, "-c", BARE_FORWARDER, str(bare_port), str(sink_port)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        gw_log = (tmp / "gateway.log").open("wb")
+        procs.append(subprocess.Popen([str(GATEWAY), "serve", "--config", str(ROOT / "config" / "gateway.toml"),
+                                       "--listen", f"127.0.0.1:{gw_port}", "--next-hop", f"127.0.0.1:{sink_port}",
+                                       "--data-dir", str(tmp / "data"), "--metrics-listen", f"127.0.0.1:{free_port()}"],
+                                      stdout=gw_log, stderr=gw_log))
+        wait_port(bare_port)
+        wait_port(gw_port)
+        print(f"relay benchmark: {args.messages} messages of ~{args.size} bytes to a parent, {args.sessions} sessions, "
+              f"{args.rounds} rounds each, sink: {sink_name}, {os.cpu_count()} CPUs")
+        results: dict[str, list[tuple[float, float, float, int]]] = {"bare forwarder": [], "gateway": []}
+        # Warm-up: connections, worker processes, caches.
+        asyncio.run(drive(bare_port, messages(100, args.size, seed=999), args.sessions))
+        asyncio.run(drive(gw_port, messages(100, args.size, seed=998), args.sessions))
+        for r in range(args.rounds):
+            for name, port in (("bare forwarder", bare_port), ("gateway", gw_port)):
+                payloads = messages(args.messages, args.size, seed=r * 2 + (name == "gateway"))
+                elapsed, lat, failed = asyncio.run(drive(port, payloads, args.sessions))
+                rate = len(lat) / elapsed
+                results[name].append((rate, pct(lat, 0.5), pct(lat, 0.99), failed))
+                print(f"  round {r + 1} {name:<15} {rate:7.1f} msg/s  p50 {pct(lat, 0.5) * 1000:7.1f} ms  "
+                      f"p99 {pct(lat, 0.99) * 1000:7.1f} ms  failed {failed}")
+        summary = {name: (statistics.median(x[0] for x in rs), statistics.median(x[1] for x in rs),
+                          statistics.median(x[2] for x in rs)) for name, rs in results.items()}
+        print("medians:")
+        for name, (rate, p50, p99) in summary.items():
+            print(f"  {name:<15} {rate:7.1f} msg/s  p50 {p50 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms")
+        (b_rate, b_p50, b_p99), (g_rate, g_p50, g_p99) = summary["bare forwarder"], summary["gateway"]
+        print(f"gateway / bare: throughput {g_rate / b_rate:.2f}x (target >= 0.8), "
+              f"p50 {g_p50 / b_p50:.2f}x, p99 {g_p99 / b_p99:.2f}x (target <= 2)")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
