@@ -120,9 +120,15 @@ def store_url(request, tmp_path):
     """A fresh, empty store URL on each database in turn."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'chaperone.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A fresh, empty PostgreSQL database."""
     import psycopg
 
-    server = request.getfixturevalue("postgres_server")
+    server = postgres_server
     name = f"chaperone_test_{os.getpid()}_{next(_db_counter)}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -357,10 +357,8 @@ def test_sighup_and_file_changes_reload_rules_and_a_broken_file_keeps_the_last_g
         g.stop()
 
 
-def test_relay_on_postgresql(sink, tmp_path, store_url):
-    if not store_url.startswith("postgresql"):
-        pytest.skip("the SQLite store is what every other relay test uses")
-    g = GatewayProcess(tmp_path, sink, store_url=store_url).start()
+def test_relay_on_postgresql(sink, tmp_path, postgres_url):
+    g = GatewayProcess(tmp_path, sink, store_url=postgres_url).start()
     try:
         send(g, mail(DIRTY, to=(PARENT,), subject="pg-1"), [PARENT])
         [held] = g.copies("held")
