@@ -375,8 +375,11 @@ class Store:
         """
         claimed: list[CopyRecord] = []
         with self._tx() as cur:
+            # PostgreSQL: rows another node is claiming are skipped, not waited
+            # for. SQLite: BEGIN IMMEDIATE already serialises claimers.
+            lock = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
             rows = cur.execute("SELECT id, next_attempt_at FROM copies WHERE status = 'queued' "
-                               "AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+                               f"AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{lock}",
                                (ts(at), limit)).fetchall()
             for copy_id, due in rows:
                 n = cur.execute("UPDATE copies SET next_attempt_at = ?, attempts = attempts + 1 "
