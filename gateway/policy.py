@@ -20,6 +20,7 @@ from gateway.detect.emails import find_emails
 from gateway.detect.links import find_links
 from gateway.detect.phones import find_phones
 from gateway.message import MessageView, Owner, Segment, Zone
+from gateway.prefilter import message_words
 from gateway.rules import Rule
 
 _RANK = {"monitor": 0, "pass": 0, "flag": 1, "quarantine": 2, "reject": 3}
@@ -146,7 +147,9 @@ class PolicyEngine:
                 hits.append((_Hit(rule, c.segment, c.start, c.end, c.value, c.note, kind), held))
         found_categories = {h.rule.category for h, _ in hits}
         whole = "\n".join(s.text.text for s in view.segments if not s.is_link)
-        phrase_rules = [r for r in self.config.rules.rules if r.detector == "phrases"]
+        words = message_words(whole)
+        # A rule whose patterns all need a word this message lacks cannot match.
+        phrase_rules = [r for r in self.config.rules.rules if r.detector == "phrases" and r.could_match(words)]
         # Rules that need another finding run last, once the others are known.
         for rule in sorted(phrase_rules, key=lambda r: bool(r.requires_finding)):
             if rule.requires_finding and not (set(rule.requires_finding) & found_categories):

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import regex
 
+from gateway.prefilter import could_match, needed_words
+
 CATEGORIES = (
     "personal_phone", "personal_email", "social_profile", "unapproved_channel",
     "info_request", "social_contact", "secrecy",
@@ -56,6 +58,12 @@ class Rule:
     parts: tuple[str, ...] = ()  # only these parts (e.g. "header:Reply-To"); empty: all
     source: str = ""  # file:line
     matcher: regex.Pattern | None = None  # all patterns as one alternation: one pass per text
+    # Per pattern, the words a message must contain for it to match (see
+    # gateway/prefilter.py); the rule's regex runs only when one is satisfied.
+    needs: tuple[object, ...] = ()
+
+    def could_match(self, words: frozenset[str]) -> bool:
+        return not self.needs or any(could_match(f, words) for f in self.needs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +185,8 @@ def load_rule_file(path: Path) -> list[Rule]:
         )
         if rule.patterns:
             combined = "|".join(f"(?:{p.pattern})" for p in rule.patterns)
-            rule = dataclasses.replace(rule, matcher=regex.compile(combined, regex.IGNORECASE | regex.V0))
+            rule = dataclasses.replace(rule, matcher=regex.compile(combined, regex.IGNORECASE | regex.V0),
+                                       needs=tuple(needed_words(p.pattern) for p in rule.patterns))
         if detector == "phrases" and not rule.patterns:
             raise RuleError(f"{where}: rule '{rid}' uses the phrases detector but has no patterns")
         if detector != "phrases" and rule.patterns:

@@ -8,6 +8,8 @@ Instagram"), so e-mail addresses, file names and ordinary words do not.
 
 from __future__ import annotations
 
+import re
+
 import regex
 
 from gateway.detect import Candidate, Kind
@@ -43,6 +45,11 @@ _PLATFORM = regex.compile(
     r"(?i:\b(?P<w>instagram|insta|ig|snapchat|snap|tik\s?tok|twitter|facebook|fb|telegram|discord|whatsapp|"
     r"signal|kik|threads|bereal|youtube|twitch|psn|xbox|gamertag|steam|roblox)\b)|\b(?P<x>X)\b"
 )
+# Every link host has a separator dot with a letter or digit after it, and
+# every bare handle a "." or "_" before one: ordinary prose ("...Friday. The")
+# has neither, and these cheap searches spare it the full patterns above.
+_LINK_POSSIBLE = re.compile(r"\.\w|\[\.\]|\(\.\)|\{\.\}")
+_BARE_POSSIBLE = re.compile(r"[._][a-z0-9_]")
 _AT_HANDLE = regex.compile(r"(?<![\w.@])@(?P<h>[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)")
 _BARE_HANDLE = regex.compile(r"(?<![\w.@/-])(?P<h>[a-z0-9_]{2,}(?:[._][a-z0-9_]+)+)(?![\w@/-]|\.\w)")
 _NOT_HANDLE_SUFFIX = regex.compile(
@@ -113,7 +120,7 @@ def _nearest_platform(text: str, start: int, end: int, window: int) -> str | Non
 def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
     text = seg.text.text
     found: list[Candidate] = []
-    for m in _LINK.finditer(text):
+    for m in (_LINK.finditer(text) if _LINK_POSSIBLE.search(text) else ()):
         judged = _canonical_link(m.group("host"), m.group("path") or "")
         if judged is None:
             continue
@@ -136,7 +143,7 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
         if platform:
             found.append(Candidate(Kind.PROFILE, f"{platform}:{m.group('h').lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))
             taken.append((m.start(), m.end()))
-    for m in _BARE_HANDLE.finditer(text):
+    for m in (_BARE_HANDLE.finditer(text) if _BARE_POSSIBLE.search(text) else ()):
         handle = m.group("h")
         if not free(m.start(), m.end()) or _NOT_HANDLE_SUFFIX.search(handle) or regex.fullmatch(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*", handle):
             continue
