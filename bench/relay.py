@@ -60,7 +60,7 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
     raise SystemExit(f"nothing answered on port {port}")
 
 
-def messages(n: int, size: int, seed: int = 1) -> list[bytes]:
+def messages(n: int, size: int, seed: int = 1, to: str = PARENT) -> list[bytes]:
     """Distinct, ordinary 10 KB letters to a parent: every one is scanned and passes."""
     rng = random.Random(seed)
     out = []
@@ -70,7 +70,7 @@ def messages(n: int, size: int, seed: int = 1) -> list[bytes]:
             sentence = rng.sample(WORDS, 12)
             words += [sentence[0].capitalize(), *sentence[1:-1], sentence[-1] + "."]
         body = "\r\n".join(" ".join(words[j:j + 12]) for j in range(0, len(words), 12))
-        out.append((f"From: Tess Teacher <{STAFF}>\r\nTo: {PARENT}\r\nSubject: Class update {i}\r\n"
+        out.append((f"From: Tess Teacher <{STAFF}>\r\nTo: {to}\r\nSubject: Class update {i}\r\n"
                     f"Date: Tue, 24 Nov 2026 09:00:00 +0000\r\nMessage-ID: <bench-{seed}-{i}@heartofengland.example>\r\n"
                     f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode())
     return out
@@ -135,7 +135,7 @@ asyncio.run(main())
 '''
 
 
-async def drive(port: int, payloads: list[bytes], sessions: int) -> tuple[float, list[float], int]:
+async def drive(port: int, payloads: list[bytes], sessions: int, to: str = PARENT) -> tuple[float, list[float], int]:
     import aiosmtplib
 
     queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -153,7 +153,7 @@ async def drive(port: int, payloads: list[bytes], sessions: int) -> tuple[float,
             data = queue.get_nowait()
             t = time.perf_counter()
             try:
-                await client.sendmail(STAFF, [PARENT], data)
+                await client.sendmail(STAFF, [to], data)
                 latencies.append(time.perf_counter() - t)
             except aiosmtplib.SMTPException:
                 failures += 1
@@ -177,6 +177,8 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--size", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--recipient", default=PARENT,
+                    help="envelope and To: recipient (a staff address measures the relay without scanning)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="chaperone-bench-"))
@@ -201,16 +203,17 @@ def main() -> None:
                                       stdout=gw_log, stderr=gw_log))
         wait_port(bare_port)
         wait_port(gw_port)
-        print(f"relay benchmark: {args.messages} messages of ~{args.size} bytes to a parent, {args.sessions} sessions, "
+        print(f"relay benchmark: {args.messages} messages of ~{args.size} bytes to {args.recipient}, {args.sessions} sessions, "
               f"{args.rounds} rounds each, sink: {sink_name}, {os.cpu_count()} CPUs")
         results: dict[str, list[tuple[float, float, float, int]]] = {"bare forwarder": [], "gateway": []}
         # Warm-up: connections, worker processes, caches.
-        asyncio.run(drive(bare_port, messages(100, args.size, seed=999), args.sessions))
-        asyncio.run(drive(gw_port, messages(100, args.size, seed=998), args.sessions))
+        to = args.recipient
+        asyncio.run(drive(bare_port, messages(100, args.size, seed=999, to=to), args.sessions, to))
+        asyncio.run(drive(gw_port, messages(100, args.size, seed=998, to=to), args.sessions, to))
         for r in range(args.rounds):
             for name, port in (("bare forwarder", bare_port), ("gateway", gw_port)):
-                payloads = messages(args.messages, args.size, seed=r * 2 + (name == "gateway"))
-                elapsed, lat, failed = asyncio.run(drive(port, payloads, args.sessions))
+                payloads = messages(args.messages, args.size, seed=r * 2 + (name == "gateway"), to=to)
+                elapsed, lat, failed = asyncio.run(drive(port, payloads, args.sessions, to))
                 rate = len(lat) / elapsed
                 results[name].append((rate, pct(lat, 0.5), pct(lat, 0.99), failed))
                 print(f"  round {r + 1} {name:<15} {rate:7.1f} msg/s  p50 {pct(lat, 0.5) * 1000:7.1f} ms  "

@@ -246,6 +246,23 @@ def cmd_quarantine_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_smtp_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    import argon2
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise SystemExit("gateway: the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        raise SystemExit("gateway: use at least 12 characters")
+    print(argon2.PasswordHasher().hash(password))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway", description="Chaperone: outbound e-mail compliance gateway for schools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -282,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--dev-sink", metavar="DIR",
                     help="also run a development next hop on the next-hop address that saves mail in DIR")
     sv.set_defaults(func=cmd_serve)
+
+    pw = sub.add_parser("smtp-password", help="hash a password for the SMTP users file (reads stdin or asks)")
+    pw.set_defaults(func=cmd_smtp_password)
 
     q = sub.add_parser("quarantine", help="held copies, for reviewers")
     qsub = q.add_subparsers(dest="quarantine_command", required=True)

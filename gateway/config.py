@@ -77,6 +77,8 @@ class RelaySettings:
     tls_certificate: Path | None = None
     tls_key: Path | None = None
     require_tls: bool = False
+    # SMTP AUTH (offered only over TLS): user name -> argon2 hash.
+    auth_users: tuple[tuple[str, str], ...] = ()
     next_hop: HostPort = HostPort("127.0.0.1", 2526)
     next_hop_starttls: bool = False  # STARTTLS with certificate checks
     next_hop_ca_file: Path | None = None
@@ -89,6 +91,25 @@ class RelaySettings:
     retry_initial_seconds: float = 300.0
     retry_max_seconds: float = 3600.0
     give_up_seconds: float = 5 * 24 * 3600.0
+
+
+def _load_auth_users(path: Path, referenced_at: str) -> tuple[tuple[str, str], ...]:
+    """[users] name = "$argon2id$..." (hashes from 'gateway smtp-password')."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except OSError as exc:
+        raise RuleError(f"{referenced_at}: cannot read SMTP users file {path} ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"{path}:{getattr(exc, 'lineno', 1)}: {exc}") from None
+    users = data.get("users", {})
+    if not isinstance(users, dict):
+        raise RuleError(f"{path}:1: [users] must map user names to password hashes")
+    for name, hashed in users.items():
+        if not isinstance(hashed, str) or not hashed.startswith("$argon2"):
+            raise RuleError(f"{path}:{_line_of(text, name)}: user {name!r}: not an argon2 hash "
+                            "(make one with 'gateway smtp-password')")
+    return tuple(users.items())
 
 
 def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySettings:
@@ -118,6 +139,11 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
     cert, key = opt_path(relay.get("tls_certificate")), opt_path(relay.get("tls_key"))
     if bool(cert) != bool(key):
         raise RuleError(f"{where('tls_')}: give both relay.tls_certificate and relay.tls_key, or neither")
+    auth_users: tuple[tuple[str, str], ...] = ()
+    if relay.get("auth_users"):
+        auth_users = _load_auth_users(base / relay["auth_users"], where("auth_users"))
+        if not cert:
+            raise RuleError(f"{where('auth_users')}: SMTP AUTH needs TLS: set relay.tls_certificate and relay.tls_key")
     settings = RelaySettings(
         listen=listen,
         hostname=str(relay.get("hostname", defaults.hostname)),
@@ -130,6 +156,7 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         tls_certificate=cert,
         tls_key=key,
         require_tls=bool(relay.get("require_tls", False)),
+        auth_users=auth_users,
         next_hop=next_hop,
         next_hop_starttls=bool(hop.get("starttls", False)),
         next_hop_ca_file=opt_path(hop.get("ca_file")),

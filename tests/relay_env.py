@@ -68,7 +68,14 @@ class _SinkSMTP(AioSMTP):
 
 
 class _SinkController(Controller):
+    def __init__(self, *args, tls_context=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tls = tls_context
+
     def factory(self):
+        if self.tls is not None:  # STARTTLS required: proves the gateway upgraded
+            return _SinkSMTP(self.handler, enable_SMTPUTF8=True, hostname="sink.test", tls_context=self.tls,
+                             require_starttls=True)
         return _SinkSMTP(self.handler, enable_SMTPUTF8=True, hostname="sink.test")
 
 
@@ -80,11 +87,13 @@ class Sink:
     messages: list[Received] = field(default_factory=list)
     accept_all: bool = False
     delay: float = 0.0
+    tls_context: object = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None
 
     def start(self) -> Sink:
-        self._controller = _SinkController(_SinkHandler(self), hostname="127.0.0.1", port=self.port)
+        self._controller = _SinkController(_SinkHandler(self), hostname="127.0.0.1", port=self.port,
+                                           tls_context=self.tls_context)
         self._controller.start()
         return self
 
@@ -143,10 +152,12 @@ max_connections = {max_connections}
 data_dir = "{data_dir}"
 metrics_listen = "127.0.0.1:{metrics_port}"
 scan_workers = 2
+{extra_relay}
 
 [next_hop]
 address = "127.0.0.1:{sink_port}"
 timeout_seconds = 10
+{extra_next_hop}
 
 [delivery]
 retry_initial_seconds = 0.5
@@ -162,7 +173,8 @@ class GatewayProcess:
 
     def __init__(self, tmp: Path, sink: Sink, *, rules: list[Path] | None = None, deadline: float = 10.0,
                  trusted: tuple[str, ...] = ("127.0.0.1/32",), sender_domains: tuple[str, ...] = (),
-                 max_bytes: int = 1_000_000, max_connections: int = 50, store_url: str = "") -> None:
+                 max_bytes: int = 1_000_000, max_connections: int = 50, store_url: str = "",
+                 extra_relay: str = "", extra_next_hop: str = "") -> None:
         self.tmp = tmp
         self.sink = sink
         self.port = free_port()
@@ -175,7 +187,8 @@ class GatewayProcess:
             root=ROOT, rules=", ".join(json.dumps(str(p)) for p in rule_paths), deadline=deadline,
             port=self.port, trusted=json.dumps(list(trusted)), sender_domains=json.dumps(list(sender_domains)),
             max_bytes=max_bytes, max_connections=max_connections, data_dir=self.data_dir,
-            metrics_port=self.metrics_port, sink_port=sink.port, store_url=store_url))
+            metrics_port=self.metrics_port, sink_port=sink.port, store_url=store_url,
+            extra_relay=extra_relay, extra_next_hop=extra_next_hop))
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20.0) -> GatewayProcess:

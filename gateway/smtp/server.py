@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import email.parser
 import email.policy
+import hashlib
 import ipaddress
 import json
 import logging
@@ -29,7 +30,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Session
+import argon2
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 from email_validator import EmailNotValidError, validate_email
 
@@ -101,6 +103,8 @@ class RelayHandler:
         if g.draining:
             return "421 4.3.2 Service shutting down, please try again later"
         if not g.authorised(session):
+            if g.settings.auth_users:
+                return "530 5.7.0 Authentication required"
             return "550 5.7.1 Relay access denied: this gateway only relays for the school's mail servers"
         utf8 = "SMTPUTF8" in (o.upper() for o in mail_options)
         if address != "<>":
@@ -175,9 +179,13 @@ class Gateway:
         self._stopped = asyncio.Event()
         self._background: list[asyncio.Task] = []
         self._mtimes = self._source_mtimes(config)
+        self._hasher = argon2.PasswordHasher()
+        self._auth_ok: set[tuple[str, str]] = set()
 
     # -- access and addresses ----------------------------------------------
     def authorised(self, session: Session) -> bool:
+        if session.authenticated:
+            return True
         peer = session.peer[0] if isinstance(session.peer, tuple) else None
         if peer is None:
             return False
@@ -188,6 +196,30 @@ class Gateway:
         if getattr(ip, "ipv4_mapped", None):
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.settings.trusted_networks)
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: SMTPEnvelope, mechanism: str,
+                      auth_data: Any) -> AuthResult:
+        """SMTP AUTH PLAIN/LOGIN against argon2 hashes (aiosmtpd offers it only after STARTTLS)."""
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = auth_data.login.decode("utf-8", "replace")
+        hashed = dict(self.settings.auth_users).get(user)
+        key = (user, hashlib.sha256(auth_data.password).hexdigest())
+        ok = False
+        if hashed is not None:
+            if key in self._auth_ok:
+                ok = True
+            else:
+                try:
+                    ok = self._hasher.verify(hashed, auth_data.password)
+                except argon2.exceptions.VerificationError:
+                    ok = False
+                except argon2.exceptions.InvalidHashError:
+                    log.error("SMTP user has an invalid password hash", extra={"json": {"user": user}})
+                if ok:
+                    self._auth_ok.add(key)  # a mail server logs in on every connection
+        log.info("smtp auth", extra={"json": {"user": user, "ok": ok, "client": str(session.peer)}})
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     @staticmethod
     def address_problem(address: str, smtputf8: bool) -> str | None:
@@ -441,9 +473,11 @@ class Gateway:
         self.connections += 1
         self.metrics.connections.set(self.connections)
         s = self.settings
+        auth = ({"authenticator": self._authenticate, "auth_require_tls": True} if s.auth_users
+                else {"auth_exclude_mechanism": ["LOGIN", "PLAIN"]})  # nothing to offer
         return GatewaySMTP(RelayHandler(self), data_size_limit=s.max_message_bytes, enable_SMTPUTF8=True,
                            hostname=s.hostname, ident="Chaperone", tls_context=self._tls_context(),
-                           require_starttls=s.require_tls, timeout=s.timeout_seconds,
+                           require_starttls=s.require_tls, timeout=s.timeout_seconds, **auth,
                            command_call_limit={"*": 10000, "NOOP": 50, "EHLO": 10, "HELO": 10, "VRFY": 3,
                                                "EXPN": 3, "AUTH": 3})
 
