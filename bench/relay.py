@@ -12,7 +12,9 @@ one is scanned), over C concurrent SMTP sessions (connections reused), to
 both relaying to the same sink (Postfix's smtp-sink when installed, else an
 aiosmtpd sink). Rounds alternate between the two; the figures are medians
 over rounds: messages/s, p50 and p99 latency per message (from the client's
-MAIL to the 250 after DATA), and gateway/bare ratios.
+MAIL to the 250 after DATA), and gateway/bare ratios. Each round also
+prints how busy the whole machine's CPUs were: client, gateway or
+forwarder, and sink all share them.
 """
 
 from __future__ import annotations
@@ -166,6 +168,16 @@ async def drive(port: int, payloads: list[bytes], sessions: int, to: str = PAREN
     return time.perf_counter() - start, latencies, failures
 
 
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    try:
+        fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields) - idle, sum(fields)
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
@@ -213,11 +225,14 @@ def main() -> None:
         for r in range(args.rounds):
             for name, port in (("bare forwarder", bare_port), ("gateway", gw_port)):
                 payloads = messages(args.messages, args.size, seed=r * 2 + (name == "gateway"), to=to)
+                busy0, total0 = cpu_times()
                 elapsed, lat, failed = asyncio.run(drive(port, payloads, args.sessions, to))
+                busy1, total1 = cpu_times()
+                cpu = 100 * (busy1 - busy0) / (total1 - total0) if total1 > total0 else float("nan")
                 rate = len(lat) / elapsed
                 results[name].append((rate, pct(lat, 0.5), pct(lat, 0.99), failed))
                 print(f"  round {r + 1} {name:<15} {rate:7.1f} msg/s  p50 {pct(lat, 0.5) * 1000:7.1f} ms  "
-                      f"p99 {pct(lat, 0.99) * 1000:7.1f} ms  failed {failed}")
+                      f"p99 {pct(lat, 0.99) * 1000:7.1f} ms  failed {failed}  machine CPU busy {cpu:3.0f}%")
         summary = {name: (statistics.median(x[0] for x in rs), statistics.median(x[1] for x in rs),
                           statistics.median(x[2] for x in rs)) for name, rs in results.items()}
         print("medians:")
