@@ -30,6 +30,34 @@ _DOT = regex.compile(r"\s*(?:\(dot\)|\[dot\]|\{dot\}|\sdot\s|\.)\s*", regex.IGNO
 _KNOWN_TLDS = {"com", "net", "org", "uk", "co", "me", "io", "edu", "gov", "ac", "sch", "info", "biz", "us", "ie", "de", "fr", "example"}
 
 
+# Where an at-token can be: its distinctive part. _AT_TOKEN begins with \s*,
+# so searching with it directly tries a match at every character.
+_AT_ANCHOR = regex.compile(r"\(at\)|\[at\]|\{at\}|<at>|(?<=\s)at(?=\s)|@", regex.IGNORECASE)
+_SPACE = regex.compile(r"\s")
+
+
+def _at_tokens(text: str):
+    """The matches of _AT_TOKEN.finditer(text), found from their anchors.
+
+    Every match contains an anchor and starts at the whitespace before it (or
+    at the anchor), so trying _AT_TOKEN.match there, left to right and never
+    before the previous match's end, yields exactly what finditer yields.
+    """
+    last_end = 0
+    for a in _AT_ANCHOR.finditer(text):
+        if a.start() < last_end:
+            continue
+        start = a.start()
+        while start > last_end and _SPACE.match(text, start - 1):
+            start -= 1
+        m = _AT_TOKEN.match(text, start)
+        if m is None and start < a.start():
+            m = _AT_TOKEN.match(text, a.start())
+        if m is not None and m.end() > a.start():
+            last_end = m.end()
+            yield m
+
+
 @functools.lru_cache(maxsize=4096)
 def _valid(address: str) -> str | None:
     local, _, domain = address.rpartition("@")
@@ -63,7 +91,7 @@ def find_emails(seg: Segment) -> list[Candidate]:
     lowered = text.lower()
     if " at " not in lowered and "(at)" not in lowered and "[at]" not in lowered and "{at}" not in lowered and " @" not in lowered and "@ " not in lowered:
         return found
-    for m in _AT_TOKEN.finditer(text):
+    for m in _at_tokens(text):
         dm = _DOMAIN_FWD.match(text, m.end(), min(len(text), m.end() + 120))
         if not dm:
             continue

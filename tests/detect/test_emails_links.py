@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.detect.emails import find_emails
 from gateway.detect.links import find_links
@@ -53,3 +55,13 @@ def test_handles_need_a_platform_word():
     assert ("profile", "instagram:annanowak.reads") in values("my Instagram, annanowak.reads, if you want")
     assert values("email me at @home_time later") == set()
     assert values("file notes.pdf and e.g. this") == set()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from([" ", "  ", "\n", "\t", "\u00a0", "at", "AT", "@", "(at)", "[AT]", "{at}", "<at>",
+                                 "x", "gmail", ".", "dot", "a", "t", "cat", "(", "<"]), max_size=16))
+def test_at_tokens_found_from_anchors_are_exactly_the_pattern_matches(pieces):
+    from gateway.detect.emails import _AT_TOKEN, _at_tokens
+
+    text = "".join(pieces)
+    assert [m.span() for m in _at_tokens(text)] == [m.span() for m in _AT_TOKEN.finditer(text)]
