@@ -71,6 +71,10 @@ def messages(n: int, size: int, seed: int = 1, to: str = PARENT) -> list[bytes]:
         while sum(len(w) + 1 for w in words) < size - 400:
             sentence = rng.sample(WORDS, 12)
             words += [sentence[0].capitalize(), *sentence[1:-1], sentence[-1] + "."]
+        # Real letters have dates, times and prices (which the phone detector
+        # must look at and mask), not only words.
+        words += [f"The trip on {1 + i % 28}/03/2027 leaves at 9.{i % 6}0am and costs £{12 + i % 9}.50, room {100 + i % 50}."]
+        rng.shuffle(words)
         body = "\r\n".join(" ".join(words[j:j + 12]) for j in range(0, len(words), 12))
         out.append((f"From: Tess Teacher <{STAFF}>\r\nTo: {to}\r\nSubject: Class update {i}\r\n"
                     f"Date: Tue, 24 Nov 2026 09:00:00 +0000\r\nMessage-ID: <bench-{seed}-{i}@heartofengland.example>\r\n"

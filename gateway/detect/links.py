@@ -45,11 +45,38 @@ _PLATFORM = regex.compile(
     r"(?i:\b(?P<w>instagram|insta|ig|snapchat|snap|tik\s?tok|twitter|facebook|fb|telegram|discord|whatsapp|"
     r"signal|kik|threads|bereal|youtube|twitch|psn|xbox|gamertag|steam|roblox)\b)|\b(?P<x>X)\b"
 )
-# Every link host has a separator dot with a letter or digit after it, and
-# every bare handle a "." or "_" before one: ordinary prose ("...Friday. The")
-# has neither, and these cheap searches spare it the full patterns above.
-_LINK_POSSIBLE = re.compile(r"\.\w|\[\.\]|\(\.\)|\{\.\}")
-_BARE_POSSIBLE = re.compile(r"[._][a-z0-9_]")
+# Every link host ends in a separator dot and one of a few top-level labels
+# (".me", ".com", "[.]gg"...), and every bare handle has a "." or "_" before a
+# letter or digit: most prose (times like 9.30am, prices) has neither, and
+# these cheap searches spare it the full patterns above.
+_TOP_LABELS = sorted({h.rsplit(".", 1)[1] for h in _HOSTS} | {"com"}, key=len, reverse=True)
+_LINK_POSSIBLE = re.compile(r"(?:\.|\[\.\]|\(\.\)|\{\.\})(?:" + "|".join(_TOP_LABELS) + ")", re.IGNORECASE)
+_HANDLE_SEPARATOR = re.compile(r"[._][a-z0-9_]")
+_HANDLE_CHAR = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+_NOT_BEFORE_HANDLE = regex.compile(r"[\w.@/-]")
+
+
+def _bare_handles(text: str):
+    """The matches of _BARE_HANDLE.finditer(text), tried only where one can start.
+
+    A match starts where its lookbehind allows and runs [a-z0-9_]{2,} up to a
+    "." or "_" separator, so walking back from each separator to the start of
+    its run gives every possible start; _BARE_HANDLE.match there, left to right
+    and never before the previous match's end, is exactly what finditer finds.
+    """
+    last_end = -1
+    tried = set()
+    for sep in _HANDLE_SEPARATOR.finditer(text):
+        p = sep.start()
+        while p > 0 and text[p - 1] in _HANDLE_CHAR:
+            p -= 1
+        if p in tried or p < last_end or (p > 0 and _NOT_BEFORE_HANDLE.match(text, p - 1)):
+            continue
+        tried.add(p)
+        m = _BARE_HANDLE.match(text, p)
+        if m is not None:
+            last_end = m.end()
+            yield m
 _AT_HANDLE = regex.compile(r"(?<![\w.@])@(?P<h>[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)")
 _BARE_HANDLE = regex.compile(r"(?<![\w.@/-])(?P<h>[a-z0-9_]{2,}(?:[._][a-z0-9_]+)+)(?![\w@/-]|\.\w)")
 _NOT_HANDLE_SUFFIX = regex.compile(
@@ -143,7 +170,7 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
         if platform:
             found.append(Candidate(Kind.PROFILE, f"{platform}:{m.group('h').lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))
             taken.append((m.start(), m.end()))
-    for m in (_BARE_HANDLE.finditer(text) if _BARE_POSSIBLE.search(text) else ()):
+    for m in _bare_handles(text):
         handle = m.group("h")
         if not free(m.start(), m.end()) or _NOT_HANDLE_SUFFIX.search(handle) or regex.fullmatch(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*", handle):
             continue

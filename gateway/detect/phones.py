@@ -74,21 +74,35 @@ _WORD_DIGIT = {"oh": "0", "o": "0", "zero": "0", "nought": "0", "nil": "0", "one
                "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 
 
+_ANY_DIGIT = regex.compile(r"\d")
+
+
+def _replace_spans(text: str, spans, change) -> str:
+    pieces, last = [], 0
+    for a, b in spans:
+        pieces += [text[last:a], change(text[a:b])]
+        last = b
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _mask_digits(piece: str) -> str:
+    return "".join("#" if c.isdigit() else c for c in piece)
+
+
 def digit_view(text: str) -> str:
     """The text with non-phones masked and disguised digits restored (same length)."""
-    chars = list(text.translate(_SEPARATOR_CHARS))
-    for m in _MASKS.finditer(text):
-        for i in range(m.start(), m.end()):
-            if chars[i].isdigit():
-                chars[i] = "#"
-    view = "".join(chars)
-    out = list(view)
+    view = text.translate(_SEPARATOR_CHARS)
+    if not _ANY_DIGIT.search(text):
+        return view  # every mask and every look-alike token needs a digit
+    view = _replace_spans(view, [m.span() for m in _MASKS.finditer(text)], _mask_digits)
+    lookalikes = []
     for m in _LOOKALIKE_TOKEN.finditer(view):
         token = m.group(0)
         digits = sum(c.isdigit() for c in token)
         if digits >= 3 and digits / len(token) >= 0.6:
-            out[m.start():m.end()] = token.translate(_LOOKALIKE)
-    return "".join(out)
+            lookalikes.append(m.span())
+    return _replace_spans(view, lookalikes, lambda t: t.translate(_LOOKALIKE))
 
 
 def _uk_national(digits: str) -> str | None:

@@ -65,3 +65,13 @@ def test_at_tokens_found_from_anchors_are_exactly_the_pattern_matches(pieces):
 
     text = "".join(pieces)
     assert [m.span() for m in _at_tokens(text)] == [m.span() for m in _AT_TOKEN.finditer(text)]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(["a", "z", "9", "_", ".", "-", "@", "/", " ", "\n", "A", "é", "x.y", "ab", "12",
+                                 ".com", ".pdf", "jo", "smith", "__"]), max_size=16))
+def test_bare_handles_tried_from_separators_are_exactly_the_pattern_matches(pieces):
+    from gateway.detect.links import _BARE_HANDLE, _bare_handles
+
+    text = "".join(pieces)
+    assert [m.span() for m in _bare_handles(text)] == [m.span() for m in _BARE_HANDLE.finditer(text)]
