@@ -43,7 +43,8 @@ _MASKS = regex.compile(
 # Tokens made of digits and letters that look like digits.
 _LOOKALIKE_TOKEN = regex.compile(r"(?<![A-Za-z])[0-9OoIl|]{5,}(?![A-Za-z])")
 _LOOKALIKE = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
-_SEPARATOR_CHARS = str.maketrans({"_": " ", "•": " ", "·": " ", "*": " ", "‧": " ", "∙": " "})
+_SEPARATORS = "_•·*‧∙"
+_SEPARATOR_CHARS = str.maketrans(dict.fromkeys(_SEPARATORS, " "))
 
 _GROUP = regex.compile(r"\+?\d+")
 _GAP = regex.compile(r"[ \-./()\[\]]{0,4}\n?[ \-./()\[\]]{0,4}")
@@ -92,7 +93,9 @@ def _mask_digits(piece: str) -> str:
 
 def digit_view(text: str) -> str:
     """The text with non-phones masked and disguised digits restored (same length)."""
-    view = text.translate(_SEPARATOR_CHARS)
+    # str.translate takes a slow path on any non-ASCII text; most texts have
+    # none of these characters at all.
+    view = text.translate(_SEPARATOR_CHARS) if any(c in text for c in _SEPARATORS) else text
     if not _ANY_DIGIT.search(text):
         return view  # every mask and every look-alike token needs a digit
     view = _replace_spans(view, [m.span() for m in _MASKS.finditer(text)], _mask_digits)
