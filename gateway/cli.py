@@ -182,7 +182,7 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
     config = _settings(_load_for_store(args.config), args)
     store = _open_store(config)
     try:
-        copies = store.copies(args.status)
+        copies = store.copies(args.status, kind=None if args.all else "mail")
     except Exception as exc:  # noqa: BLE001 - StoreError with a clear message
         raise SystemExit(f"gateway: {exc}") from None
     if args.json:
@@ -202,13 +202,26 @@ def cmd_quarantine_show(args: argparse.Namespace) -> int:
 
     config = _settings(_load_for_store(args.config), args)
     store = _open_store(config)
-    copy = store.copy(args.id)
+    if not args.id.isdigit():  # a queue id: show each of its copies
+        copies = store.copies_of(args.id.upper())
+        if not copies:
+            raise SystemExit(f"gateway: no message with queue id {args.id} (see 'gateway quarantine list')")
+        for c in copies:
+            args.id = str(c.id)
+            cmd_quarantine_show(args)
+            print()
+        return 0
+    copy = store.copy(int(args.id))
     if copy is None:
         raise SystemExit(f"gateway: no copy with id {args.id} (see 'gateway quarantine list')")
     message = store.message(copy.message_id)
     assert message is not None
     env = message.envelope
     print(f"copy {copy.id} of message {message.id}: {copy.status} ({copy.reason})")
+    if copy.decided_by:
+        print(f"  decision   {copy.status} by {copy.decided_by} at {copy.decided_at:%Y-%m-%d %H:%M %Z}: {copy.decision_reason}")
+    if copy.possible_duplicate:
+        print("  warning    a delivery attempt died mid-way: the recipient may get this copy twice")
     print(f"  recipient  {copy.recipient} ({copy.recipient_class})")
     print(f"  sender     {env.mail_from or '<>'} from {env.client_address} ({env.client_helo})")
     print(f"  received   {message.received_at:%Y-%m-%d %H:%M:%S %Z}, {message.size} bytes, sha256 {message.sha256[:16]}")
@@ -263,6 +276,38 @@ def cmd_smtp_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decision(args: argparse.Namespace, decide) -> int:
+    from gateway.decisions import DecisionError
+    from gateway.store import StoreError
+
+    config = _settings(_load_for_store(args.config), args)
+    store = _open_store(config)
+    try:
+        results = decide(config, store, args.target)
+    except (DecisionError, StoreError) as exc:
+        raise SystemExit(f"gateway: {exc}") from None
+    for r in results:
+        print(r.describe())
+    print("the running gateway delivers released copies and notices within seconds" if any(
+        r.changed for r in results) else "nothing changed")
+    return 0
+
+
+def cmd_quarantine_release(args: argparse.Namespace) -> int:
+    from gateway.decisions import release
+
+    return _decision(args, lambda config, store, target: release(
+        config, store, target, actor=args.as_user, reason=args.reason, recipient=args.recipient))
+
+
+def cmd_quarantine_reject(args: argparse.Namespace) -> int:
+    from gateway.decisions import reject
+
+    return _decision(args, lambda config, store, target: reject(
+        config, store, target, actor=args.as_user, reason=args.reason, tell_sender=args.tell_sender or "",
+        recipient=args.recipient))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway", description="Chaperone: outbound e-mail compliance gateway for schools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -309,11 +354,23 @@ def build_parser() -> argparse.ArgumentParser:
     store_args(ql)
     ql.add_argument("--status", help="held, released, rejected, expired, delivered, queued or failed")
     ql.add_argument("--json", action="store_true")
+    ql.add_argument("--all", action="store_true", help="include the notices and DSNs the gateway wrote")
     ql.set_defaults(func=cmd_quarantine_list)
-    qs = qsub.add_parser("show", help="one copy: headers, findings in context, the text")
+    qs = qsub.add_parser("show", help="one copy (or a queue id's copies): headers, findings in context, the text")
     store_args(qs)
-    qs.add_argument("id", type=int)
+    qs.add_argument("id", help="copy id, or queue id")
     qs.set_defaults(func=cmd_quarantine_show)
+    for name, func, what in (("release", cmd_quarantine_release, "deliver held copies exactly as written"),
+                             ("reject", cmd_quarantine_reject, "never deliver held copies; tell the sender")):
+        d = qsub.add_parser(name, help=what)
+        store_args(d)
+        d.add_argument("target", metavar="ID", help="copy id, or queue id (all its held copies)")
+        d.add_argument("--recipient", help="only the copy to this address")
+        d.add_argument("--reason", required=True, help="why (kept in the audit log)")
+        d.add_argument("--as", dest="as_user", required=True, metavar="USER", help="who is deciding")
+        if name == "reject":
+            d.add_argument("--tell-sender", help="a note to the sender, in the reviewer's words")
+        d.set_defaults(func=func)
 
     r = sub.add_parser("rules", help="rule maintenance")
     rsub = r.add_subparsers(dest="rules_command", required=True)

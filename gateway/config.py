@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from dataclasses import field as dataclasses_field
 from datetime import date, datetime, time, timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -178,6 +179,48 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
 
 
 @dataclass(frozen=True, slots=True)
+class NoticeSettings:
+    """Who is told what, and from which address. Templates are plain text with $names."""
+
+    from_address: str = ""
+    reviewers: tuple[str, ...] = ()
+    sender_on_hold: bool = True
+    sender_on_decision: bool = True
+    reviewers_on_hold: bool = True
+    review_url: str = ""  # the web app's address, for links in reviewer notices
+    templates: dict[str, str] = dataclasses_field(default_factory=dict)  # name -> template text
+
+
+_TEMPLATE_NAMES = ("held", "released", "rejected", "reviewer-held")
+
+
+def _notice_settings(data: dict, base: Path, path: Path, text: str, relay_hostname: str) -> NoticeSettings:
+    n = data.get("notices", {})
+    # The built-in templates, unless the school keeps its own copies.
+    folder = (base / n["templates"]).resolve() if n.get("templates") else Path(__file__).parent / "notice_templates"
+    templates = {}
+    for name in _TEMPLATE_NAMES:
+        try:
+            templates[name] = (folder / f"{name}.txt").read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RuleError(f"{path}:{_line_of(text, 'templates')}: cannot read notice template "
+                            f"{folder / (name + '.txt')} ({exc.strerror})") from None
+    reviewers = tuple(n.get("reviewers", []))
+    for address in (n.get("from", ""), *reviewers):
+        if address and ("@" not in address or any(c in address for c in "\r\n<>, ")):
+            raise RuleError(f"{path}:{_line_of(text, address)}: {address!r} is not a plain e-mail address")
+    return NoticeSettings(
+        from_address=n.get("from", "") or f"chaperone@{relay_hostname}",
+        reviewers=reviewers,
+        sender_on_hold=bool(n.get("sender_on_hold", True)),
+        sender_on_decision=bool(n.get("sender_on_decision", True)),
+        reviewers_on_hold=bool(n.get("reviewers_on_hold", True)),
+        review_url=str(n.get("review_url", "")),
+        templates=templates,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     school_name: str
@@ -190,6 +233,7 @@ class Config:
     rules: RuleSet
     limits: ScannerLimits
     relay: RelaySettings = RelaySettings()
+    notices: NoticeSettings = NoticeSettings()
     # Every file this configuration was read from: a running gateway reloads
     # when one of them changes.
     sources: tuple[Path, ...] = ()
@@ -264,7 +308,8 @@ def load_config(path: str | Path, *, with_rules: bool = True) -> Config:
     files = data.get("directory", {})
     sources = (path.resolve(), *((base / files[k]).resolve() for k in ("parents", "staff") if files.get(k)),
                *(Path(f).resolve() for f in rules.files), *rule_paths)  # folders: a new file changes their mtime
+    relay = _relay_settings(data, base, path, text)
     return Config(path, school.get("name", ""), tz, region, directory, tuple(approved),
                   tuple(d.lower() for d in appr.get("email_domains", [])),
                   tuple(appr.get("platforms", [])), rules, limits,
-                  _relay_settings(data, base, path, text), sources)
+                  relay, _notice_settings(data, base, path, text, relay.hostname), sources)

@@ -106,6 +106,16 @@ class Sink:
         with self.lock:
             return [m for m in self.messages if rcpt in m.rcpt_tos]
 
+    def wait_for_text(self, rcpt: str, needle: bytes, timeout: float = 15.0) -> list[Received]:
+        """Messages to ``rcpt`` containing ``needle``, waiting until there is one."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            got = [m for m in self.to(rcpt) if needle in m.data]
+            if got:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"no message to {rcpt} containing {needle!r}")
+
     def wait_for(self, rcpt: str, count: int = 1, timeout: float = 15.0) -> list[Received]:
         end = time.monotonic() + timeout
         while time.monotonic() < end:

@@ -56,7 +56,9 @@ def test_swaks_through_the_gateway_to_postfix_smtp_sink(tmp_path):
         while not list(dump.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.1)
         delivered = b"".join(p.read_bytes() for p in dump.iterdir())
-        assert b"The coach leaves at 9" in delivered and b"07700 900999" not in delivered
+        # The held one is not delivered (its sender's notice, which quotes the
+        # number as evidence, is, so look for the rest of the sentence).
+        assert b"The coach leaves at 9" in delivered and b"if the coach is late" not in delivered
         assert [c["subject"] for c in g.copies("held")] == ["Text me on 0"]
     finally:
         g.stop()

@@ -110,7 +110,8 @@ def test_queued_copy_is_claimed_by_one_worker_until_its_lease_ends(store_url):
     assert store.settle(copy_id, "delivered", "250 2.0.0 Ok")
     assert not store.settle(copy_id, "failed", "late")  # only a queued copy can settle
     assert store.copy(copy_id).status == "delivered"
-    assert [e.action for e in store.audit_log(copy_id)] == ["queued", "delivered"]
+    assert [e.action for e in store.audit_log(copy_id)] == ["queued", "possible-duplicate", "delivered"]
+    assert store.copy(copy_id).possible_duplicate  # the first claim never settled
     assert store.counts()["delivered"] == 1
     store.close()
 

@@ -65,7 +65,7 @@ def test_a_server_outside_the_trusted_networks_must_starttls_and_authenticate(ce
             client.ehlo("upstream.test")
             client.login("exchange-online", PASSWORD)
             assert client.sendmail(STAFF, [COLLEAGUE], _message("tls-auth-1")) == {}
-        assert [m for m in sink.wait_for(COLLEAGUE) if b"tls-auth-1" in m.data]
+        assert sink.wait_for_text(COLLEAGUE, b"tls-auth-1")
         assert PASSWORD not in g.log()
     finally:
         g.stop()

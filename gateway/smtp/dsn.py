@@ -24,6 +24,13 @@ def received_header(helo: str, client_address: str, hostname: str, queue_id: str
     return line.encode("ascii", "replace")
 
 
+def release_header(hostname: str, queue_id: str, at: datetime) -> bytes:
+    """The trace line on a copy a reviewer released (who and why stay in the audit table)."""
+    line = (f"Received: from quarantine by {_safe(hostname)} (Chaperone) with ESMTP id {_safe(queue_id, 40)}\r\n"
+            f"\t(released after review); {email.utils.format_datetime(at)}\r\n")
+    return line.encode("ascii", "replace")
+
+
 def build_dsn(*, hostname: str, sender: str, queue_id: str, failed: dict[str, str], original_headers: bytes,
               at: datetime) -> bytes:
     """An RFC 3464 report to the sender: these recipients will not receive the message."""

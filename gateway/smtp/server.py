@@ -39,9 +39,10 @@ from email_validator import EmailNotValidError, validate_email
 from gateway.config import Config, load_config
 from gateway.message import decode_header
 from gateway.metrics import Metrics
+from gateway.notices import held_notices
 from gateway.rules import RuleError
 from gateway.scanner import SCANNED_CLASSES, ScanResult, ScanWorkers
-from gateway.smtp.dsn import build_dsn, received_header
+from gateway.smtp.dsn import build_dsn, received_header, release_header
 from gateway.smtp.relay import Delivery, NextHop
 from gateway.store import Envelope, NewCopy, Store, StoredFinding, StoreError, new_queue_id, now_utc
 
@@ -303,14 +304,21 @@ class Gateway:
             copies = [NewCopy(r, classes[r], "held", reason, tuple(
                 StoredFinding(f.rule, f.category, f.action, f.evidence, f.part, f.zone, f.quoted, f.note, f.context)
                 for f in (result.findings if result else ()) if r in f.copies)) for r in held]
+            notices = held_notices(self.config, sender=env.mail_from, subject=subject, queue_id=queue_id,
+                                   held={r: [f for f in (result.findings if result else ()) if r in f.copies]
+                                         for r in held},
+                                   scan_error=result.error if result else None, at=now_utc())
             try:
                 accepted = await self._db(self.store.accept, env, raw, copies, subject=subject,
                                           header_message_id=message_id,
-                                          scan_error=result.error if result else None, queue_id=queue_id)
+                                          scan_error=result.error if result else None, queue_id=queue_id,
+                                          notices=notices)
             except StoreError as exc:
                 log.error("store unavailable; answering 4xx", extra={"json": {"queue_id": queue_id, "error": str(exc)}})
                 return finish("451 4.3.0 Cannot store the message now, please try again later", "deferred", {})
             queue_id = accepted.message_id
+            if accepted.new and notices:
+                self._outbox_wake.set()
         outcome = dict.fromkeys(held, "held")
         if not forward:
             return finish(f"250 2.0.0 Ok: queued as {queue_id}", "accepted", outcome)
@@ -401,8 +409,13 @@ class Gateway:
     async def _deliver_queued(self, copy: Any) -> None:
         message = await self._db(self.store.message, copy.message_id)
         env = message.envelope
-        data = received_header(env.client_helo, env.client_address, self.settings.hostname, message.id,
-                               now_utc()) + message.raw
+        if copy.status == "released":
+            # The exact held bytes and one trace line naming the release; a
+            # released copy is never scanned again.
+            data = release_header(self.settings.hostname, message.id, now_utc()) + message.raw
+        else:
+            data = received_header(env.client_helo, env.client_address, self.settings.hostname, message.id,
+                                   now_utc()) + message.raw
         delivery = await self.next_hop.send(env.mail_from, [copy.recipient], data, env.mail_options)
         now = now_utc()
         if delivery.accepted:
@@ -417,13 +430,14 @@ class Gateway:
             outcome = "failed"
         else:
             reply = delivery.temporary.get(copy.recipient, delivery.reply)
-            await self._db(self.store.settle, copy.id, "queued", reply, next_attempt_at=now + self._backoff(copy.attempts))
+            await self._db(self.store.settle, copy.id, "deferred", reply, next_attempt_at=now + self._backoff(copy.attempts))
             self.metrics.delivery_attempts.labels("deferred").inc()
             outcome = "deferred"
         log.info("delivery", extra={"json": {"event": "delivery", "queue_id": message.id, "copy": copy.id,
                                              "recipient_class": copy.recipient_class, "outcome": outcome,
                                              "attempt": copy.attempts, "next_hop": delivery.reply[:200],
-                                             "possible_duplicate": delivery.possible_duplicate}})
+                                             "possible_duplicate": delivery.possible_duplicate
+                                             or copy.possible_duplicate}})
 
     async def _refresh_gauges(self) -> None:
         counts = await self._db(self.store.counts)

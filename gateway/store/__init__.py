@@ -105,15 +105,26 @@ class CopyRecord:
     mail_from: str
     subject: str
     size: int
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    possible_duplicate: bool = False
+    kind: str = "mail"
     findings: tuple[StoredFinding, ...] = ()
 
     def as_json(self) -> dict:
-        return {"id": self.id, "message": self.message_id, "recipient": self.recipient,
-                "class": self.recipient_class, "status": self.status, "reason": self.reason,
-                "sender": self.mail_from, "subject": self.subject, "size": self.size,
-                "created_at": ts(self.created_at), "updated_at": ts(self.updated_at),
-                "attempts": self.attempts, "last_reply": self.last_reply,
-                "findings": [f.as_json() for f in self.findings]}
+        out = {"id": self.id, "message": self.message_id, "recipient": self.recipient,
+               "class": self.recipient_class, "status": self.status, "reason": self.reason,
+               "sender": self.mail_from, "subject": self.subject, "size": self.size, "kind": self.kind,
+               "created_at": ts(self.created_at), "updated_at": ts(self.updated_at),
+               "attempts": self.attempts, "last_reply": self.last_reply,
+               "findings": [f.as_json() for f in self.findings]}
+        if self.decided_by:
+            out["decision"] = {"by": self.decided_by, "at": ts(self.decided_at) if self.decided_at else None,
+                               "reason": self.decision_reason}
+        if self.possible_duplicate:
+            out["possible_duplicate"] = True
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +163,10 @@ def dedupe_key(mail_from: str, raw: bytes) -> str:
 
 
 _COPY_COLUMNS = ("c.id, c.message_id, c.recipient, c.recipient_class, c.status, c.reason, c.created_at, "
-                 "c.updated_at, c.attempts, c.next_attempt_at, c.last_reply, m.mail_from, m.subject, m.size")
+                 "c.updated_at, c.attempts, c.next_attempt_at, c.last_reply, m.mail_from, m.subject, m.size, "
+                 "c.decided_by, c.decided_at, c.decision_reason, c.possible_duplicate, m.kind")
+# Copies the delivery queue works on: deferred by the next hop, or released by a reviewer.
+_DELIVERABLE = "('queued', 'released')"
 
 
 class Store:
@@ -268,59 +282,82 @@ class Store:
     # -- taking responsibility for copies ---------------------------------
     def accept(self, envelope: Envelope, raw: bytes, copies: Sequence[NewCopy], *,
                subject: str = "", header_message_id: str = "", scan_error: str | None = None,
-               at: datetime | None = None, queue_id: str | None = None) -> Accepted:
+               at: datetime | None = None, queue_id: str | None = None, kind: str = "mail",
+               notices: Sequence[Any] = ()) -> Accepted:
         """Durably record the message and these copies; idempotent per message and recipient.
 
         When the same sender sends the same bytes again (a client retrying
         after a 4xx), the existing message row is reused and copies already
-        recorded are left as they are.
+        recorded are left as they are. ``notices`` (each with envelope, raw,
+        copies and subject) are queued in the same transaction, and only the
+        first time: a retry does not tell anyone twice.
         """
         at = at or now_utc()
+        with self._tx() as cur:
+            accepted = self._accept(cur, envelope, raw, copies, subject=subject, header_message_id=header_message_id,
+                                    scan_error=scan_error, at=at, queue_id=queue_id, kind=kind)
+            if accepted.new:
+                for n in notices:
+                    self._accept(cur, n.envelope, n.raw, n.copies, subject=n.subject, header_message_id="",
+                                 scan_error=None, at=at, queue_id=None, kind="notice")
+            return accepted
+
+    def _accept(self, cur: _Cursor, envelope: Envelope, raw: bytes, copies: Sequence[NewCopy], *, subject: str,
+                header_message_id: str, scan_error: str | None, at: datetime, queue_id: str | None,
+                kind: str) -> Accepted:
         key = dedupe_key(envelope.mail_from, raw)
         proposed = queue_id or new_queue_id()
-        with self._tx() as cur:
-            # ON CONFLICT DO NOTHING, then read back: two nodes accepting the
-            # same retry at once end with one row, the second waiting on the
-            # unique index rather than failing.
-            cur.execute(
-                "INSERT INTO messages (id, dedupe_key, received_at, mail_from, rcpt_tos, mail_options, "
-                "client_address, client_helo, size, sha256, subject, header_message_id, scan_error, raw) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
-                (proposed, key, ts(at), envelope.mail_from, json.dumps(list(envelope.rcpt_tos)),
-                 json.dumps(list(envelope.mail_options)), envelope.client_address, _clean(envelope.client_helo),
-                 len(raw), hashlib.sha256(raw).hexdigest(), _clean(subject)[:998],
-                 _clean(header_message_id)[:998], scan_error, raw))
-            message_id = cur.execute("SELECT id FROM messages WHERE dedupe_key = ?", (key,)).fetchone()[0]
-            new = message_id == proposed
-            ids: dict[str, int] = {}
-            for copy in copies:
-                inserted = cur.execute(
-                    "INSERT INTO copies (message_id, recipient, recipient_class, status, reason, created_at, "
-                    "updated_at, attempts, next_attempt_at, last_reply) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
-                    "ON CONFLICT (message_id, recipient) DO NOTHING",
-                    (message_id, copy.recipient, copy.recipient_class, copy.status, _clean(copy.reason)[:1000],
-                     ts(at), ts(at), ts(at) if copy.status == "queued" else None, _clean(copy.last_reply)[:1000])
-                ).rowcount
-                copy_id = cur.execute("SELECT id FROM copies WHERE message_id = ? AND recipient = ?",
-                                      (message_id, copy.recipient)).fetchone()[0]
-                ids[copy.recipient] = copy_id
-                if not inserted:
-                    continue
-                for f in copy.findings:
-                    cur.execute(
-                        "INSERT INTO findings (copy_id, rule, category, action, evidence, part, zone, quoted, note, "
-                        "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (copy_id, f.rule, f.category, f.action, f.evidence, f.part, f.zone, int(f.quoted),
-                         f.note, f.context))
-                self._audit(cur, at, "gateway", copy.status, message_id, copy_id,
-                            {"reason": _clean(copy.reason)[:1000], "rules": sorted({f.rule for f in copy.findings})})
-            return Accepted(message_id, ids, new)
+        # ON CONFLICT DO NOTHING, then read back: two nodes accepting the
+        # same retry at once end with one row, the second waiting on the
+        # unique index rather than failing.
+        cur.execute(
+            "INSERT INTO messages (id, dedupe_key, received_at, mail_from, rcpt_tos, mail_options, "
+            "client_address, client_helo, size, sha256, subject, header_message_id, scan_error, raw, kind) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+            (proposed, key, ts(at), envelope.mail_from, json.dumps(list(envelope.rcpt_tos)),
+             json.dumps(list(envelope.mail_options)), envelope.client_address, _clean(envelope.client_helo),
+             len(raw), hashlib.sha256(raw).hexdigest(), _clean(subject)[:998],
+             _clean(header_message_id)[:998], scan_error, raw, kind))
+        message_id = cur.execute("SELECT id FROM messages WHERE dedupe_key = ?", (key,)).fetchone()[0]
+        new = message_id == proposed
+        ids: dict[str, int] = {}
+        for copy in copies:
+            inserted = cur.execute(
+                "INSERT INTO copies (message_id, recipient, recipient_class, status, reason, created_at, "
+                "updated_at, attempts, next_attempt_at, last_reply) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
+                "ON CONFLICT (message_id, recipient) DO NOTHING",
+                (message_id, copy.recipient, copy.recipient_class, copy.status, _clean(copy.reason)[:1000],
+                 ts(at), ts(at), ts(at) if copy.status == "queued" else None, _clean(copy.last_reply)[:1000])
+            ).rowcount
+            copy_id = cur.execute("SELECT id FROM copies WHERE message_id = ? AND recipient = ?",
+                                  (message_id, copy.recipient)).fetchone()[0]
+            ids[copy.recipient] = copy_id
+            if not inserted:
+                continue
+            for f in copy.findings:
+                cur.execute(
+                    "INSERT INTO findings (copy_id, rule, category, action, evidence, part, zone, quoted, note, "
+                    "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (copy_id, f.rule, f.category, f.action, f.evidence, f.part, f.zone, int(f.quoted),
+                     f.note, f.context))
+            self._audit(cur, at, "gateway", copy.status, message_id, copy_id,
+                        {"reason": _clean(copy.reason)[:1000], "rules": sorted({f.rule for f in copy.findings})})
+        return Accepted(message_id, ids, new)
 
     # -- reading -------------------------------------------------------------
-    def copies(self, status: str | None = None, limit: int = 1000, offset: int = 0) -> list[CopyRecord]:
+    def copies(self, status: str | None = None, limit: int = 1000, offset: int = 0,
+               kind: str | None = "mail") -> list[CopyRecord]:
+        """Copies oldest first; by default only of mail as received (``kind=None``: notices too)."""
         if status is not None and status not in COPY_STATUSES:
             raise StoreError(f"unknown status {status!r}; one of {', '.join(COPY_STATUSES)}")
-        where, params = ("WHERE c.status = ?", [status]) if status else ("", [])
+        conditions, params = [], []
+        if status:
+            conditions.append("c.status = ?")
+            params.append(status)
+        if kind:
+            conditions.append("m.kind = ?")
+            params.append(kind)
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         with self._tx(write=False) as cur:
             rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
                                f"{where} ORDER BY c.created_at, c.id LIMIT ? OFFSET ?",
@@ -346,7 +383,8 @@ class Store:
             for r in cur.execute("SELECT rule, category, action, evidence, part, zone, quoted, note, context "
                                  "FROM findings WHERE copy_id = ? ORDER BY id", (row[0],)).fetchall())
         return CopyRecord(row[0], row[1], row[2], row[3], row[4], row[5], parse_ts(row[6]), parse_ts(row[7]),
-                          row[8], parse_ts(row[9]), row[10], row[11], row[12], row[13], findings)
+                          row[8], parse_ts(row[9]), row[10], row[11], row[12], row[13], row[14],
+                          parse_ts(row[15]), row[16], bool(row[17]), row[18], findings)
 
     def message(self, message_id: str) -> MessageRecord | None:
         with self._tx(write=False) as cur:
@@ -367,43 +405,71 @@ class Store:
 
     # -- the delivery queue --------------------------------------------------
     def claim_due(self, at: datetime, lease: timedelta, limit: int = 50) -> list[CopyRecord]:
-        """Queued copies due for an attempt, each claimed for ``lease``.
+        """Copies due for delivery (deferred or released), each claimed for ``lease``.
 
         The claim is a compare-and-set on ``next_attempt_at``: two workers (or
         two nodes on one PostgreSQL) never both claim the same copy, and a copy
-        whose worker died is claimable again once the lease runs out.
+        whose worker died is claimable again once the lease runs out. Such a
+        copy is marked ``possible_duplicate``: the dead worker may have handed
+        it to the next hop already (delivery is at least once, never lost).
         """
-        claimed: list[CopyRecord] = []
+        claimed: list[int] = []
         with self._tx() as cur:
             # PostgreSQL: rows another node is claiming are skipped, not waited
             # for. SQLite: BEGIN IMMEDIATE already serialises claimers.
             lock = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
-            rows = cur.execute("SELECT id, next_attempt_at FROM copies WHERE status = 'queued' "
-                               f"AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{lock}",
+            rows = cur.execute(f"SELECT id, next_attempt_at, in_flight, message_id FROM copies WHERE status IN "
+                               f"{_DELIVERABLE} AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{lock}",
                                (ts(at), limit)).fetchall()
-            for copy_id, due in rows:
-                n = cur.execute("UPDATE copies SET next_attempt_at = ?, attempts = attempts + 1 "
-                                "WHERE id = ? AND status = 'queued' AND next_attempt_at = ?",
-                                (ts(at + lease), copy_id, due)).rowcount
+            for copy_id, due, in_flight, message_id in rows:
+                n = cur.execute("UPDATE copies SET next_attempt_at = ?, attempts = attempts + 1, in_flight = 1, "
+                                "possible_duplicate = possible_duplicate + ? "
+                                f"WHERE id = ? AND status IN {_DELIVERABLE} AND next_attempt_at = ?",
+                                (ts(at + lease), 1 if in_flight else 0, copy_id, due)).rowcount
                 if n == 1:
                     claimed.append(copy_id)
+                    if in_flight:
+                        self._audit(cur, at, "gateway", "possible-duplicate", message_id, copy_id,
+                                    {"why": "the previous delivery attempt ended without a result"})
             return [self._copy(cur, row) for row in
                     (cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
                                  "WHERE c.id = ?", (cid,)).fetchone() for cid in claimed)]
 
-    def settle(self, copy_id: int, status: str, reply: str, *, actor: str = "gateway",
+    def settle(self, copy_id: int, outcome: str, reply: str, *, actor: str = "gateway",
                next_attempt_at: datetime | None = None, at: datetime | None = None) -> bool:
-        """Move a queued copy to delivered, failed or (with a new time) queued again."""
+        """Record a delivery attempt: ``delivered``, ``failed``, or ``deferred`` until ``next_attempt_at``."""
+        if outcome not in ("delivered", "failed", "deferred"):
+            raise StoreError(f"unknown delivery outcome {outcome!r}")
         at = at or now_utc()
         with self._tx() as cur:
-            n = cur.execute("UPDATE copies SET status = ?, last_reply = ?, next_attempt_at = ?, updated_at = ? "
-                            "WHERE id = ? AND status = 'queued'",
-                            (status, _clean(reply)[:1000], ts(next_attempt_at) if next_attempt_at else None,
-                             ts(at), copy_id)).rowcount
+            if outcome == "deferred":
+                n = cur.execute("UPDATE copies SET last_reply = ?, next_attempt_at = ?, in_flight = 0, updated_at = ? "
+                                f"WHERE id = ? AND status IN {_DELIVERABLE}",
+                                (_clean(reply)[:1000], ts(next_attempt_at or at), ts(at), copy_id)).rowcount
+            else:
+                n = cur.execute("UPDATE copies SET status = ?, last_reply = ?, next_attempt_at = NULL, in_flight = 0, "
+                                f"updated_at = ? WHERE id = ? AND status IN {_DELIVERABLE}",
+                                (outcome, _clean(reply)[:1000], ts(at), copy_id)).rowcount
             if n:
                 msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
-                action = "deferred" if status == "queued" else status
-                self._audit(cur, at, actor, action, msg, copy_id, {"reply": _clean(reply)[:1000]})
+                self._audit(cur, at, actor, outcome, msg, copy_id, {"reply": _clean(reply)[:1000]})
+            return bool(n)
+
+    # -- reviewer decisions ------------------------------------------------------
+    def decide(self, copy_id: int, decision: str, *, actor: str, reason: str, at: datetime | None = None) -> bool:
+        """Release or reject a held copy: a compare-and-set from ``held``, so exactly one
+        of any number of concurrent decisions takes effect; the others return False."""
+        if decision not in ("released", "rejected", "expired"):
+            raise StoreError(f"unknown decision {decision!r}")
+        at = at or now_utc()
+        with self._tx() as cur:
+            n = cur.execute("UPDATE copies SET status = ?, decided_by = ?, decided_at = ?, decision_reason = ?, "
+                            "next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'held'",
+                            (decision, _clean(actor)[:200], ts(at), _clean(reason)[:2000],
+                             ts(at) if decision == "released" else None, ts(at), copy_id)).rowcount
+            if n:
+                msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
+                self._audit(cur, at, _clean(actor)[:200], decision, msg, copy_id, {"reason": _clean(reason)[:2000]})
             return bool(n)
 
     # -- audit -----------------------------------------------------------------

@@ -110,4 +110,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
         ),
     }),
+    Migration(2, "reviewer decisions, delivery attempts in flight, message kinds", common=(
+        # Who decided a held copy, when and why (the audit table keeps the history).
+        "ALTER TABLE copies ADD COLUMN decided_by TEXT",
+        "ALTER TABLE copies ADD COLUMN decided_at TEXT",
+        "ALTER TABLE copies ADD COLUMN decision_reason TEXT",
+        # Set while a worker holds the delivery lease; still set when a lease
+        # is claimed again means the last attempt died mid-delivery and the
+        # next hop may already have the copy.
+        "ALTER TABLE copies ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE copies ADD COLUMN possible_duplicate INTEGER NOT NULL DEFAULT 0",
+        # mail: as received; notice: written by the gateway (DSN, hold/release/reject notices).
+        "ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'mail'",
+    )),
 )

@@ -1,0 +1,89 @@
+"""Reviewer decisions: one service for the CLI now and the web app later.
+
+A decision is a compare-and-set on a held copy (``Store.decide``), recorded in
+the audit table with who, when and why, so a double click, two reviewers at
+once or fifty concurrent calls release a copy exactly once. A released copy
+goes to the delivery queue with its exact held bytes and is never scanned
+again; the sender is told of every decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.config import Config
+from gateway.notices import decision_notice
+from gateway.store import CopyRecord, Store, StoreError, now_utc
+
+
+class DecisionError(Exception):
+    """The decision cannot be made as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    copy_id: int
+    recipient: str
+    changed: bool  # False: it was already decided (by this or another reviewer)
+    status: str  # the copy's status afterwards
+
+    def describe(self) -> str:
+        if self.changed:
+            return f"copy {self.copy_id} to {self.recipient}: {self.status}"
+        return f"copy {self.copy_id} to {self.recipient}: unchanged, already {self.status}"
+
+
+def targets(store: Store, target: str, recipient: str | None = None) -> list[CopyRecord]:
+    """The copies a decision is about: a copy id, or a message's queue id (its held copies)."""
+    if target.isdigit():
+        copy = store.copy(int(target))
+        copies = [copy] if copy else []
+    else:
+        copies = [c for c in store.copies_of(target.upper()) if c.status in ("held", "released", "rejected", "expired")]
+    if recipient:
+        copies = [c for c in copies if c.recipient.lower() == recipient.lower()]
+    if not copies:
+        raise DecisionError(f"nothing to decide for {target!r}{' and ' + recipient if recipient else ''} "
+                            "(see 'gateway quarantine list --status held')")
+    return copies
+
+
+def _decide(config: Config, store: Store, target: str, decision: str, *, actor: str, reason: str,
+            recipient: str | None, note: str) -> list[DecisionResult]:
+    if not actor.strip():
+        raise DecisionError("say who is deciding (--as NAME)")
+    if not reason.strip():
+        raise DecisionError("a reason is required: it goes in the audit log")
+    results = []
+    for copy in targets(store, target, recipient):
+        if copy.kind != "mail":
+            raise DecisionError(f"copy {copy.id} is a notice the gateway wrote, not a held message")
+        changed = store.decide(copy.id, decision, actor=actor, reason=reason)
+        after = store.copy(copy.id)
+        assert after is not None
+        results.append(DecisionResult(copy.id, copy.recipient, changed, after.status))
+        if changed:
+            notice = decision_notice(config, decision=decision, sender=copy.mail_from, recipient=copy.recipient,
+                                     subject=copy.subject, queue_id=copy.message_id, reviewer=actor, note=note,
+                                     at=now_utc())
+            if notice is not None:
+                try:
+                    store.accept(notice.envelope, notice.raw, notice.copies, subject=notice.subject, kind="notice")
+                except StoreError:
+                    # The decision stands (it is committed and audited); only the notice is missing.
+                    store.audit("gateway", "notice-failed", message_id=copy.message_id, copy_id=copy.id)
+                    raise
+    return results
+
+
+def release(config: Config, store: Store, target: str, *, actor: str, reason: str,
+            recipient: str | None = None) -> list[DecisionResult]:
+    """Deliver held copies exactly as written (plus one trace header); tell the sender."""
+    return _decide(config, store, target, "released", actor=actor, reason=reason, recipient=recipient, note="")
+
+
+def reject(config: Config, store: Store, target: str, *, actor: str, reason: str, tell_sender: str = "",
+           recipient: str | None = None) -> list[DecisionResult]:
+    """Never deliver these copies; tell the sender, with ``tell_sender`` as the reviewer's words."""
+    return _decide(config, store, target, "rejected", actor=actor, reason=reason, recipient=recipient,
+                   note=tell_sender)
