@@ -175,6 +175,10 @@ retry_max_seconds = 1
 
 [store]
 url = "{store_url}"
+
+[notices]
+from = "chaperone@heartofengland.example"
+reviewers = ["dsl@heartofengland.example"]
 """
 
 

@@ -1,0 +1,183 @@
+"""Reviewer decisions and notices, with the gateway as a process, a real next hop and a real database."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+
+import psycopg
+import pytest
+
+from gateway.config import load_config
+from gateway.decisions import DecisionError, release
+from gateway.store import Store
+
+from .conftest import PARENT, STAFF
+from .relay_env import GatewayProcess, Sink
+from .test_relay import DIRTY, mail, send
+
+DSL = "dsl@heartofengland.example"
+
+
+@pytest.fixture
+def sink():
+    s = Sink().start()
+    yield s
+    s.stop()
+
+
+def _held(g: GatewayProcess, subject: str) -> dict:
+    send(g, mail(DIRTY, to=(PARENT,), subject=subject), [PARENT])
+    [held] = [c for c in g.copies("held") if c["subject"] == subject]
+    return held
+
+
+def test_hold_tells_the_sender_and_the_reviewer(sink, tmp_path):
+    g = GatewayProcess(tmp_path, sink).start()
+    try:
+        _held(g, "notice-1")
+        [to_sender] = sink.wait_for_text(STAFF, b"Held for review: notice-1")
+        text = email.message_from_bytes(to_sender.data, policy=email.policy.default).get_body(("plain",)).get_content()
+        assert "07700 900999" in text and "personal phone" in text  # the evidence and the category
+        assert "Policy: They should not give their personal contact details" in text  # the clause, quoted
+        assert "What happens next" in text
+        assert to_sender.mail_from == "<>"  # a notice never bounces back
+        [to_dsl] = sink.wait_for_text(DSL, b"notice-1")
+        assert b"gateway quarantine show" in to_dsl.data
+        # A client retrying the same message tells nobody twice.
+        send(g, mail(DIRTY, to=(PARENT,), subject="notice-1"), [PARENT])
+        time.sleep(1.5)
+        assert len([m for m in sink.to(STAFF) if b"Held for review: notice-1" in m.data]) == 1
+    finally:
+        g.stop()
+
+
+def test_release_delivers_the_exact_held_bytes_once_with_one_release_line(sink, tmp_path):
+    g = GatewayProcess(tmp_path, sink).start()
+    try:
+        raw = mail(DIRTY, to=(PARENT,), subject="release-1")
+        send(g, raw, [PARENT])
+        [held] = g.copies("held")
+        done = g.cli("quarantine", "release", str(held["id"]), "--reason", "trip mobile, agreed with SLT", "--as", "dsl")
+        assert done.returncode == 0 and "released" in done.stdout, done.stderr
+        [got] = sink.wait_for_text(PARENT, b"release-1")
+        assert got.data.endswith(raw)
+        head = got.data[: len(got.data) - len(raw)]
+        assert head.count(b"Received:") == 1 and b"released after review" in head
+        again = g.cli("quarantine", "release", str(held["id"]), "--reason", "again", "--as", "deputy")
+        assert "unchanged, already" in again.stdout
+        deadline = time.monotonic() + 10
+        while g.copies("delivered") == [] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [delivered] = g.copies("delivered")
+        assert delivered["decision"]["by"] == "dsl" and delivered["decision"]["reason"] == "trip mobile, agreed with SLT"
+        assert sink.wait_for_text(STAFF, b"Released: release-1")
+        time.sleep(1)
+        assert len(sink.to(PARENT)) == 1  # released mail is not held again, and goes once
+    finally:
+        g.stop()
+
+
+def test_reject_never_delivers_and_tells_the_sender_in_the_reviewers_words(sink, tmp_path):
+    g = GatewayProcess(tmp_path, sink).start()
+    try:
+        held = _held(g, "reject-1")
+        done = g.cli("quarantine", "reject", held["message"], "--reason", "personal mobile", "--as", "dsl",
+                     "--tell-sender", "Please use the school's trip phone: 0121 496 0000.")
+        assert done.returncode == 0, done.stderr
+        [notice] = sink.wait_for_text(STAFF, b"Not delivered: reject-1")
+        assert b"Please use the school's trip phone" in notice.data
+        assert [c["status"] for c in g.copies() if c["subject"] == "reject-1"] == ["rejected"]
+        assert g.cli("quarantine", "release", str(held["id"]), "--reason", "x", "--as", "deputy").stdout.count(
+            "unchanged, already rejected") == 1
+        time.sleep(1)
+        assert not any(b"reject-1" in m.data for m in sink.to(PARENT))
+    finally:
+        g.stop()
+
+
+def test_a_decision_needs_a_reason_and_a_reviewer(sink, tmp_path):
+    g = GatewayProcess(tmp_path, sink).start()
+    try:
+        held = _held(g, "reason-1")
+        config = load_config(g.config_path)
+        store = Store(f"sqlite:///{g.data_dir / 'chaperone.db'}")
+        with pytest.raises(DecisionError, match="reason is required"):
+            release(config, store, str(held["id"]), actor="dsl", reason=" ")
+        with pytest.raises(DecisionError, match="who is deciding"):
+            release(config, store, str(held["id"]), actor="", reason="ok")
+        with pytest.raises(DecisionError, match="nothing to decide"):
+            release(config, store, "999999", actor="dsl", reason="ok")
+        store.close()
+    finally:
+        g.stop()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_fifty_concurrent_releases_deliver_once(sink, tmp_path, request, database):
+    url = request.getfixturevalue("postgres_url") if database == "postgresql" else ""
+    g = GatewayProcess(tmp_path, sink, store_url=url).start()
+    try:
+        held = _held(g, "race-1")
+        config = load_config(g.config_path)
+        store = Store(url or f"sqlite:///{g.data_dir / 'chaperone.db'}")
+        results, errors = [], []
+
+        def reviewer(n: int) -> None:
+            try:
+                results.extend(release(config, store, str(held["id"]), actor=f"reviewer{n}", reason="race"))
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=reviewer, args=(n,)) for n in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert sum(r.changed for r in results) == 1
+        sink.wait_for_text(PARENT, b"race-1")
+        time.sleep(2)
+        assert len([m for m in sink.to(PARENT) if b"race-1" in m.data]) == 1
+        released = [e for e in store.audit_log(held["id"]) if e.action == "released"]
+        assert len(released) == 1
+        store.close()
+    finally:
+        g.stop()
+
+
+def test_a_subject_cannot_add_a_header_to_a_notice(sink, tmp_path):
+    g = GatewayProcess(tmp_path, sink).start()
+    try:
+        raw = mail(DIRTY, to=(PARENT,), subject="inject").replace(
+            b"Subject: inject", b"Subject: =?utf-8?q?inject=0D=0ABcc:_victim@elsewhere.example?=")
+        send(g, raw, [PARENT])
+        [notice] = sink.wait_for_text(STAFF, b"Held for review")
+        parsed = email.message_from_bytes(notice.data, policy=email.policy.default)
+        assert parsed["Bcc"] is None and len(parsed.get_all("Subject")) == 1
+        assert "victim@elsewhere.example" in parsed["Subject"]  # kept as text, on one line
+        assert sink.to("victim@elsewhere.example") == []
+    finally:
+        g.stop()
+
+
+def test_database_unavailable_at_smtp_time_answers_4xx_and_loses_nothing(sink, tmp_path, postgres_url,
+                                                                           postgres_server):
+    g = GatewayProcess(tmp_path, sink, store_url=postgres_url).start()
+    name = postgres_url.rsplit("/", 1)[1]
+    try:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        raw = mail(DIRTY, to=(PARENT,), subject="db-down")
+        with pytest.raises(Exception) as deferred:
+            send(g, raw, [PARENT])
+        assert getattr(deferred.value, "smtp_code", None) == 451
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert send(g, raw, [PARENT]) == {}  # the client's retry, once the database is back
+        assert [c["subject"] for c in g.copies("held")] == ["db-down"]
+    finally:
+        g.stop()
