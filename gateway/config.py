@@ -89,6 +89,10 @@ class RelaySettings:
     store_url: str = ""  # empty: SQLite in data_dir
     metrics_listen: HostPort | None = None
     scan_workers: int = 2
+    # Held copies nobody decided on expire (the sender is told); reviewers are
+    # reminded this long before.
+    expire_seconds: float = 30 * 24 * 3600.0
+    remind_seconds_before: float = 3 * 24 * 3600.0
     retry_initial_seconds: float = 300.0
     retry_max_seconds: float = 3600.0
     give_up_seconds: float = 5 * 24 * 3600.0
@@ -118,6 +122,7 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
     hop = data.get("next_hop", {})
     store = data.get("store", {})
     delivery = data.get("delivery", {})
+    quarantine = data.get("quarantine", {})
     defaults = RelaySettings()
 
     def where(key: str) -> str:
@@ -170,6 +175,8 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         retry_initial_seconds=float(delivery.get("retry_initial_seconds", defaults.retry_initial_seconds)),
         retry_max_seconds=float(delivery.get("retry_max_seconds", defaults.retry_max_seconds)),
         give_up_seconds=float(delivery.get("give_up_seconds", defaults.give_up_seconds)),
+        expire_seconds=float(quarantine.get("expire_days", 30)) * 86400,
+        remind_seconds_before=float(quarantine.get("remind_days_before", 3)) * 86400,
     )
     if settings.max_recipients < 100:
         raise RuleError(f"{where('max_recipients')}: max_recipients must be at least 100 (RFC 5321 4.5.3.1.8)")
@@ -191,7 +198,7 @@ class NoticeSettings:
     templates: dict[str, str] = dataclasses_field(default_factory=dict)  # name -> template text
 
 
-_TEMPLATE_NAMES = ("held", "released", "rejected", "reviewer-held")
+_TEMPLATE_NAMES = ("held", "released", "rejected", "reviewer-held", "expired", "reviewer-reminder")
 
 
 def _notice_settings(data: dict, base: Path, path: Path, text: str, relay_hostname: str) -> NoticeSettings:

@@ -20,13 +20,11 @@ import hashlib
 import ipaddress
 import json
 import logging
-import random
 import signal
 import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,9 +38,10 @@ from gateway.config import Config, load_config
 from gateway.message import decode_header
 from gateway.metrics import Metrics
 from gateway.notices import held_notices
+from gateway.outbox import Outbox
 from gateway.rules import RuleError
 from gateway.scanner import SCANNED_CLASSES, ScanResult, ScanWorkers
-from gateway.smtp.dsn import build_dsn, received_header, release_header
+from gateway.smtp.dsn import received_header
 from gateway.smtp.relay import Delivery, NextHop
 from gateway.store import Envelope, NewCopy, Store, StoredFinding, StoreError, new_queue_id, now_utc
 
@@ -192,6 +191,8 @@ class Gateway:
         self._stopped = asyncio.Event()
         self._background: list[asyncio.Task] = []
         self._mtimes = self._source_mtimes(config)
+        self.outbox = Outbox(lambda: self.config, store, self.next_hop, run=self._db,
+                             on_attempt=lambda outcome: self.metrics.delivery_attempts.labels(outcome).inc())
         self._hasher = argon2.PasswordHasher()
         self._auth_ok: set[tuple[str, str]] = set()
 
@@ -372,72 +373,28 @@ class Gateway:
         return {**dict.fromkeys(delivery.temporary, "queued"), **dict.fromkeys(delivery.permanent, "failed")}
 
     async def _notify_failure(self, sender: str, queue_id: str, failed: dict[str, str], raw: bytes) -> None:
-        if not sender:  # never a notice to the null sender: that is how loops start
-            return
-        dsn = build_dsn(hostname=self.settings.hostname, sender=sender, queue_id=queue_id, failed=failed,
-                        original_headers=raw, at=now_utc())
-        await self._db(self.store.accept, Envelope("", (sender,), (), "", self.settings.hostname), dsn,
-                       [NewCopy(sender, self.config.directory.classify(sender), "queued", "delivery status notice")],
-                       subject="Undelivered Mail Returned to Sender")
+        await self.outbox.notify_failure(sender, queue_id, failed, raw)
         self._outbox_wake.set()
 
-    # -- the delivery queue (copies the gateway accepted before the next hop did)
-    def _backoff(self, attempts: int) -> timedelta:
-        s = self.settings
-        delay = min(s.retry_initial_seconds * 2 ** max(0, attempts - 1), s.retry_max_seconds)
-        return timedelta(seconds=delay * random.uniform(0.9, 1.1))
-
     async def run_outbox(self) -> None:
-        lease = timedelta(seconds=max(60.0, self.settings.next_hop_timeout_seconds * 2))
+        last_housekeeping = 0.0
         while not self._stopped.is_set():
-            claimed = []
+            attempted = 0
             try:
-                claimed = await self._db(self.store.claim_due, now_utc(), lease, 20)
-                for copy in claimed:
-                    await self._deliver_queued(copy)
+                attempted = await self.outbox.run_once()
+                if time.monotonic() - last_housekeeping > 60:
+                    last_housekeeping = time.monotonic()
+                    await self.outbox.housekeeping()
                 await self._refresh_gauges()
             except StoreError as exc:
                 log.error("delivery queue: store unavailable", extra={"json": {"error": str(exc)}})
             except Exception:  # noqa: BLE001 - the loop must survive; the copy stays queued
                 log.exception("delivery queue error")
-            if claimed:
+            if attempted:
                 continue
             self._outbox_wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._outbox_wake.wait(), timeout=1.0)
-
-    async def _deliver_queued(self, copy: Any) -> None:
-        message = await self._db(self.store.message, copy.message_id)
-        env = message.envelope
-        if copy.status == "released":
-            # The exact held bytes and one trace line naming the release; a
-            # released copy is never scanned again.
-            data = release_header(self.settings.hostname, message.id, now_utc()) + message.raw
-        else:
-            data = received_header(env.client_helo, env.client_address, self.settings.hostname, message.id,
-                                   now_utc()) + message.raw
-        delivery = await self.next_hop.send(env.mail_from, [copy.recipient], data, env.mail_options)
-        now = now_utc()
-        if delivery.accepted:
-            await self._db(self.store.settle, copy.id, "delivered", delivery.reply)
-            self.metrics.delivery_attempts.labels("delivered").inc()
-            outcome = "delivered"
-        elif delivery.permanent or now - copy.created_at > timedelta(seconds=self.settings.give_up_seconds):
-            reply = delivery.permanent.get(copy.recipient) or f"gave up after {copy.attempts} attempts: {delivery.reply}"
-            if await self._db(self.store.settle, copy.id, "failed", reply):
-                await self._notify_failure(env.mail_from, message.id, {copy.recipient: reply}, message.raw)
-            self.metrics.delivery_attempts.labels("failed").inc()
-            outcome = "failed"
-        else:
-            reply = delivery.temporary.get(copy.recipient, delivery.reply)
-            await self._db(self.store.settle, copy.id, "deferred", reply, next_attempt_at=now + self._backoff(copy.attempts))
-            self.metrics.delivery_attempts.labels("deferred").inc()
-            outcome = "deferred"
-        log.info("delivery", extra={"json": {"event": "delivery", "queue_id": message.id, "copy": copy.id,
-                                             "recipient_class": copy.recipient_class, "outcome": outcome,
-                                             "attempt": copy.attempts, "next_hop": delivery.reply[:200],
-                                             "possible_duplicate": delivery.possible_duplicate
-                                             or copy.possible_duplicate}})
 
     async def _refresh_gauges(self) -> None:
         counts = await self._db(self.store.counts)

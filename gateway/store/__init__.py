@@ -455,6 +455,28 @@ class Store:
                 self._audit(cur, at, actor, outcome, msg, copy_id, {"reply": _clean(reply)[:1000]})
             return bool(n)
 
+    # -- expiry --------------------------------------------------------------------
+    def held_before(self, cutoff: datetime, *, unreminded: bool = False, limit: int = 500) -> list[CopyRecord]:
+        """Held copies of mail received before ``cutoff`` (optionally only those not yet reminded of)."""
+        extra = " AND c.reminded_at IS NULL" if unreminded else ""
+        with self._tx(write=False) as cur:
+            rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                               f"WHERE c.status = 'held' AND m.kind = 'mail' AND c.created_at < ?{extra} "
+                               "ORDER BY c.created_at, c.id LIMIT ?", (ts(cutoff), limit)).fetchall()
+            return [self._copy(cur, row) for row in rows]
+
+    def mark_reminded(self, copy_ids: Sequence[int], at: datetime) -> list[int]:
+        """Record a reminder once per copy (compare-and-set): the ids this call marked."""
+        marked = []
+        with self._tx() as cur:
+            for copy_id in copy_ids:
+                if cur.execute("UPDATE copies SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL "
+                               "AND status = 'held'", (ts(at), copy_id)).rowcount:
+                    marked.append(copy_id)
+                    msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
+                    self._audit(cur, at, "gateway", "reminded", msg, copy_id, {})
+        return marked
+
     # -- reviewer decisions ------------------------------------------------------
     def decide(self, copy_id: int, decision: str, *, actor: str, reason: str, at: datetime | None = None) -> bool:
         """Release or reject a held copy: a compare-and-set from ``held``, so exactly one

@@ -123,4 +123,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         # mail: as received; notice: written by the gateway (DSN, hold/release/reject notices).
         "ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'mail'",
     )),
+    Migration(3, "expiry reminders", common=(
+        # When reviewers were reminded that this held copy is about to expire.
+        "ALTER TABLE copies ADD COLUMN reminded_at TEXT",
+        "CREATE INDEX copies_by_creation ON copies (status, created_at)",
+    )),
 )
