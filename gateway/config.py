@@ -96,6 +96,9 @@ class RelaySettings:
     retry_initial_seconds: float = 300.0
     retry_max_seconds: float = 3600.0
     give_up_seconds: float = 5 * 24 * 3600.0
+    # How long a delivery attempt owns a copy; if its worker dies, another
+    # attempt starts after this (0: twice the next hop's timeout, at least 60 s).
+    lease_seconds: float = 0.0
 
 
 def _load_auth_users(path: Path, referenced_at: str) -> tuple[tuple[str, str], ...]:
@@ -175,6 +178,7 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         retry_initial_seconds=float(delivery.get("retry_initial_seconds", defaults.retry_initial_seconds)),
         retry_max_seconds=float(delivery.get("retry_max_seconds", defaults.retry_max_seconds)),
         give_up_seconds=float(delivery.get("give_up_seconds", defaults.give_up_seconds)),
+        lease_seconds=float(delivery.get("lease_seconds", 0.0)),
         expire_seconds=float(quarantine.get("expire_days", 30)) * 86400,
         remind_seconds_before=float(quarantine.get("remind_days_before", 3)) * 86400,
     )

@@ -55,7 +55,8 @@ class Outbox:
         return timedelta(seconds=delay * self._rng.uniform(0.9, 1.1))
 
     def lease(self) -> timedelta:
-        return timedelta(seconds=max(60.0, self.config.relay.next_hop_timeout_seconds * 2))
+        s = self.config.relay
+        return timedelta(seconds=s.lease_seconds or max(60.0, s.next_hop_timeout_seconds * 2))
 
     async def run_once(self, limit: int = 20) -> int:
         """Attempt every due copy (up to ``limit``); the number attempted."""

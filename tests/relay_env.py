@@ -55,6 +55,7 @@ class _SinkHandler:
     async def handle_DATA(self, server, session, envelope):
         import asyncio
 
+        self.sink.data_started.extend(envelope.rcpt_tos)
         if self.sink.delay:
             await asyncio.sleep(self.sink.delay)
         with self.sink.lock:
@@ -88,6 +89,7 @@ class Sink:
     accept_all: bool = False
     delay: float = 0.0
     tls_context: object = None
+    data_started: list[str] = field(default_factory=list)  # recipients of DATA begun, stored or not
     lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None
 
@@ -172,6 +174,7 @@ timeout_seconds = 10
 [delivery]
 retry_initial_seconds = 0.5
 retry_max_seconds = 1
+lease_seconds = {lease}
 
 [store]
 url = "{store_url}"
@@ -188,7 +191,7 @@ class GatewayProcess:
     def __init__(self, tmp: Path, sink: Sink, *, rules: list[Path] | None = None, deadline: float = 10.0,
                  trusted: tuple[str, ...] = ("127.0.0.1/32",), sender_domains: tuple[str, ...] = (),
                  max_bytes: int = 1_000_000, max_connections: int = 50, store_url: str = "",
-                 extra_relay: str = "", extra_next_hop: str = "") -> None:
+                 extra_relay: str = "", extra_next_hop: str = "", lease: float = 0) -> None:
         self.tmp = tmp
         self.sink = sink
         self.port = free_port()
@@ -202,7 +205,7 @@ class GatewayProcess:
             port=self.port, trusted=json.dumps(list(trusted)), sender_domains=json.dumps(list(sender_domains)),
             max_bytes=max_bytes, max_connections=max_connections, data_dir=self.data_dir,
             metrics_port=self.metrics_port, sink_port=sink.port, store_url=store_url,
-            extra_relay=extra_relay, extra_next_hop=extra_next_hop))
+            extra_relay=extra_relay, extra_next_hop=extra_next_hop, lease=lease))
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20.0) -> GatewayProcess:

@@ -181,3 +181,27 @@ def test_database_unavailable_at_smtp_time_answers_4xx_and_loses_nothing(sink, t
         assert [c["subject"] for c in g.copies("held")] == ["db-down"]
     finally:
         g.stop()
+
+
+def test_kill_9_during_delivery_delivers_again_marked_as_a_possible_duplicate(tmp_path):
+    sink = Sink(delay=2.0).start()  # the next hop takes 2 s to answer DATA
+    g = GatewayProcess(tmp_path, sink, lease=3).start()
+    try:
+        held = _held(g, "k9-release")
+        assert g.cli("quarantine", "release", str(held["id"]), "--reason", "ok", "--as", "dsl").returncode == 0
+        deadline = time.monotonic() + 10
+        while PARENT not in sink.data_started and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the outbox has sent the copy and waits for the next hop's answer
+        g.kill9()
+        g.start()  # same data directory; the dead attempt's lease runs out after 3 s
+        deadline = time.monotonic() + 20
+        while not g.copies("delivered") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        [delivered] = g.copies("delivered")
+        assert delivered["possible_duplicate"] is True
+        copies_at_sink = [m for m in sink.to(PARENT) if b"k9-release" in m.data]
+        assert 1 <= len(copies_at_sink) <= 2  # at least once; the duplicate is bounded by the one crash
+        assert any(r.get("event") == "delivery" and r.get("possible_duplicate") for r in g.log_records())
+    finally:
+        g.stop()
+        sink.stop()
