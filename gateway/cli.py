@@ -182,7 +182,7 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
     config = _settings(_load_for_store(args.config), args)
     store = _open_store(config)
     try:
-        copies = store.copies(args.status, kind=None if args.all else "mail")
+        copies = store.copies(args.status, limit=args.limit or None, kind=None if args.all else "mail")
     except Exception as exc:  # noqa: BLE001 - StoreError with a clear message
         raise SystemExit(f"gateway: {exc}") from None
     if args.json:
@@ -355,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     ql.add_argument("--status", help="held, released, rejected, expired, delivered, queued or failed")
     ql.add_argument("--json", action="store_true")
     ql.add_argument("--all", action="store_true", help="include the notices and DSNs the gateway wrote")
+    ql.add_argument("--limit", type=int, default=0, help="at most this many, oldest first (default: all)")
     ql.set_defaults(func=cmd_quarantine_list)
     qs = qsub.add_parser("show", help="one copy (or a queue id's copies): headers, findings in context, the text")
     store_args(qs)

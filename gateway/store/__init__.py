@@ -345,7 +345,7 @@ class Store:
         return Accepted(message_id, ids, new)
 
     # -- reading -------------------------------------------------------------
-    def copies(self, status: str | None = None, limit: int = 1000, offset: int = 0,
+    def copies(self, status: str | None = None, limit: int | None = None, offset: int = 0,
                kind: str | None = "mail") -> list[CopyRecord]:
         """Copies oldest first; by default only of mail as received (``kind=None``: notices too)."""
         if status is not None and status not in COPY_STATUSES:
@@ -361,7 +361,7 @@ class Store:
         with self._tx(write=False) as cur:
             rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
                                f"{where} ORDER BY c.created_at, c.id LIMIT ? OFFSET ?",
-                               (*params, limit, offset)).fetchall()
+                               (*params, limit if limit is not None else 2**62, offset)).fetchall()
             return [self._copy(cur, row) for row in rows]
 
     def copy(self, copy_id: int) -> CopyRecord | None:
