@@ -246,6 +246,7 @@ class Store:
                     raise
                 conn.execute("COMMIT")
             else:
+                conn = self._begin_postgresql(conn)
                 with conn.transaction():
                     yield _Cursor(conn, "postgresql")
         except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
@@ -256,6 +257,19 @@ class Store:
                     self._drop_conn()
                 raise StoreError(f"store error: {exc}") from exc
             raise
+
+    def _begin_postgresql(self, conn: Any) -> Any:
+        """A connection that answers: one the server has dropped (restart,
+        failover, terminated backend) is replaced before the transaction starts,
+        so the first message after an outage is not refused for nothing."""
+        import psycopg
+
+        try:
+            conn.execute("SELECT 1")
+            return conn
+        except psycopg.OperationalError:
+            self._drop_conn()
+            return self._conn()
 
     # -- schema ------------------------------------------------------------
     def migrate(self) -> int:
