@@ -197,12 +197,13 @@ class NoticeSettings:
     reviewers: tuple[str, ...] = ()
     sender_on_hold: bool = True
     sender_on_decision: bool = True
-    reviewers_on_hold: bool = True
+    reviewers_on_hold: str = "each"  # each: a notice per held message; digest: a summary; off
+    digest_hours: float = 4.0
     review_url: str = ""  # the web app's address, for links in reviewer notices
     templates: dict[str, str] = dataclasses_field(default_factory=dict)  # name -> template text
 
 
-_TEMPLATE_NAMES = ("held", "released", "rejected", "reviewer-held", "expired", "reviewer-reminder")
+_TEMPLATE_NAMES = ("held", "released", "rejected", "reviewer-held", "expired", "reviewer-reminder", "reviewer-digest")
 
 
 def _notice_settings(data: dict, base: Path, path: Path, text: str, relay_hostname: str) -> NoticeSettings:
@@ -220,12 +221,17 @@ def _notice_settings(data: dict, base: Path, path: Path, text: str, relay_hostna
     for address in (n.get("from", ""), *reviewers):
         if address and ("@" not in address or any(c in address for c in "\r\n<>, ")):
             raise RuleError(f"{path}:{_line_of(text, address)}: {address!r} is not a plain e-mail address")
+    mode = n.get("reviewers_on_hold", "each")
+    mode = {True: "each", False: "off"}.get(mode, mode)
+    if mode not in ("each", "digest", "off"):
+        raise RuleError(f"{path}:{_line_of(text, 'reviewers_on_hold')}: reviewers_on_hold must be each, digest or off")
     return NoticeSettings(
         from_address=n.get("from", "") or f"chaperone@{relay_hostname}",
         reviewers=reviewers,
         sender_on_hold=bool(n.get("sender_on_hold", True)),
         sender_on_decision=bool(n.get("sender_on_decision", True)),
-        reviewers_on_hold=bool(n.get("reviewers_on_hold", True)),
+        reviewers_on_hold=mode,
+        digest_hours=float(n.get("digest_hours", 4.0)),
         review_url=str(n.get("review_url", "")),
         templates=templates,
     )

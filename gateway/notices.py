@@ -95,7 +95,7 @@ def held_notices(config: Config, *, sender: str, subject: str, queue_id: str, he
         out.append(build(n, to=sender, subject=f"Held for review: {values['subject']}",
                          body=render(n.templates["held"], **values), at=at, hostname=host,
                          recipient_class=config.directory.classify(sender), reason="notice: held"))
-    if n.reviewers_on_hold:
+    if n.reviewers_on_hold == "each":  # "digest": the outbox's housekeeping sends a summary instead
         for reviewer in n.reviewers:
             out.append(build(n, to=reviewer, subject=f"[Chaperone] held: {values['categories']} from {one_line(sender, 80)}",
                              body=render(n.templates["reviewer-held"], **values), at=at, hostname=host,

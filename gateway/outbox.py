@@ -154,4 +154,32 @@ class Outbox:
                                    recipient_class=config.directory.classify(reviewer), reason="notice: reminder")
                     await self._run(self.store.accept, notice.envelope, notice.raw, notice.copies,
                                     subject=notice.subject, kind="notice", at=now)
+        await self._digest(now)
         return reminded, expired
+
+    async def _digest(self, now: datetime) -> int:
+        """With reviewers_on_hold = "digest": one summary once the oldest unlisted hold is a period old."""
+        config = self.config
+        n, s = config.notices, config.relay
+        if n.reviewers_on_hold != "digest" or not n.reviewers:
+            return 0
+        period = timedelta(hours=n.digest_hours)
+        if not await self._run(self.store.held_before, now - period, undigested=True, limit=1):
+            return 0
+        pending = await self._run(self.store.held_before, now, undigested=True)
+        marked = set(await self._run(self.store.mark_reminded, [c.id for c in pending], now, column="digested_at"))
+        copies = [c for c in pending if c.id in marked]
+        if not copies:
+            return 0
+        items = "\n".join(f"- copy {c.id}: {c.mail_from} to {c.recipient} ({c.recipient_class}), "
+                          f"\"{one_line(c.subject, 80)}\", {', '.join(sorted({f.category for f in c.findings})) or c.reason}"
+                          for c in copies)
+        body = render(n.templates["reviewer-digest"], count=str(len(copies)), items=items,
+                      review_link=f"Open them at: {n.review_url}" if n.review_url else "")
+        for reviewer in n.reviewers:
+            notice = build(n, to=reviewer, subject=f"[Chaperone] {len(copies)} message(s) held for review",
+                           body=body, at=now, hostname=s.hostname,
+                           recipient_class=config.directory.classify(reviewer), reason="notice: digest")
+            await self._run(self.store.accept, notice.envelope, notice.raw, notice.copies,
+                            subject=notice.subject, kind="notice", at=now)
+        return len(copies)

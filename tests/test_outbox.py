@@ -101,3 +101,34 @@ async def test_held_mail_never_expires_silently(config, store_url):
     assert b"Expired unreviewed: old one" in store.message(told.message_id).raw
     assert [e.action for e in store.audit_log(held)] == ["held", "reminded", "expired"]
     store.close()
+
+
+async def test_reviewers_can_have_a_digest_instead_of_a_notice_per_hold(config, store_url):
+    import dataclasses
+
+    config = dataclasses.replace(config, notices=dataclasses.replace(config.notices, reviewers_on_hold="digest",
+                                                                     digest_hours=4))
+    store = Store(store_url)
+    clock = Clock()
+    outbox = _outbox(config, store, free_port(), clock)
+    reviewer = config.notices.reviewers[0]
+    for hours, subject in ((0, "first"), (1, "second")):
+        store.accept(Envelope(STAFF, (PARENT,)), mail(f"Ring me ({subject}).", subject=subject),
+                     [NewCopy(PARENT, "parent", "held", "rules: personal-phone")], subject=subject,
+                     at=T0 + timedelta(hours=hours))
+
+    def digests():
+        return [c for c in store.copies(kind="notice") if c.recipient == reviewer]
+
+    clock.now = T0 + timedelta(hours=3)
+    await outbox.housekeeping()
+    assert digests() == []  # the oldest hold is not yet a period old
+    clock.now = T0 + timedelta(hours=4, seconds=1)
+    await outbox.housekeeping()
+    [digest] = digests()
+    raw = store.message(digest.message_id).raw
+    assert b"2 message(s) held" in raw and b'"first"' in raw and b'"second"' in raw
+    clock.now = T0 + timedelta(hours=6)
+    await outbox.housekeeping()
+    assert len(digests()) == 1  # each hold is listed once
+    store.close()

@@ -470,25 +470,28 @@ class Store:
             return bool(n)
 
     # -- expiry --------------------------------------------------------------------
-    def held_before(self, cutoff: datetime, *, unreminded: bool = False, limit: int = 500) -> list[CopyRecord]:
-        """Held copies of mail received before ``cutoff`` (optionally only those not yet reminded of)."""
-        extra = " AND c.reminded_at IS NULL" if unreminded else ""
+    def held_before(self, cutoff: datetime, *, unreminded: bool = False, undigested: bool = False,
+                    limit: int = 500) -> list[CopyRecord]:
+        """Held copies of mail received before ``cutoff`` (optionally only those not yet reminded of,
+        or not yet in a digest)."""
+        extra = (" AND c.reminded_at IS NULL" if unreminded else "") + (" AND c.digested_at IS NULL" if undigested else "")
         with self._tx(write=False) as cur:
             rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
                                f"WHERE c.status = 'held' AND m.kind = 'mail' AND c.created_at < ?{extra} "
                                "ORDER BY c.created_at, c.id LIMIT ?", (ts(cutoff), limit)).fetchall()
             return [self._copy(cur, row) for row in rows]
 
-    def mark_reminded(self, copy_ids: Sequence[int], at: datetime) -> list[int]:
-        """Record a reminder once per copy (compare-and-set): the ids this call marked."""
+    def mark_reminded(self, copy_ids: Sequence[int], at: datetime, *, column: str = "reminded_at") -> list[int]:
+        """Record a reminder (or a digest) once per copy (compare-and-set): the ids this call marked."""
+        action = {"reminded_at": "reminded", "digested_at": "digested"}[column]
         marked = []
         with self._tx() as cur:
             for copy_id in copy_ids:
-                if cur.execute("UPDATE copies SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL "
+                if cur.execute(f"UPDATE copies SET {column} = ? WHERE id = ? AND {column} IS NULL "
                                "AND status = 'held'", (ts(at), copy_id)).rowcount:
                     marked.append(copy_id)
                     msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
-                    self._audit(cur, at, "gateway", "reminded", msg, copy_id, {})
+                    self._audit(cur, at, "gateway", action, msg, copy_id, {})
         return marked
 
     # -- reviewer decisions ------------------------------------------------------

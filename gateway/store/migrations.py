@@ -128,4 +128,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE copies ADD COLUMN reminded_at TEXT",
         "CREATE INDEX copies_by_creation ON copies (status, created_at)",
     )),
+    Migration(4, "reviewer digests", common=(
+        # When this held copy was listed in a digest to the reviewers.
+        "ALTER TABLE copies ADD COLUMN digested_at TEXT",
+    )),
 )
