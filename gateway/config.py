@@ -208,8 +208,7 @@ _TEMPLATE_NAMES = ("held", "released", "rejected", "reviewer-held", "expired", "
 
 def _notice_settings(data: dict, base: Path, path: Path, text: str, relay_hostname: str) -> NoticeSettings:
     n = data.get("notices", {})
-    # The built-in templates, unless the school keeps its own copies.
-    folder = (base / n["templates"]).resolve() if n.get("templates") else Path(__file__).parent / "notice_templates"
+    folder = (base / n.get("templates", "templates")).resolve()
     templates = {}
     for name in _TEMPLATE_NAMES:
         try:
@@ -217,6 +216,12 @@ def _notice_settings(data: dict, base: Path, path: Path, text: str, relay_hostna
         except OSError as exc:
             raise RuleError(f"{path}:{_line_of(text, 'templates')}: cannot read notice template "
                             f"{folder / (name + '.txt')} ({exc.strerror})") from None
+        html_file = folder / f"{name}.html"  # optional: without it the HTML part is the text, escaped
+        if html_file.exists():
+            try:
+                templates[name + ".html"] = html_file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise RuleError(f"{path}:1: cannot read notice template {html_file} ({exc.strerror})") from None
     reviewers = tuple(n.get("reviewers", []))
     for address in (n.get("from", ""), *reviewers):
         if address and ("@" not in address or any(c in address for c in "\r\n<>, ")):

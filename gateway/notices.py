@@ -44,8 +44,20 @@ def render(template: str, **values: str) -> str:
     return string.Template(template).safe_substitute({k: v for k, v in values.items()})
 
 
-def build(settings: NoticeSettings, *, to: str, subject: str, body: str, at: datetime, hostname: str,
-          recipient_class: str, reason: str) -> Notice:
+def render_html(template: str, **values: str) -> str:
+    """An HTML template: every value is escaped before it goes in."""
+    return string.Template(template).safe_substitute({k: html.escape(v) for k, v in values.items()})
+
+
+def bodies(settings: NoticeSettings, name: str, **values: str) -> tuple[str, str | None]:
+    """(text, html or None) for a named template."""
+    html_template = settings.templates.get(name + ".html")
+    return (render(settings.templates[name], **values),
+            render_html(html_template, **values) if html_template else None)
+
+
+def build(settings: NoticeSettings, *, to: str, subject: str, body: str | tuple[str, str | None], at: datetime,
+          hostname: str, recipient_class: str, reason: str) -> Notice:
     msg = EmailMessage(policy=SMTP)
     msg["From"] = f"Chaperone <{settings.from_address}>"
     msg["To"] = one_line(to, 320)
@@ -54,10 +66,13 @@ def build(settings: NoticeSettings, *, to: str, subject: str, body: str, at: dat
     msg["Message-ID"] = f"<{secrets.token_hex(12)}.notice@{one_line(hostname, 100)}>"
     # RFC 3834: an automatic message; out-of-office replies must not answer it.
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(body)
-    paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>\n" for p in body.split("\n\n") if p.strip())
-    msg.add_alternative(f"<!doctype html>\n<html><body style=\"font-family: sans-serif\">\n{paragraphs}</body></html>\n",
-                        subtype="html")
+    text, html_body = body if isinstance(body, tuple) else (body, None)
+    msg.set_content(text)
+    if html_body is None:
+        paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>\n"
+                             for p in text.split("\n\n") if p.strip())
+        html_body = f"<!doctype html>\n<html><body style=\"font-family: sans-serif\">\n{paragraphs}</body></html>\n"
+    msg.add_alternative(html_body, subtype="html")
     raw = msg.as_bytes()
     # Envelope sender <>: a notice that cannot be delivered never bounces back.
     return Notice(Envelope("", (to,), (), "", hostname), raw,
@@ -93,12 +108,12 @@ def held_notices(config: Config, *, sender: str, subject: str, queue_id: str, he
               "review_link": f"Open it at: {n.review_url}" if n.review_url else ""}
     if n.sender_on_hold and sender:
         out.append(build(n, to=sender, subject=f"Held for review: {values['subject']}",
-                         body=render(n.templates["held"], **values), at=at, hostname=host,
+                         body=bodies(n, "held", **values), at=at, hostname=host,
                          recipient_class=config.directory.classify(sender), reason="notice: held"))
     if n.reviewers_on_hold == "each":  # "digest": the outbox's housekeeping sends a summary instead
         for reviewer in n.reviewers:
             out.append(build(n, to=reviewer, subject=f"[Chaperone] held: {values['categories']} from {one_line(sender, 80)}",
-                             body=render(n.templates["reviewer-held"], **values), at=at, hostname=host,
+                             body=bodies(n, "reviewer-held", **values), at=at, hostname=host,
                              recipient_class=config.directory.classify(reviewer), reason="notice: reviewer"))
     return out
 
@@ -114,6 +129,6 @@ def decision_notice(config: Config, *, decision: str, sender: str, recipient: st
               "note": note.strip() or "The reviewer did not add a note."}
     word = "Released" if decision == "released" else "Not delivered"
     return build(n, to=sender, subject=f"{word}: {values['subject']}",
-                 body=render(n.templates["released" if decision == "released" else "rejected"], **values),
+                 body=bodies(n, "released" if decision == "released" else "rejected", **values),
                  at=at, hostname=config.relay.hostname, recipient_class=config.directory.classify(sender),
                  reason=f"notice: {decision}")

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway.config import Config
-from gateway.notices import build, one_line, render
+from gateway.notices import bodies, build, one_line
 from gateway.smtp.dsn import build_dsn, received_header, release_header
 from gateway.smtp.relay import NextHop
 from gateway.store import CopyRecord, Envelope, NewCopy, Store, now_utc
@@ -125,7 +125,7 @@ class Outbox:
             expired += 1
             if n.sender_on_decision and copy.mail_from:
                 notice = build(n, to=copy.mail_from, subject=f"Expired unreviewed: {one_line(copy.subject, 150)}",
-                               body=render(n.templates["expired"], subject=one_line(copy.subject, 150),
+                               body=bodies(n, "expired", subject=one_line(copy.subject, 150),
                                            recipient=copy.recipient, held_on=f"{copy.created_at:%d %B %Y}",
                                            days=str(days), queue_id=copy.message_id,
                                            reviewers=", ".join(n.reviewers) or "the safeguarding lead"),
@@ -145,7 +145,7 @@ class Outbox:
                     f"- copy {c.id}: {c.mail_from} to {c.recipient}, \"{one_line(c.subject, 80)}\", held "
                     f"{c.created_at:%d %b}, expires {c.created_at + timedelta(seconds=s.expire_seconds):%d %b}"
                     for c in copies)
-                body = render(n.templates["reviewer-reminder"], count=str(len(copies)), items=items,
+                body = bodies(n, "reviewer-reminder", count=str(len(copies)), items=items,
                               days=str(round(s.remind_seconds_before / 86400)),
                               review_link=f"Open them at: {n.review_url}" if n.review_url else "")
                 for reviewer in n.reviewers:
@@ -174,7 +174,7 @@ class Outbox:
         items = "\n".join(f"- copy {c.id}: {c.mail_from} to {c.recipient} ({c.recipient_class}), "
                           f"\"{one_line(c.subject, 80)}\", {', '.join(sorted({f.category for f in c.findings})) or c.reason}"
                           for c in copies)
-        body = render(n.templates["reviewer-digest"], count=str(len(copies)), items=items,
+        body = bodies(n, "reviewer-digest", count=str(len(copies)), items=items,
                       review_link=f"Open them at: {n.review_url}" if n.review_url else "")
         for reviewer in n.reviewers:
             notice = build(n, to=reviewer, subject=f"[Chaperone] {len(copies)} message(s) held for review",

@@ -182,6 +182,7 @@ url = "{store_url}"
 [notices]
 from = "chaperone@heartofengland.example"
 reviewers = ["dsl@heartofengland.example"]
+templates = "{root}/config/templates"
 """
 
 

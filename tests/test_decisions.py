@@ -205,3 +205,18 @@ def test_kill_9_during_delivery_delivers_again_marked_as_a_possible_duplicate(tm
     finally:
         g.stop()
         sink.stop()
+
+
+def test_notice_templates_fill_html_with_escaped_values(config):
+    from datetime import UTC, datetime
+
+    from gateway.notices import decision_notice
+
+    notice = decision_notice(config, decision="rejected", sender=STAFF, recipient=PARENT, subject="<b>Trip</b>",
+                             queue_id="ABC", reviewer="dsl", note="<script>alert(1)</script> Use the trip phone.",
+                             at=datetime(2026, 11, 24, tzinfo=UTC))
+    parsed = email.message_from_bytes(notice.raw, policy=email.policy.default)
+    html_part = parsed.get_body(("html",)).get_content()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Use the trip phone." in html_part and "<script>" not in html_part
+    assert "<blockquote" in html_part  # the school's own HTML template, not the text fallback
+    assert "<script>alert(1)</script> Use the trip phone." in parsed.get_body(("plain",)).get_content()
