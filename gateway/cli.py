@@ -308,6 +308,76 @@ def cmd_quarantine_reject(args: argparse.Namespace) -> int:
         recipient=args.recipient))
 
 
+def _web_secret(config: Config) -> str:
+    import os
+    import secrets
+
+    path = config.web.secret_file or config.relay.data_dir / "web-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.config import parse_host_port
+    from gateway.web import create_app
+
+    config = _settings(_load_for_store(args.config), args)
+    store = _open_store(config)
+    try:
+        listen = parse_host_port(args.listen, "--listen") if args.listen else config.web.listen
+    except ValueError as exc:
+        raise SystemExit(f"gateway: {exc}") from None
+    app = create_app(config, store, secret=_web_secret(config), https=config.web.https)
+    print(f"gateway web: http://{listen}/ (store: {store.dialect})", file=sys.stderr)
+    uvicorn.run(app, host=listen.host, port=listen.port, log_level="warning", proxy_headers=False)
+    return 0
+
+
+def _read_password() -> str:
+    import getpass
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise SystemExit("gateway: the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        raise SystemExit("gateway: use at least 12 characters")
+    return password
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from gateway.store import StoreError
+    from gateway.web import hash_password
+
+    config = _settings(_load_for_store(args.config), args)
+    store = _open_store(config)
+    try:
+        if args.user_command == "add":
+            if store.user(args.name):
+                raise SystemExit(f"gateway: user {args.name!r} exists; use 'gateway user passwd' or --role to change it")
+            store.put_user(args.name, role=args.role, email=args.email or "", password_hash=hash_password(_read_password()))
+            print(f"user {args.name} added ({args.role})")
+        elif args.user_command == "passwd":
+            if not store.user(args.name):
+                raise SystemExit(f"gateway: no user {args.name!r}")
+            store.put_user(args.name, password_hash=hash_password(_read_password()))
+            print(f"password of {args.name} changed")
+        elif args.user_command == "disable":
+            store.put_user(args.name, disabled=True)
+            print(f"user {args.name} disabled")
+    except StoreError as exc:
+        raise SystemExit(f"gateway: {exc}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway", description="Chaperone: outbound e-mail compliance gateway for schools")
     sub = p.add_subparsers(dest="command", required=True)
@@ -344,6 +414,28 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--dev-sink", metavar="DIR",
                     help="also run a development next hop on the next-hop address that saves mail in DIR")
     sv.set_defaults(func=cmd_serve)
+
+    wb = sub.add_parser("web", help="run the reviewers' web app")
+    store_args(wb)
+    wb.add_argument("--listen", help="HOST:PORT (default: web.listen)")
+    wb.set_defaults(func=cmd_web)
+
+    us = sub.add_parser("user", help="web app accounts")
+    usub = us.add_subparsers(dest="user_command", required=True)
+    ua = usub.add_parser("add", help="add an account (the password is asked for, or read from stdin)")
+    store_args(ua)
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["reviewer", "admin", "auditor"])
+    ua.add_argument("--email", help="their own address: a reviewer cannot decide on mail they sent")
+    ua.set_defaults(func=cmd_user)
+    up = usub.add_parser("passwd", help="set an account's password")
+    store_args(up)
+    up.add_argument("name")
+    up.set_defaults(func=cmd_user)
+    ud = usub.add_parser("disable", help="stop an account from logging in")
+    store_args(ud)
+    ud.add_argument("name")
+    ud.set_defaults(func=cmd_user)
 
     pw = sub.add_parser("smtp-password", help="hash a password for the SMTP users file (reads stdin or asks)")
     pw.set_defaults(func=cmd_smtp_password)

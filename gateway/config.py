@@ -243,6 +243,15 @@ def _notice_settings(data: dict, base: Path, path: Path, text: str, relay_hostna
 
 
 @dataclass(frozen=True, slots=True)
+class WebSettings:
+    listen: HostPort = HostPort("127.0.0.1", 8080)
+    # Signs session cookies; every web process of one school must share it.
+    # Empty: a file in the data directory, created on first start.
+    secret_file: Path | None = None
+    https: bool = False  # served over TLS (directly or behind a proxy): Secure cookies
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     school_name: str
@@ -256,6 +265,7 @@ class Config:
     limits: ScannerLimits
     relay: RelaySettings = RelaySettings()
     notices: NoticeSettings = NoticeSettings()
+    web: WebSettings = WebSettings()
     # Every file this configuration was read from: a running gateway reloads
     # when one of them changes.
     sources: tuple[Path, ...] = ()
@@ -331,7 +341,14 @@ def load_config(path: str | Path, *, with_rules: bool = True) -> Config:
     sources = (path.resolve(), *((base / files[k]).resolve() for k in ("parents", "staff") if files.get(k)),
                *(Path(f).resolve() for f in rules.files), *rule_paths)  # folders: a new file changes their mtime
     relay = _relay_settings(data, base, path, text)
+    w = data.get("web", {})
+    try:
+        web = WebSettings(listen=parse_host_port(w.get("listen", "127.0.0.1:8080"), "web.listen"),
+                          secret_file=(base / w["secret_file"]).resolve() if w.get("secret_file") else None,
+                          https=bool(w.get("https", False)))
+    except ValueError as exc:
+        raise RuleError(f"{path}:{_line_of(text, '[web]')}: {exc}") from None
     return Config(path, school.get("name", ""), tz, region, directory, tuple(approved),
                   tuple(d.lower() for d in appr.get("email_domains", [])),
                   tuple(appr.get("platforms", [])), rules, limits,
-                  relay, _notice_settings(data, base, path, text, relay.hostname), sources)
+                  relay, _notice_settings(data, base, path, text, relay.hostname), web, sources)

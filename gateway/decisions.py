@@ -49,15 +49,19 @@ def targets(store: Store, target: str, recipient: str | None = None) -> list[Cop
 
 
 def _decide(config: Config, store: Store, target: str, decision: str, *, actor: str, reason: str,
-            recipient: str | None, note: str) -> list[DecisionResult]:
+            recipient: str | None, note: str, actor_email: str = "") -> list[DecisionResult]:
     if not actor.strip():
         raise DecisionError("say who is deciding (--as NAME)")
     if not reason.strip():
         raise DecisionError("a reason is required: it goes in the audit log")
-    results = []
-    for copy in targets(store, target, recipient):
+    copies = targets(store, target, recipient)
+    for copy in copies:
         if copy.kind != "mail":
             raise DecisionError(f"copy {copy.id} is a notice the gateway wrote, not a held message")
+        if actor_email and copy.mail_from.lower() == actor_email.lower():
+            raise DecisionError("you sent this message, so another reviewer must decide on it")
+    results = []
+    for copy in copies:
         changed = store.decide(copy.id, decision, actor=actor, reason=reason)
         after = store.copy(copy.id)
         assert after is not None
@@ -77,13 +81,14 @@ def _decide(config: Config, store: Store, target: str, decision: str, *, actor: 
 
 
 def release(config: Config, store: Store, target: str, *, actor: str, reason: str,
-            recipient: str | None = None) -> list[DecisionResult]:
+            recipient: str | None = None, actor_email: str = "") -> list[DecisionResult]:
     """Deliver held copies exactly as written (plus one trace header); tell the sender."""
-    return _decide(config, store, target, "released", actor=actor, reason=reason, recipient=recipient, note="")
+    return _decide(config, store, target, "released", actor=actor, reason=reason, recipient=recipient, note="",
+                   actor_email=actor_email)
 
 
 def reject(config: Config, store: Store, target: str, *, actor: str, reason: str, tell_sender: str = "",
-           recipient: str | None = None) -> list[DecisionResult]:
+           recipient: str | None = None, actor_email: str = "") -> list[DecisionResult]:
     """Never deliver these copies; tell the sender, with ``tell_sender`` as the reviewer's words."""
     return _decide(config, store, target, "rejected", actor=actor, reason=reason, recipient=recipient,
-                   note=tell_sender)
+                   note=tell_sender, actor_email=actor_email)

@@ -169,6 +169,18 @@ _COPY_COLUMNS = ("c.id, c.message_id, c.recipient, c.recipient_class, c.status, 
 _DELIVERABLE = "('queued', 'released')"
 
 
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: str  # reviewer | admin | auditor
+    email: str
+    password_hash: str
+    disabled: bool
+
+
+ROLES = ("reviewer", "admin", "auditor")
+
+
 class Store:
     """Open with :func:`open_store`; the schema is migrated on open."""
 
@@ -511,6 +523,47 @@ class Store:
                 self._audit(cur, at, _clean(actor)[:200], decision, msg, copy_id, {"reason": _clean(reason)[:2000]})
             return bool(n)
 
+    # -- accounts ----------------------------------------------------------------
+    def put_user(self, name: str, *, role: str | None = None, email: str | None = None,
+                 password_hash: str | None = None, disabled: bool | None = None, actor: str = "cli") -> None:
+        """Create the account, or change the given fields of an existing one (audited)."""
+        if role is not None and role not in ROLES:
+            raise StoreError(f"role must be one of {', '.join(ROLES)}")
+        with self._tx() as cur:
+            row = cur.execute("SELECT name FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                if role is None:
+                    raise StoreError(f"no user {name!r}; create it with 'gateway user add {name} --role ROLE'")
+                cur.execute("INSERT INTO users (name, role, email, password_hash, disabled, created_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", (name, role, (email or "").lower(), password_hash or "",
+                                                          int(bool(disabled)), ts(now_utc())))
+                self._audit(cur, now_utc(), actor, "user-added", None, None, {"user": name, "role": role})
+                return
+            for column, value in (("role", role), ("email", email.lower() if email is not None else None),
+                                  ("password_hash", password_hash),
+                                  ("disabled", int(disabled) if disabled is not None else None)):
+                if value is not None:
+                    cur.execute(f"UPDATE users SET {column} = ? WHERE name = ?", (value, name))
+            changed = [k for k, v in (("role", role), ("email", email), ("password", password_hash),
+                                      ("disabled", disabled)) if v is not None]
+            self._audit(cur, now_utc(), actor, "user-changed", None, None, {"user": name, "changed": changed})
+
+    def user(self, name: str) -> User | None:
+        with self._tx(write=False) as cur:
+            row = cur.execute("SELECT name, role, email, password_hash, disabled FROM users WHERE name = ?",
+                              (name,)).fetchone()
+        return User(row[0], row[1], row[2], row[3], bool(row[4])) if row else None
+
+    def login_failed(self, name: str, client: str, at: datetime | None = None) -> None:
+        with self._tx() as cur:
+            cur.execute("INSERT INTO login_failures (name, client, at) VALUES (?, ?, ?)",
+                        (name[:200], client[:100], ts(at or now_utc())))
+
+    def recent_login_failures(self, name: str, client: str, since: datetime) -> int:
+        with self._tx(write=False) as cur:
+            return cur.execute("SELECT COUNT(*) FROM login_failures WHERE at >= ? AND (name = ? OR client = ?)",
+                               (ts(since), name[:200], client[:100])).fetchone()[0]
+
     # -- audit -----------------------------------------------------------------
     def _audit(self, cur: _Cursor, at: datetime, actor: str, action: str, message_id: str | None,
                copy_id: int | None, detail: dict) -> None:
@@ -522,11 +575,18 @@ class Store:
         with self._tx() as cur:
             self._audit(cur, now_utc(), actor, action, message_id, copy_id, detail or {})
 
-    def audit_log(self, copy_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
-        where, params = ("WHERE copy_id = ?", [copy_id]) if copy_id is not None else ("", [])
+    def audit_log(self, copy_id: int | None = None, limit: int = 1000, *, actor: str | None = None,
+                  action: str | None = None, newest_first: bool = False) -> list[AuditEntry]:
+        conditions, params = [], []
+        for column, value in (("copy_id", copy_id), ("actor", actor), ("action", action)):
+            if value is not None and value != "":
+                conditions.append(f"{column} = ?")
+                params.append(value)
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+        order = "DESC" if newest_first else ""
         with self._tx(write=False) as cur:
             rows = cur.execute(f"SELECT id, at, actor, action, message_id, copy_id, detail FROM audit {where} "
-                               "ORDER BY id LIMIT ?", (*params, limit)).fetchall()
+                               f"ORDER BY id {order} LIMIT ?", (*params, limit)).fetchall()
         return [AuditEntry(r[0], parse_ts(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
 
 

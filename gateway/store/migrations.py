@@ -132,4 +132,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         # When this held copy was listed in a digest to the reviewers.
         "ALTER TABLE copies ADD COLUMN digested_at TEXT",
     )),
+    Migration(5, "web app accounts and login throttling", common=(
+        # Reviewer accounts. password_hash is argon2id; an account from single
+        # sign-on later gets a row with an empty hash and an external subject.
+        """CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('reviewer', 'admin', 'auditor')),
+            email TEXT NOT NULL DEFAULT '',
+            password_hash TEXT NOT NULL DEFAULT '',
+            external_subject TEXT,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )""",
+        # Failed logins, shared by every web process on the same database.
+        "CREATE TABLE login_failures (id {id}, name TEXT NOT NULL, client TEXT NOT NULL, at TEXT NOT NULL)",
+        "CREATE INDEX login_failures_by_time ON login_failures (at)",
+    )),
 )

@@ -1,0 +1,182 @@
+"""The reviewers' web app over HTTP: every page, role and decision, on a real store."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.store import Envelope, NewCopy, Store, StoredFinding
+from gateway.web import create_app, hash_password
+
+from .conftest import PARENT, STAFF, mail
+
+PASSWORD = "a long enough password"
+PHONE = StoredFinding("personal-phone", "personal_phone", "quarantine", "07700 900999", "body", "new", False,
+                      "mobile", "ring me on 07700 900999 tonight")
+EVIL_HTML = """<p>Hello <b>there</b></p>
+<script>fetch('http://evil.example/steal')</script>
+<img src="http://evil.example/pixel.png" onerror="alert(1)">
+<a href="javascript:alert(2)">click</a>
+<style>@import url(http://evil.example/x.css); body { background: url(http://evil.example/bg.png) }</style>
+<form action="http://evil.example/post"><input name="q"></form>
+<div onclick="alert(3)" style="background:url(http://evil.example/div.png)">Ring me on 07700 900999</div>"""
+
+
+@pytest.fixture
+def web(config, store_url):
+    store = Store(store_url)
+    for name, role, email in (("dsl", "reviewer", "dsl@heartofengland.example"), ("head", "admin", ""),
+                              ("governor", "auditor", ""), ("tess", "reviewer", STAFF)):
+        store.put_user(name, role=role, email=email, password_hash=hash_password(PASSWORD))
+    copies = {}
+    for subject, html in (("Trip", None), ("Evil", EVIL_HTML)):
+        raw = mail("Ring me on 07700 900999 tonight.", subject=subject, html=html,
+                   attachments=[("notes.html", "application", "octet-stream", b"<script>alert(4)</script>")] if html else ())
+        accepted = store.accept(Envelope(STAFF, (PARENT,)), raw, [NewCopy(PARENT, "parent", "held",
+                                "rules: personal-phone", (PHONE,))], subject=subject)
+        copies[subject] = accepted.copy_ids[PARENT]
+    app = create_app(config, store, secret="test-secret")
+    yield app, store, copies
+    store.close()
+
+
+def login(app, name: str, password: str = PASSWORD, base_url: str = "http://testserver") -> TestClient:
+    client = TestClient(app, follow_redirects=False, base_url=base_url)
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    response = client.post("/login", data={"name": name, "password": password, "csrf": csrf, "next": "/queue"})
+    client.last_login = response
+    return client
+
+
+def csrf_of(client: TestClient, path: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def test_every_page_needs_a_login(web):
+    app, _, copies = web
+    client = TestClient(app, follow_redirects=False)
+    for path in ("/queue", f"/copy/{copies['Trip']}", f"/copy/{copies['Trip']}/raw", "/audit", "/audit.csv",
+                 f"/copy/{copies['Evil']}/attachment/4"):
+        response = client.get(path)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login"), path
+    assert client.post(f"/copy/{copies['Trip']}/release", data={"reason": "x"}).status_code == 303
+
+
+def test_login_sets_a_strict_http_only_cookie_and_failures_are_limited(web, config):
+    app, store, _ = web
+    client = login(app, "dsl")
+    assert client.last_login.status_code == 303
+    cookie = client.last_login.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
+    assert login(app, "dsl", "wrong").last_login.status_code == 401
+    assert login(app, "nobody", "wrong").last_login.status_code == 401
+    for _ in range(4):
+        login(app, "dsl", "wrong")
+    assert login(app, "dsl").last_login.status_code == 429  # even the right password, for a while
+    assert login(app, "head").last_login.status_code == 429  # and other names from the same client
+    secure_app = create_app(config, store, secret="s", https=True)
+    first = TestClient(secure_app, base_url="https://testserver").get("/login")
+    assert "secure" in first.headers["set-cookie"].lower()
+
+
+def test_queue_lists_held_copies_with_categories_filters_and_counts(web):
+    app, _, copies = web
+    client = login(app, "dsl")
+    page = client.get("/queue")
+    assert page.status_code == 200 and "Trip" in page.text and "Evil" in page.text
+    assert "personal phone: 2" in page.text
+    assert "Trip" not in client.get("/queue?q=evil").text
+    assert "Trip" in client.get("/queue?category=personal_phone&sender=teacher").text
+    assert "Nothing here" in client.get("/queue?category=secrecy").text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_a_held_message_shows_the_finding_in_place_with_its_clause_and_the_view_is_audited(web):
+    app, store, copies = web
+    client = login(app, "dsl")
+    page = client.get(f"/copy/{copies['Trip']}")
+    assert page.status_code == 200
+    assert "<mark>07700 900999</mark>" in page.text
+    assert "They should not give their personal contact details" in page.text
+    assert [(e.actor, e.action) for e in store.audit_log(copies["Trip"])][-1] == ("dsl", "viewed")
+
+
+def test_release_needs_the_csrf_token_and_a_reason(web):
+    app, store, copies = web
+    client = login(app, "dsl")
+    path = f"/copy/{copies['Trip']}/release"
+    assert client.post(path, data={"reason": "ok"}).status_code == 403
+    assert client.post(path, data={"reason": "ok", "csrf": "forged"}).status_code == 403
+    token = csrf_of(client, f"/copy/{copies['Trip']}")
+    assert client.post(path, data={"reason": " ", "csrf": token}).status_code == 400
+    assert store.copy(copies["Trip"]).status == "held"
+    done = client.post(path, data={"reason": "agreed trip mobile", "csrf": token, "scope": "copy"})
+    assert done.status_code == 303
+    copy = store.copy(copies["Trip"])
+    assert (copy.status, copy.decided_by, copy.decision_reason) == ("released", "dsl", "agreed trip mobile")
+    assert "released" in client.get(done.headers["location"]).text  # the flash message
+
+
+def test_reject_with_a_note_to_the_sender(web):
+    app, store, copies = web
+    client = login(app, "head")
+    token = csrf_of(client, f"/copy/{copies['Trip']}")
+    client.post(f"/copy/{copies['Trip']}/reject", data={"reason": "personal mobile", "csrf": token,
+                                                         "tell_sender": "Use the trip phone."})
+    assert store.copy(copies["Trip"]).status == "rejected"
+    [notice] = [c for c in store.copies(kind="notice") if c.recipient == STAFF]
+    assert b"Use the trip phone." in store.message(notice.message_id).raw
+
+
+def test_roles_are_enforced_on_the_server(web):
+    app, store, copies = web
+    auditor = login(app, "governor")
+    assert auditor.get(f"/copy/{copies['Trip']}").status_code == 200
+    assert "Release" not in auditor.get(f"/copy/{copies['Trip']}").text
+    token = csrf_of(auditor, "/queue")
+    assert auditor.post(f"/copy/{copies['Trip']}/release", data={"reason": "x", "csrf": token}).status_code == 403
+    assert auditor.get("/audit").status_code == 200
+    reviewer = login(app, "dsl")
+    assert reviewer.get("/audit").status_code == 403
+    assert store.copy(copies["Trip"]).status == "held"
+
+
+def test_a_reviewer_cannot_decide_on_mail_they_sent(web):
+    app, store, copies = web
+    client = login(app, "tess")  # tess is the sender of both held messages
+    page = client.get(f"/copy/{copies['Trip']}")
+    assert "another reviewer must decide" in page.text
+    token = csrf_of(client, "/queue")
+    response = client.post(f"/copy/{copies['Trip']}/release", data={"reason": "mine", "csrf": token})
+    assert response.status_code == 403
+    assert store.copy(copies["Trip"]).status == "held"
+
+
+def test_hostile_html_is_shown_harmless(web):
+    app, _, copies = web
+    client = login(app, "dsl")
+    page = client.get(f"/copy/{copies['Evil']}")
+    html_view = page.text.split("HTML part", 1)[1]
+    assert "<b>there</b>" in html_view  # harmless structure survives
+    for bad in ("<script", "onerror", "onclick", "javascript:", "evil.example/pixel", "<img", "<style",
+                "<form", "url(http", "evil.example/post"):
+        assert bad not in html_view, bad
+    [link] = re.findall(r'href="(/copy/\d+/attachment/\d+)"', page.text)
+    attachment = client.get(link)
+    assert attachment.headers["content-disposition"].startswith("attachment")
+    assert attachment.headers["content-type"] == "application/octet-stream"
+
+
+def test_audit_is_filterable_and_exports_csv(web):
+    app, _, copies = web
+    login(app, "dsl").get(f"/copy/{copies['Trip']}")
+    client = login(app, "head")
+    page = client.get("/audit?actor=dsl&action=viewed")
+    assert page.status_code == 200 and "viewed" in page.text and "logged-in" not in page.text
+    exported = client.get("/audit.csv?action=viewed")
+    assert exported.headers["content-type"].startswith("text/csv")
+    lines = exported.text.strip().splitlines()
+    assert lines[0] == "at,actor,action,message,copy,detail" and len(lines) == 2 and ",dsl,viewed," in lines[1]
