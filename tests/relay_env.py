@@ -262,3 +262,43 @@ class GatewayProcess:
                               source_address=(source, 0) if source else None)
         client.ehlo("upstream.test")
         return client
+
+
+class WebProcess:
+    """``gateway web`` in its own process, on the same configuration and store as a GatewayProcess."""
+
+    def __init__(self, gateway: GatewayProcess) -> None:
+        self.gateway = gateway
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.log_path = gateway.tmp / "web.log"
+
+    def start(self, timeout: float = 20.0) -> WebProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen([str(GATEWAY), "web", "--config", str(self.gateway.config_path),
+                                         "--listen", f"127.0.0.1:{self.port}"], stdout=log, stderr=log)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gateway web exited:\n{self.log_path.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("gateway web did not start")
+
+    def add_user(self, name: str, role: str, password: str, email: str = "") -> None:
+        done = subprocess.run([str(GATEWAY), "user", "add", name, "--role", role, "--email", email,
+                               "--config", str(self.gateway.config_path)], input=password + "\n",
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
