@@ -275,6 +275,15 @@ def _err(path: Path, text: str, needle: str, message: str) -> RuleError:
     return RuleError(f"{path}:{_line_of(text, needle)}: {message}")
 
 
+def with_exceptions(config: Config, rows: list[dict]) -> Config:
+    """The configuration plus approved details reviewers added in the store (see Store.exceptions)."""
+    import dataclasses
+
+    extra = tuple(ApprovedDetail(r["kind"], r["value"], r["label"], r["until"], tuple(r["senders"]),
+                                 tuple(r["recipients"])) for r in rows)
+    return dataclasses.replace(config, approved=config.approved + extra) if extra else config
+
+
 def load_config(path: str | Path, *, with_rules: bool = True) -> Config:
     """Read and validate; ``with_rules=False`` skips the rule files (for store commands)."""
     path = Path(path)

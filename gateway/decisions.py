@@ -10,6 +10,7 @@ again; the sender is told of every decision.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 from gateway.config import Config
 from gateway.notices import decision_notice
@@ -92,3 +93,53 @@ def reject(config: Config, store: Store, target: str, *, actor: str, reason: str
     """Never deliver these copies; tell the sender, with ``tell_sender`` as the reviewer's words."""
     return _decide(config, store, target, "rejected", actor=actor, reason=reason, recipient=recipient,
                    note=tell_sender, actor_email=actor_email)
+
+
+# Which findings name a contact detail that can be approved, and as what kind.
+_APPROVABLE = {"phone": "phone", "email": "email", "profile": "account", "channel-link": "account"}
+SCOPES = ("sender", "sender-recipient", "anyone")
+
+
+def approvable(config: Config, copy: CopyRecord) -> list[tuple[int, str, str]]:
+    """(index, kind, value) of the findings on this copy that a reviewer may approve as an exception."""
+    out = []
+    for i, f in enumerate(copy.findings):
+        try:
+            detector = config.rules.by_id(f.rule).detector
+        except StopIteration:
+            continue
+        if detector in _APPROVABLE and f.value:
+            out.append((i, _APPROVABLE[detector], f.value))
+    return out
+
+
+def release_with_exception(config: Config, store: Store, copy_id: int, *, actor: str, reason: str,
+                           finding: int, scope: str, until: date, actor_email: str = "") -> list[DecisionResult]:
+    """Approve the detail a finding names (scoped, with an expiry), then release the copy: one step.
+
+    The exception goes to the store; running gateways pick it up within
+    seconds, so the sender's next message with that detail is not held.
+    """
+    copy = store.copy(copy_id)
+    if copy is None or copy.status != "held":
+        raise DecisionError(f"copy {copy_id} is not held")
+    if actor_email and copy.mail_from.lower() == actor_email.lower():
+        raise DecisionError("you sent this message, so another reviewer must decide on it")
+    choices = {i: (kind, value) for i, kind, value in approvable(config, copy)}
+    if finding not in choices:
+        raise DecisionError("that finding is not a contact detail that can be approved")
+    if scope not in SCOPES:
+        raise DecisionError(f"scope must be one of {', '.join(SCOPES)}")
+    today = now_utc().astimezone(config.timezone).date()
+    if not today <= until <= today + timedelta(days=366):
+        raise DecisionError("an exception needs an expiry date within the next year")
+    if not reason.strip():
+        raise DecisionError("a reason is required: it goes in the audit log")
+    kind, value = choices[finding]
+    store.add_exception(kind=kind, value=value, label=f"approved by {actor} from copy {copy_id}: {reason}"[:200],
+                        senders=[copy.mail_from] if scope in ("sender", "sender-recipient") else [],
+                        recipients=[copy.recipient] if scope == "sender-recipient" else [],
+                        # Like the configuration's "until": approved through that whole day, school time.
+                        until=datetime.combine(until + timedelta(days=1), time(0), tzinfo=config.timezone),
+                        actor=actor, reason=reason, copy_id=copy_id)
+    return release(config, store, str(copy_id), actor=actor, reason=reason, actor_email=actor_email)

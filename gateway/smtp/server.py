@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import email.parser
 import email.policy
 import functools
@@ -34,7 +35,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 from email_validator import EmailNotValidError, validate_email
 
-from gateway.config import Config, load_config
+from gateway.config import Config, load_config, with_exceptions
 from gateway.message import decode_header
 from gateway.metrics import Metrics
 from gateway.notices import held_notices
@@ -173,6 +174,9 @@ class Gateway:
     """One running relay: listener, scan workers, next hop, store, outbox, reload."""
 
     def __init__(self, config: Config, store: Store, *, metrics: Metrics | None = None) -> None:
+        # Approved details that reviewers added from the review screen live in the store.
+        config = with_exceptions(config, store.exceptions())
+        self._exceptions_version = store.exceptions_version()
         self.config = config
         self.settings = config.relay
         self.store = store
@@ -303,7 +307,8 @@ class Gateway:
                       "rules: " + ", ".join(sorted({f.rule for f in result.findings if set(f.copies) & set(held)}))
                       if result else "policy")
             copies = [NewCopy(r, classes[r], "held", reason, tuple(
-                StoredFinding(f.rule, f.category, f.action, f.evidence, f.part, f.zone, f.quoted, f.note, f.context)
+                StoredFinding(f.rule, f.category, f.action, f.evidence, f.part, f.zone, f.quoted, f.note, f.context,
+                              f.value)
                 for f in (result.findings if result else ()) if r in f.copies)) for r in held]
             notices = held_notices(self.config, sender=env.mail_from, subject=subject, queue_id=queue_id,
                                    held={r: [f for f in (result.findings if result else ()) if r in f.copies]
@@ -416,10 +421,15 @@ class Gateway:
         """Load rules and configuration again; on any error keep the last good set."""
         try:
             config = await asyncio.to_thread(load_config, self.config.path)
-        except RuleError as exc:
+            version = await self._db(self.store.exceptions_version)
+            config = with_exceptions(config, await self._db(self.store.exceptions))
+        except (RuleError, StoreError) as exc:
             self.metrics.reloads.labels("failed").inc()
             log.error("reload failed; keeping the last good rules", extra={"json": {"error": str(exc), "trigger": why}})
             return False
+        # Listener, next hop and store were fixed at start (and may come from the command line).
+        config = dataclasses.replace(config, relay=self.settings)
+        self._exceptions_version = version
         self.config = config
         self.workers.replace(config)
         self._mtimes = self._source_mtimes(config)
@@ -437,6 +447,13 @@ class Gateway:
                 changed = [str(p) for p in current if current[p] != self._mtimes.get(p)]
                 self._mtimes = current
                 await self.reload("file changed: " + ", ".join(changed))
+                continue
+            try:
+                version = await self._db(self.store.exceptions_version)
+            except StoreError:
+                continue
+            if version != self._exceptions_version:
+                await self.reload("a reviewer added an approved exception")
 
     # -- lifecycle -------------------------------------------------------------
     def connection_closed(self) -> None:

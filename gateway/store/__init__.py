@@ -71,6 +71,7 @@ class StoredFinding:
     quoted: bool
     note: str
     context: str
+    value: str = ""  # canonical: E.164 number, address or platform:handle (contact-detail rules)
 
     def as_json(self) -> dict:
         return {"rule": self.rule, "category": self.category, "action": self.action,
@@ -363,9 +364,9 @@ class Store:
             for f in copy.findings:
                 cur.execute(
                     "INSERT INTO findings (copy_id, rule, category, action, evidence, part, zone, quoted, note, "
-                    "context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "context, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (copy_id, f.rule, f.category, f.action, f.evidence, f.part, f.zone, int(f.quoted),
-                     f.note, f.context))
+                     f.note, f.context, f.value))
             self._audit(cur, at, "gateway", copy.status, message_id, copy_id,
                         {"reason": _clean(copy.reason)[:1000], "rules": sorted({f.rule for f in copy.findings})})
         return Accepted(message_id, ids, new)
@@ -405,8 +406,8 @@ class Store:
     @staticmethod
     def _copy(cur: _Cursor, row: Sequence[Any]) -> CopyRecord:
         findings = tuple(
-            StoredFinding(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8])
-            for r in cur.execute("SELECT rule, category, action, evidence, part, zone, quoted, note, context "
+            StoredFinding(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
+            for r in cur.execute("SELECT rule, category, action, evidence, part, zone, quoted, note, context, value "
                                  "FROM findings WHERE copy_id = ? ORDER BY id", (row[0],)).fetchall())
         return CopyRecord(row[0], row[1], row[2], row[3], row[4], row[5], parse_ts(row[6]), parse_ts(row[7]),
                           row[8], parse_ts(row[9]), row[10], row[11], row[12], row[13], row[14],
@@ -522,6 +523,32 @@ class Store:
                 msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
                 self._audit(cur, at, _clean(actor)[:200], decision, msg, copy_id, {"reason": _clean(reason)[:2000]})
             return bool(n)
+
+    # -- approved exceptions added by reviewers -------------------------------------
+    def add_exception(self, *, kind: str, value: str, label: str, senders: Sequence[str], recipients: Sequence[str],
+                      until: datetime | None, actor: str, reason: str, copy_id: int | None = None) -> int:
+        with self._tx() as cur:
+            cur.execute("INSERT INTO exceptions (kind, value, label, senders, recipients, until, added_by, added_at, "
+                        "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (kind, value, _clean(label)[:200], json.dumps([s.lower() for s in senders]),
+                         json.dumps([r.lower() for r in recipients]), ts(until) if until else None,
+                         _clean(actor)[:200], ts(now_utc()), _clean(reason)[:2000]))
+            new_id = cur.execute("SELECT MAX(id) FROM exceptions").fetchone()[0]
+            self._audit(cur, now_utc(), _clean(actor)[:200], "exception-added", None, copy_id,
+                        {"exception": new_id, "kind": kind, "value": value, "senders": list(senders),
+                         "recipients": list(recipients), "until": ts(until) if until else None})
+            return new_id
+
+    def exceptions(self) -> list[dict]:
+        with self._tx(write=False) as cur:
+            rows = cur.execute("SELECT id, kind, value, label, senders, recipients, until FROM exceptions "
+                               "ORDER BY id").fetchall()
+        return [{"id": r[0], "kind": r[1], "value": r[2], "label": r[3], "senders": json.loads(r[4]),
+                 "recipients": json.loads(r[5]), "until": parse_ts(r[6])} for r in rows]
+
+    def exceptions_version(self) -> int:
+        with self._tx(write=False) as cur:
+            return cur.execute("SELECT COALESCE(MAX(id), 0) FROM exceptions").fetchone()[0]
 
     # -- accounts ----------------------------------------------------------------
     def put_user(self, name: str, *, role: str | None = None, email: str | None = None,

@@ -148,4 +148,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE login_failures (id {id}, name TEXT NOT NULL, client TEXT NOT NULL, at TEXT NOT NULL)",
         "CREATE INDEX login_failures_by_time ON login_failures (at)",
     )),
+    Migration(6, "approved exceptions added from the review screen", common=(
+        # The canonical value a contact-detail finding is about (E.164 number,
+        # address, platform:handle), so a reviewer can approve exactly it.
+        "ALTER TABLE findings ADD COLUMN value TEXT NOT NULL DEFAULT ''",
+        # Approved details added by reviewers; the gateway adds them to the
+        # configuration's own approved details and exceptions.
+        """CREATE TABLE exceptions (
+            id {id},
+            kind TEXT NOT NULL CHECK (kind IN ('phone', 'email', 'account')),
+            value TEXT NOT NULL,
+            label TEXT NOT NULL,
+            senders TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            until TEXT,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            reason TEXT NOT NULL
+        )""",
+    )),
 )

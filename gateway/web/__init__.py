@@ -27,7 +27,7 @@ import hmac
 import io
 import math
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -44,7 +44,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from gateway.config import Config
-from gateway.decisions import DecisionError, reject, release
+from gateway.decisions import DecisionError, approvable, reject, release, release_with_exception
 from gateway.store import Store, User, now_utc
 from gateway.web import show
 
@@ -220,6 +220,9 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
             "segments": show.segments(message.raw, copy.findings, config.directory.is_colleague),
             "html_parts": show.html_parts(message.raw), "attachments": [a for a, _ in show.attachments(message.raw)],
             "can_decide": user.role in DECIDERS,
+            "approvable": [{"index": i, "kind": kind, "value": value, "evidence": copy.findings[i].evidence}
+                           for i, kind, value in approvable(config, copy)],
+            "default_until": (now_utc() + timedelta(days=30)).date().isoformat(),
             "own_mail": bool(user.email) and user.email.lower() == copy.mail_from.lower()})
 
     async def raw_source(request: Request) -> Response:
@@ -247,12 +250,21 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
         user = await current_user(request, DECIDERS)
         form = await form_with_csrf(request)
         action = request.path_params["action"]
-        if action not in ("release", "reject"):
+        if action not in ("release", "reject", "approve"):
             raise HTTPException(404, "No such action.")
         copy, _ = await load_copy(request)
         target = copy.message_id if form.get("scope") == "message" else str(copy.id)
         try:
-            if action == "release":
+            if action == "approve":
+                try:
+                    until = date.fromisoformat(form.get("until", ""))
+                    index = int(form.get("finding", ""))
+                except ValueError:
+                    raise DecisionError("choose the detail to approve and an expiry date") from None
+                results = await run_in_threadpool(lambda: release_with_exception(
+                    config, store, copy.id, actor=user.name, reason=form.get("reason", ""), finding=index,
+                    scope=form.get("approve_scope", "sender"), until=until, actor_email=user.email))
+            elif action == "release":
                 results = await run_in_threadpool(lambda: release(config, store, target, actor=user.name,
                                                                   reason=form.get("reason", ""), actor_email=user.email))
             else:
