@@ -93,6 +93,8 @@ class RelaySettings:
     # reminded this long before.
     expire_seconds: float = 30 * 24 * 3600.0
     remind_seconds_before: float = 3 * 24 * 3600.0
+    # Copies held for these categories need two different reviewers to release.
+    two_person_categories: tuple[str, ...] = ()
     retry_initial_seconds: float = 300.0
     retry_max_seconds: float = 3600.0
     give_up_seconds: float = 5 * 24 * 3600.0
@@ -181,6 +183,7 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         lease_seconds=float(delivery.get("lease_seconds", 0.0)),
         expire_seconds=float(quarantine.get("expire_days", 30)) * 86400,
         remind_seconds_before=float(quarantine.get("remind_days_before", 3)) * 86400,
+        two_person_categories=tuple(quarantine.get("two_person_release", [])),
     )
     if settings.max_recipients < 100:
         raise RuleError(f"{where('max_recipients')}: max_recipients must be at least 100 (RFC 5321 4.5.3.1.8)")

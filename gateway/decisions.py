@@ -27,8 +27,11 @@ class DecisionResult:
     recipient: str
     changed: bool  # False: it was already decided (by this or another reviewer)
     status: str  # the copy's status afterwards
+    awaiting_second: bool = False  # a two-person release: the first approval is recorded
 
     def describe(self) -> str:
+        if self.awaiting_second:
+            return f"copy {self.copy_id} to {self.recipient}: approved once; a second reviewer must release it"
         if self.changed:
             return f"copy {self.copy_id} to {self.recipient}: {self.status}"
         return f"copy {self.copy_id} to {self.recipient}: unchanged, already {self.status}"
@@ -63,6 +66,15 @@ def _decide(config: Config, store: Store, target: str, decision: str, *, actor: 
             raise DecisionError("you sent this message, so another reviewer must decide on it")
     results = []
     for copy in copies:
+        if decision == "released" and copy.status == "held" and _needs_two(config, copy):
+            earlier = store.release_approvals(copy.id)
+            if actor in earlier:
+                raise DecisionError(f"copy {copy.id} needs a second, different reviewer to release it")
+            if not earlier:
+                store.audit(actor, "release-approved", message_id=copy.message_id, copy_id=copy.id,
+                            detail={"reason": reason, "why": "two-person release"})
+                results.append(DecisionResult(copy.id, copy.recipient, False, "held", awaiting_second=True))
+                continue
         changed = store.decide(copy.id, decision, actor=actor, reason=reason)
         after = store.copy(copy.id)
         assert after is not None
@@ -79,6 +91,11 @@ def _decide(config: Config, store: Store, target: str, decision: str, *, actor: 
                     store.audit("gateway", "notice-failed", message_id=copy.message_id, copy_id=copy.id)
                     raise
     return results
+
+
+def _needs_two(config: Config, copy: CopyRecord) -> bool:
+    wanted = set(config.relay.two_person_categories)
+    return bool(wanted & {f.category for f in copy.findings})
 
 
 def release(config: Config, store: Store, target: str, *, actor: str, reason: str,

@@ -203,3 +203,27 @@ def test_release_and_approve_the_number_in_one_step(web):
     assert store.copy(copies["Trip"]).status == "released"
     actions = [e.action for e in store.audit_log(copies["Trip"])]
     assert "exception-added" in actions and "released" in actions
+
+
+def test_two_person_release_for_chosen_categories(web, config):
+    import dataclasses
+
+    app, store, _ = web
+    secrecy = StoredFinding("dont-tell", "secrecy", "quarantine", "don't tell your mum", "body", "new", False,
+                            "phrase", "don't tell your mum about this")
+    copy_id = store.accept(Envelope(STAFF, (PARENT,)), mail("Don't tell your mum about this.", subject="Secret"),
+                           [NewCopy(PARENT, "parent", "held", "rules: dont-tell", (secrecy,))],
+                           subject="Secret").copy_ids[PARENT]
+    strict = dataclasses.replace(config, relay=dataclasses.replace(config.relay, two_person_categories=("secrecy",)))
+    app = create_app(strict, store, secret="s2")
+    first = login(app, "dsl")
+    token = csrf_of(first, f"/copy/{copy_id}")
+    first.post(f"/copy/{copy_id}/release", data={"csrf": token, "reason": "fine", "scope": "copy"})
+    assert store.copy(copy_id).status == "held"  # one approval is not enough
+    assert first.post(f"/copy/{copy_id}/release", data={"csrf": token, "reason": "again"}).status_code == 400
+    second = login(app, "head")
+    token = csrf_of(second, f"/copy/{copy_id}")
+    second.post(f"/copy/{copy_id}/release", data={"csrf": token, "reason": "agreed", "scope": "copy"})
+    copy = store.copy(copy_id)
+    assert (copy.status, copy.decided_by) == ("released", "head")
+    assert [e.actor for e in store.audit_log(copy_id, action="release-approved")] == ["dsl"]

@@ -550,6 +550,10 @@ class Store:
         with self._tx(write=False) as cur:
             return cur.execute("SELECT COALESCE(MAX(id), 0) FROM exceptions").fetchone()[0]
 
+    def release_approvals(self, copy_id: int) -> list[str]:
+        """Who has given the first of two approvals to release this copy (from the audit ledger)."""
+        return [e.actor for e in self.audit_log(copy_id, action="release-approved")]
+
     # -- accounts ----------------------------------------------------------------
     def put_user(self, name: str, *, role: str | None = None, email: str | None = None,
                  password_hash: str | None = None, disabled: bool | None = None, actor: str = "cli") -> None:
