@@ -227,3 +227,16 @@ def test_two_person_release_for_chosen_categories(web, config):
     copy = store.copy(copy_id)
     assert (copy.status, copy.decided_by) == ("released", "head")
     assert [e.actor for e in store.audit_log(copy_id, action="release-approved")] == ["dsl"]
+
+
+def test_assign_a_held_copy_to_another_reviewer(web):
+    app, store, copies = web
+    client = login(app, "dsl")
+    token = csrf_of(client, f"/copy/{copies['Trip']}")
+    assert client.post(f"/copy/{copies['Trip']}/assign", data={"csrf": token, "to": "governor"}).status_code == 400
+    assert client.post(f"/copy/{copies['Trip']}/assign", data={"csrf": token, "to": "head"}).status_code == 303
+    assert store.copy(copies["Trip"]).assigned_to == "head"
+    head = login(app, "head")
+    mine = head.get("/queue?assigned=me").text
+    assert "Trip" in mine and "Evil" not in mine
+    assert [e.detail for e in store.audit_log(copies["Trip"], action="assigned")] == [{"to": "head"}]

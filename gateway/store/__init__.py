@@ -111,6 +111,7 @@ class CopyRecord:
     decision_reason: str | None = None
     possible_duplicate: bool = False
     kind: str = "mail"
+    assigned_to: str | None = None
     findings: tuple[StoredFinding, ...] = ()
 
     def as_json(self) -> dict:
@@ -165,7 +166,7 @@ def dedupe_key(mail_from: str, raw: bytes) -> str:
 
 _COPY_COLUMNS = ("c.id, c.message_id, c.recipient, c.recipient_class, c.status, c.reason, c.created_at, "
                  "c.updated_at, c.attempts, c.next_attempt_at, c.last_reply, m.mail_from, m.subject, m.size, "
-                 "c.decided_by, c.decided_at, c.decision_reason, c.possible_duplicate, m.kind")
+                 "c.decided_by, c.decided_at, c.decision_reason, c.possible_duplicate, m.kind, c.assigned_to")
 # Copies the delivery queue works on: deferred by the next hop, or released by a reviewer.
 _DELIVERABLE = "('queued', 'released')"
 
@@ -411,7 +412,7 @@ class Store:
                                  "FROM findings WHERE copy_id = ? ORDER BY id", (row[0],)).fetchall())
         return CopyRecord(row[0], row[1], row[2], row[3], row[4], row[5], parse_ts(row[6]), parse_ts(row[7]),
                           row[8], parse_ts(row[9]), row[10], row[11], row[12], row[13], row[14],
-                          parse_ts(row[15]), row[16], bool(row[17]), row[18], findings)
+                          parse_ts(row[15]), row[16], bool(row[17]), row[18], row[19], findings)
 
     def message(self, message_id: str) -> MessageRecord | None:
         with self._tx(write=False) as cur:
@@ -549,6 +550,21 @@ class Store:
     def exceptions_version(self) -> int:
         with self._tx(write=False) as cur:
             return cur.execute("SELECT COALESCE(MAX(id), 0) FROM exceptions").fetchone()[0]
+
+    def assign(self, copy_id: int, user: str | None, *, actor: str) -> bool:
+        """Give a held copy to a reviewer (None: to nobody); audited."""
+        with self._tx() as cur:
+            n = cur.execute("UPDATE copies SET assigned_to = ? WHERE id = ? AND status = 'held'",
+                            (user, copy_id)).rowcount
+            if n:
+                msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
+                self._audit(cur, now_utc(), _clean(actor)[:200], "assigned", msg, copy_id, {"to": user})
+            return bool(n)
+
+    def users(self) -> list[User]:
+        with self._tx(write=False) as cur:
+            rows = cur.execute("SELECT name, role, email, password_hash, disabled FROM users ORDER BY name").fetchall()
+        return [User(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     def release_approvals(self, copy_id: int) -> list[str]:
         """Who has given the first of two approvals to release this copy (from the audit ledger)."""

@@ -167,4 +167,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             reason TEXT NOT NULL
         )""",
     )),
+    Migration(7, "assigning held copies to reviewers", common=(
+        "ALTER TABLE copies ADD COLUMN assigned_to TEXT",
+    )),
 )

@@ -172,6 +172,11 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
             copies = [c for c in copies if recipient.lower() in c.recipient.lower()]
         if q:
             copies = [c for c in copies if q.lower() in c.subject.lower()]
+        assigned = p.get("assigned", "")
+        if assigned == "me":
+            copies = [c for c in copies if c.assigned_to == request.state.user.name]
+        elif assigned == "nobody":
+            copies = [c for c in copies if not c.assigned_to]
         if sort == "newest":
             copies.reverse()
         pages = max(1, math.ceil(len(copies) / PAGE_SIZE))
@@ -193,6 +198,7 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
             "statuses": ["held", "released", "rejected", "expired", "delivered", ""],
             "categories": sorted({r.category for r in config.rules.rules}), "category": category,
             "sender": sender, "recipient": recipient, "q": q, "sort": sort, "page": number, "pages": pages,
+            "assigned": assigned,
             "page_link": page_link})
 
     # -- one copy -------------------------------------------------------------------
@@ -223,6 +229,8 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
             "approvable": [{"index": i, "kind": kind, "value": value, "evidence": copy.findings[i].evidence}
                            for i, kind, value in approvable(config, copy)],
             "default_until": (now_utc() + timedelta(days=30)).date().isoformat(),
+            "reviewers": [u.name for u in await run_in_threadpool(store.users)
+                          if u.role in DECIDERS and not u.disabled],
             "own_mail": bool(user.email) and user.email.lower() == copy.mail_from.lower()})
 
     async def raw_source(request: Request) -> Response:
@@ -250,9 +258,18 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
         user = await current_user(request, DECIDERS)
         form = await form_with_csrf(request)
         action = request.path_params["action"]
-        if action not in ("release", "reject", "approve"):
+        if action not in ("release", "reject", "approve", "assign"):
             raise HTTPException(404, "No such action.")
         copy, _ = await load_copy(request)
+        if action == "assign":
+            to = form.get("to", "").strip() or None
+            reviewers = {u.name for u in await run_in_threadpool(store.users) if u.role in DECIDERS and not u.disabled}
+            if to is not None and to not in reviewers:
+                raise HTTPException(400, "Assign to a reviewer or admin account.")
+            if not await run_in_threadpool(lambda: store.assign(copy.id, to, actor=user.name)):
+                raise HTTPException(400, "Only a held copy can be assigned.")
+            request.session["flash"] = f"copy {copy.id} assigned to {to or 'nobody'}"
+            return RedirectResponse(f"/copy/{copy.id}", 303)
         target = copy.message_id if form.get("scope") == "message" else str(copy.id)
         try:
             if action == "approve":
