@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from starlette.testclient import TestClient
@@ -91,6 +92,9 @@ def test_queue_lists_held_copies_with_categories_filters_and_counts(web):
     assert "Trip" not in client.get("/queue?q=evil").text
     assert "Trip" in client.get("/queue?category=personal_phone&sender=teacher").text
     assert "Nothing here" in client.get("/queue?category=secrecy").text
+    assert "Trip" in client.get(f"/queue?from={date.today().isoformat()}").text
+    assert "Nothing here" in client.get("/queue?to=2020-01-01").text
+    assert client.get("/queue?from=yesterday").status_code == 400
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
 
 

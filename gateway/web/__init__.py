@@ -172,6 +172,16 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
             copies = [c for c in copies if recipient.lower() in c.recipient.lower()]
         if q:
             copies = [c for c in copies if q.lower() in c.subject.lower()]
+        day_from, day_to = p.get("from", "").strip(), p.get("to", "").strip()
+        try:
+            if day_from:
+                start = date.fromisoformat(day_from)
+                copies = [c for c in copies if c.created_at.astimezone(config.timezone).date() >= start]
+            if day_to:
+                end = date.fromisoformat(day_to)
+                copies = [c for c in copies if c.created_at.astimezone(config.timezone).date() <= end]
+        except ValueError:
+            raise HTTPException(400, "Dates are YYYY-MM-DD.") from None
         assigned = p.get("assigned", "")
         if assigned == "me":
             copies = [c for c in copies if c.assigned_to == request.state.user.name]
@@ -198,7 +208,7 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
             "statuses": ["held", "released", "rejected", "expired", "delivered", ""],
             "categories": sorted({r.category for r in config.rules.rules}), "category": category,
             "sender": sender, "recipient": recipient, "q": q, "sort": sort, "page": number, "pages": pages,
-            "assigned": assigned,
+            "assigned": assigned, "day_from": day_from, "day_to": day_to,
             "page_link": page_link})
 
     # -- one copy -------------------------------------------------------------------
