@@ -31,7 +31,7 @@ def test_docker_compose_file_is_valid():
     assert done.returncode == 0, done.stderr
     services = subprocess.run([compose, "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
                               capture_output=True, text=True, timeout=60).stdout.split()
-    assert set(services) == {"gateway", "postgres", "mailcatcher"}
+    assert set(services) == {"gateway", "web", "postgres", "mailcatcher"}
 
 
 def test_swaks_through_the_gateway_to_postfix_smtp_sink(tmp_path):
