@@ -26,13 +26,17 @@ def small_disk(tmp_path):
 
 
 def _fill(folder, leave: int = 64 * 1024) -> None:
-    with open(folder / "filler", "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        chunk = b"\0" * 65536
+        while True:
+            try:
+                if os.write(fd, chunk) < len(chunk):
+                    break
+            except OSError:  # ENOSPC: the disk is full
+                break
+    finally:
+        os.close(fd)
     # Give back a little, so the gateway itself keeps running but a message cannot be stored.
     size = os.path.getsize(folder / "filler")
     os.truncate(folder / "filler", max(0, size - leave))
