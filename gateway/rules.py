@@ -24,7 +24,7 @@ from pathlib import Path
 
 import regex
 
-from gateway.prefilter import could_match, needed_words
+from gateway.prefilter import CompiledFormulas, could_match, needed_words
 
 CATEGORIES = (
     "personal_phone", "personal_email", "social_profile", "unapproved_channel",
@@ -61,8 +61,11 @@ class Rule:
     # Per pattern, the words a message must contain for it to match (see
     # gateway/prefilter.py); the rule's regex runs only when one is satisfied.
     needs: tuple[object, ...] = ()
+    prefilter: object = None  # needs, compiled (gateway.prefilter.compile_formulas)
 
     def could_match(self, words: frozenset[str]) -> bool:
+        if self.prefilter is not None:
+            return self.prefilter(words)
         return not self.needs or any(could_match(f, words) for f in self.needs)
 
 
@@ -187,6 +190,7 @@ def load_rule_file(path: Path) -> list[Rule]:
             combined = "|".join(f"(?:{p.pattern})" for p in rule.patterns)
             rule = dataclasses.replace(rule, matcher=regex.compile(combined, regex.IGNORECASE | regex.V0),
                                        needs=tuple(needed_words(p.pattern) for p in rule.patterns))
+            rule = dataclasses.replace(rule, prefilter=CompiledFormulas(rule.needs))
         if detector == "phrases" and not rule.patterns:
             raise RuleError(f"{where}: rule '{rid}' uses the phrases detector but has no patterns")
         if detector != "phrases" and rule.patterns:

@@ -91,7 +91,12 @@ def find_emails(seg: Segment) -> list[Candidate]:
     lowered = text.lower()
     if " at " not in lowered and "(at)" not in lowered and "[at]" not in lowered and "{at}" not in lowered and " @" not in lowered and "@ " not in lowered:
         return found
+    # A plain " at " only counts with a "dot" munge near it (below); prose
+    # without the word "dot" anywhere spares every " at " the domain search.
+    no_dot_word = "dot" not in lowered
     for m in _at_tokens(text):
+        if no_dot_word and m.group(0).strip().lower() == "at":
+            continue
         dm = _DOMAIN_FWD.match(text, m.end(), min(len(text), m.end() + 120))
         if not dm:
             continue
