@@ -219,6 +219,10 @@ _ON_START = re.compile(r"^(?:on|le|am|el|op)\s+\S", re.IGNORECASE)
 _WROTE_END = re.compile(r"(?:wrote|a écrit|schrieb|escribió|schreef)\s*:\s*$", re.IGNORECASE)
 _ATTRIB_AUTHOR = re.compile(r"(?P<name>[^,<>]*?)\s*<(?P<addr>[^<>\s@]+@[^<>\s]+)>\s*(?:wrote|a écrit|schrieb|escribió|schreef)", re.IGNORECASE)
 _ATTRIB_NAME = re.compile(r",\s*(?:at\s+)?(?:\d{1,2}[:.]\d{2}\s*(?:[ap]m)?,?\s*)?(?P<name>[^,<>]+?)\s+(?:wrote|a écrit|schrieb)", re.IGNORECASE)
+# A cheap first look: only a line starting like this can be an attribution,
+# a header block's From line or a separator (each is matched in full after).
+_MAYBE_MARKER = re.compile(r"^(?:(?:on|le|am|el|op)\b|\*?(?:from|de|von|van)\*?\s*:|-{2,}|_{10,}|begin forwarded)",
+                           re.IGNORECASE)
 _HEADER_FROM = re.compile(r"^\*?(?:from|de|von|van)\*?\s*:\s*(?P<value>.+)$", re.IGNORECASE)
 _HEADER_NEXT = re.compile(r"^\*?(?:sent|date|to|cc|subject|envoyé|gesendet|an|betreff|objet|à)\*?\s*:", re.IGNORECASE)
 _SEPARATOR = re.compile(
@@ -286,6 +290,18 @@ def find_zones(text: str, sender: Author, is_colleague: IsColleague, *, detect_s
     first_quote = n
     while i < n:
         ln = lines[i]
+        if not _MAYBE_MARKER.match(ln.text):
+            # Most lines: no attribution, header block or separator can start here.
+            if ln.depth > 0:
+                author = attrib_by_depth.get(ln.depth - 1)
+                if author is None and outlook_author is not None and ln.depth > outlook_depth:
+                    author = outlook_author
+                kinds[i] = (Zone.QUOTED, author)
+                first_quote = min(first_quote, i)
+            elif outlook_author is not None:
+                kinds[i] = (Zone.QUOTED, outlook_author)
+            i += 1
+            continue
         # "On <date>, <name> <addr> wrote:" on one line or across two.
         joined = ln.text
         span = 1
@@ -332,16 +348,20 @@ def find_zones(text: str, sender: Author, is_colleague: IsColleague, *, detect_s
     if detect_signature:
         _mark_signature(lines, kinds, first_quote)
 
-    spans: list[ZoneSpan] = []
-    for ln, (zone, author) in zip(lines, kinds, strict=True):
-        owner = _owner(zone, author, sender, is_colleague)
+    # Runs of lines with the same zone, author and owner become one span.
+    runs: list[list] = []  # [start, end, zone, owner, author]
+    owners: dict[tuple[Zone, Author | None], Owner] = {}
+    for ln, kind in zip(lines, kinds, strict=True):
+        owner = owners.get(kind)
+        if owner is None:
+            owner = owners[kind] = _owner(kind[0], kind[1], sender, is_colleague)
         end = ln.end + 1 if ln.end < len(text) else ln.end
-        if spans and spans[-1].zone == zone and spans[-1].author == author and spans[-1].owner == owner:
-            prev = spans[-1]
-            spans[-1] = ZoneSpan(prev.start, end, zone, owner, author)
+        last = runs[-1] if runs else None
+        if last is not None and last[2] == kind[0] and last[4] == kind[1] and last[3] == owner:
+            last[1] = end
         else:
-            spans.append(ZoneSpan(ln.start, end, zone, owner, author))
-    return tuple(spans)
+            runs.append([ln.start, end, kind[0], owner, kind[1]])
+    return tuple(ZoneSpan(a, b, zone, owner, author) for a, b, zone, owner, author in runs)
 
 
 def _mark_signature(lines: list[_Line], kinds: list[tuple[Zone, Author | None]], first_quote: int) -> None:
