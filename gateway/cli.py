@@ -260,19 +260,9 @@ def cmd_quarantine_show(args: argparse.Namespace) -> int:
 
 
 def cmd_smtp_password(args: argparse.Namespace) -> int:
-    import getpass
-
     import argon2
 
-    if sys.stdin.isatty():
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            raise SystemExit("gateway: the passwords differ")
-    else:
-        password = sys.stdin.readline().rstrip("\n")
-    if len(password) < 12:
-        raise SystemExit("gateway: use at least 12 characters")
-    print(argon2.PasswordHasher().hash(password))
+    print(argon2.PasswordHasher().hash(_read_password()))
     return 0
 
 

@@ -288,18 +288,25 @@ def find_zones(text: str, sender: Author, is_colleague: IsColleague, *, detect_s
     outlook_depth = -1
     i = 0
     first_quote = n
+
+    def ordinary(i: int) -> None:
+        """A line that is no marker: quoted (by its depth or the header block above it) or new."""
+        nonlocal first_quote
+        ln = lines[i]
+        if ln.depth > 0:
+            author = attrib_by_depth.get(ln.depth - 1)
+            if author is None and outlook_author is not None and ln.depth > outlook_depth:
+                author = outlook_author
+            kinds[i] = (Zone.QUOTED, author)
+            first_quote = min(first_quote, i)
+        elif outlook_author is not None:
+            kinds[i] = (Zone.QUOTED, outlook_author)
+
     while i < n:
         ln = lines[i]
         if not _MAYBE_MARKER.match(ln.text):
             # Most lines: no attribution, header block or separator can start here.
-            if ln.depth > 0:
-                author = attrib_by_depth.get(ln.depth - 1)
-                if author is None and outlook_author is not None and ln.depth > outlook_depth:
-                    author = outlook_author
-                kinds[i] = (Zone.QUOTED, author)
-                first_quote = min(first_quote, i)
-            elif outlook_author is not None:
-                kinds[i] = (Zone.QUOTED, outlook_author)
+            ordinary(i)
             i += 1
             continue
         # "On <date>, <name> <addr> wrote:" on one line or across two.
@@ -335,14 +342,7 @@ def find_zones(text: str, sender: Author, is_colleague: IsColleague, *, detect_s
             continue
         if _SEPARATOR.match(ln.text) and i + 1 < n and not lines[i + 1].text:
             first_quote = min(first_quote, i)
-        if ln.depth > 0:
-            author = attrib_by_depth.get(ln.depth - 1)
-            if author is None and outlook_author is not None and ln.depth > outlook_depth:
-                author = outlook_author
-            kinds[i] = (Zone.QUOTED, author)
-            first_quote = min(first_quote, i)
-        elif outlook_author is not None:
-            kinds[i] = (Zone.QUOTED, outlook_author)
+        ordinary(i)
         i += 1
 
     if detect_signature:

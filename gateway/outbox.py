@@ -148,19 +148,14 @@ class Outbox:
                 body = bodies(n, "reviewer-reminder", count=str(len(copies)), items=items,
                               days=str(round(s.remind_seconds_before / 86400)),
                               review_link=f"Open them at: {n.review_url}" if n.review_url else "")
-                for reviewer in n.reviewers:
-                    notice = build(n, to=reviewer, subject=f"[Chaperone] {len(copies)} held message(s) expire soon",
-                                   body=body, at=now, hostname=s.hostname,
-                                   recipient_class=config.directory.classify(reviewer), reason="notice: reminder")
-                    await self._run(self.store.accept, notice.envelope, notice.raw, notice.copies,
-                                    subject=notice.subject, kind="notice", at=now)
+                await self._tell_reviewers(f"[Chaperone] {len(copies)} held message(s) expire soon", body, now,
+                                           "notice: reminder")
         await self._digest(now)
         return reminded, expired
 
     async def _digest(self, now: datetime) -> int:
         """With reviewers_on_hold = "digest": one summary once the oldest unlisted hold is a period old."""
-        config = self.config
-        n, s = config.notices, config.relay
+        n = self.config.notices
         if n.reviewers_on_hold != "digest" or not n.reviewers:
             return 0
         period = timedelta(hours=n.digest_hours)
@@ -176,10 +171,14 @@ class Outbox:
                           for c in copies)
         body = bodies(n, "reviewer-digest", count=str(len(copies)), items=items,
                       review_link=f"Open them at: {n.review_url}" if n.review_url else "")
-        for reviewer in n.reviewers:
-            notice = build(n, to=reviewer, subject=f"[Chaperone] {len(copies)} message(s) held for review",
-                           body=body, at=now, hostname=s.hostname,
-                           recipient_class=config.directory.classify(reviewer), reason="notice: digest")
+        await self._tell_reviewers(f"[Chaperone] {len(copies)} message(s) held for review", body, now, "notice: digest")
+        return len(copies)
+
+    async def _tell_reviewers(self, subject: str, body: tuple[str, str | None], now: datetime, reason: str) -> None:
+        config = self.config
+        for reviewer in config.notices.reviewers:
+            notice = build(config.notices, to=reviewer, subject=subject, body=body, at=now,
+                           hostname=config.relay.hostname, recipient_class=config.directory.classify(reviewer),
+                           reason=reason)
             await self._run(self.store.accept, notice.envelope, notice.raw, notice.copies,
                             subject=notice.subject, kind="notice", at=now)
-        return len(copies)

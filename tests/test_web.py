@@ -244,3 +244,12 @@ def test_assign_a_held_copy_to_another_reviewer(web):
     mine = head.get("/queue?assigned=me").text
     assert "Trip" in mine and "Evil" not in mine
     assert [e.detail for e in store.audit_log(copies["Trip"], action="assigned")] == [{"to": "head"}]
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example"])
+def test_login_never_redirects_off_site(web, target):
+    app, _, _ = web
+    client = TestClient(app, follow_redirects=False)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    done = client.post("/login", data={"name": "dsl", "password": PASSWORD, "csrf": csrf, "next": target})
+    assert done.status_code == 303 and done.headers["location"] == "/queue"

@@ -602,9 +602,12 @@ class Store:
         return User(row[0], row[1], row[2], row[3], bool(row[4])) if row else None
 
     def login_failed(self, name: str, client: str, at: datetime | None = None) -> None:
+        at = at or now_utc()
         with self._tx() as cur:
             cur.execute("INSERT INTO login_failures (name, client, at) VALUES (?, ?, ?)",
-                        (name[:200], client[:100], ts(at or now_utc())))
+                        (name[:200], client[:100], ts(at)))
+            # Only the last day matters for throttling; keep the table small.
+            cur.execute("DELETE FROM login_failures WHERE at < ?", (ts(at - timedelta(days=1)),))
 
     def recent_login_failures(self, name: str, client: str, since: datetime) -> int:
         with self._tx(write=False) as cur:

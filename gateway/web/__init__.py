@@ -144,7 +144,9 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
         request.session.update({"user": user.name, "csrf": secrets.token_urlsafe(32)})
         await run_in_threadpool(store.audit, user.name, "logged-in", detail={"client": client})
         target = form.get("next", "/queue")
-        return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/queue", 303)
+        # Only a path on this site: "//host" and "/\\host" would send the browser elsewhere.
+        local = target.startswith("/") and not target.startswith(("//", "/\\"))
+        return RedirectResponse(target if local else "/queue", 303)
 
     async def logout(request: Request) -> Response:
         await current_user(request)
