@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run examples test setup lint bench clean
+.PHONY: run web examples test setup lint bench clean
 
 $(BIN)/gateway: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ setup: $(BIN)/gateway
 run: setup
 	$(BIN)/gateway rules check --config config/gateway.toml
 	$(BIN)/gateway serve --config config/gateway.toml --dev-sink var/delivered
+
+web: setup
+	@# the reviewers' app on http://127.0.0.1:8080/ (add an account first: gateway user add NAME --role reviewer)
+	$(BIN)/gateway web --config config/gateway.toml
 
 examples: setup
 	@# check exits 1 when a copy is held, which is the point of one example
