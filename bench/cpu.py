@@ -1,0 +1,92 @@
+"""Where a relayed message's CPU goes: prints CPU milliseconds per message for each process.
+
+  python bench/cpu.py [--messages N] [--recipient ADDR]
+
+Starts `gateway serve` (SQLite store in a temporary folder) relaying to
+Postfix's smtp-sink, sends N ~10 KB letters (bench/relay.py's) over 20
+sessions, and reads each process's user+system time from /proc before and
+after: the relay process, each scan worker, and the sink. Linux only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import relay as bench  # noqa: E402 - bench/relay.py: messages, drive, ports
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def children(pid: int) -> list[int]:
+    out = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out += children(int(entry))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def label(pid: int) -> str:
+    command = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    if "forkserver" in command:
+        return "scan worker (or fork server)"
+    if "resource_tracker" in command:
+        return "resource tracker"
+    return "relay (gateway serve)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=1000)
+    ap.add_argument("--recipient", default=bench.PARENT)
+    args = ap.parse_args()
+    sink_bin = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    tmp = tempfile.mkdtemp(prefix="chaperone-cpu-")
+    sink_port, gw_port = bench.free_port(), bench.free_port()
+    sink = subprocess.Popen([sink_bin, "-u", "nobody", f"127.0.0.1:{sink_port}", "256"])
+    gateway = subprocess.Popen([str(bench.GATEWAY), "serve", "--config", str(ROOT / "config" / "gateway.toml"),
+                                "--listen", f"127.0.0.1:{gw_port}", "--next-hop", f"127.0.0.1:{sink_port}",
+                                "--data-dir", tmp, "--metrics-listen", f"127.0.0.1:{bench.free_port()}"],
+                               stderr=subprocess.DEVNULL)
+    try:
+        bench.wait_port(gw_port)
+        to = args.recipient
+        asyncio.run(bench.drive(gw_port, bench.messages(100, 10_000, seed=9, to=to), 20, to))  # warm up
+        payloads = bench.messages(args.messages, 10_000, seed=3, to=to)
+        pids = children(gateway.pid)
+        before = {p: cpu_seconds(p) for p in pids} | {sink.pid: cpu_seconds(sink.pid)}
+        elapsed, latencies, failed = asyncio.run(bench.drive(gw_port, payloads, 20, to))
+        print(f"{args.messages} messages to {to}: {len(latencies) / elapsed:.0f} msg/s, {failed} failed")
+        for pid in pids:
+            used = (cpu_seconds(pid) - before[pid]) / args.messages * 1000
+            if used > 0.005:
+                print(f"  {used:6.2f} ms CPU per message  {label(pid)} (pid {pid})")
+        print(f"  {(cpu_seconds(sink.pid) - before[sink.pid]) / args.messages * 1000:6.2f} ms CPU per message  sink")
+    finally:
+        gateway.terminate()
+        sink.terminate()
+        gateway.wait(30)
+        sink.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
