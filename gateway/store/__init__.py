@@ -390,7 +390,7 @@ class Store:
             rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
                                f"{where} ORDER BY c.created_at, c.id LIMIT ? OFFSET ?",
                                (*params, limit if limit is not None else 2**62, offset)).fetchall()
-            return [self._copy(cur, row) for row in rows]
+            return self._copies(cur, rows)
 
     def copy(self, copy_id: int) -> CopyRecord | None:
         with self._tx(write=False) as cur:
@@ -402,17 +402,29 @@ class Store:
         with self._tx(write=False) as cur:
             rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
                                "WHERE c.message_id = ? ORDER BY c.id", (message_id,)).fetchall()
-            return [self._copy(cur, row) for row in rows]
+            return self._copies(cur, rows)
+
+    @classmethod
+    def _copy(cls, cur: _Cursor, row: Sequence[Any]) -> CopyRecord:
+        return cls._copies(cur, [row])[0]
 
     @staticmethod
-    def _copy(cur: _Cursor, row: Sequence[Any]) -> CopyRecord:
-        findings = tuple(
-            StoredFinding(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
-            for r in cur.execute("SELECT rule, category, action, evidence, part, zone, quoted, note, context, value "
-                                 "FROM findings WHERE copy_id = ? ORDER BY id", (row[0],)).fetchall())
-        return CopyRecord(row[0], row[1], row[2], row[3], row[4], row[5], parse_ts(row[6]), parse_ts(row[7]),
-                          row[8], parse_ts(row[9]), row[10], row[11], row[12], row[13], row[14],
-                          parse_ts(row[15]), row[16], bool(row[17]), row[18], row[19], findings)
+    def _copies(cur: _Cursor, rows: Sequence[Sequence[Any]]) -> list[CopyRecord]:
+        """Copy rows with their findings, fetched in batches rather than one query per copy."""
+        findings: dict[int, list[StoredFinding]] = {}
+        ids = [row[0] for row in rows]
+        for i in range(0, len(ids), 500):
+            batch = ids[i:i + 500]
+            marks = ", ".join("?" * len(batch))
+            for r in cur.execute("SELECT copy_id, rule, category, action, evidence, part, zone, quoted, note, "
+                                 f"context, value FROM findings WHERE copy_id IN ({marks}) ORDER BY id",
+                                 batch).fetchall():
+                findings.setdefault(r[0], []).append(
+                    StoredFinding(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10]))
+        return [CopyRecord(row[0], row[1], row[2], row[3], row[4], row[5], parse_ts(row[6]), parse_ts(row[7]),
+                           row[8], parse_ts(row[9]), row[10], row[11], row[12], row[13], row[14],
+                           parse_ts(row[15]), row[16], bool(row[17]), row[18], row[19],
+                           tuple(findings.get(row[0], ()))) for row in rows]
 
     def message(self, message_id: str) -> MessageRecord | None:
         with self._tx(write=False) as cur:
@@ -493,7 +505,7 @@ class Store:
             rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
                                f"WHERE c.status = 'held' AND m.kind = 'mail' AND c.created_at < ?{extra} "
                                "ORDER BY c.created_at, c.id LIMIT ?", (ts(cutoff), limit)).fetchall()
-            return [self._copy(cur, row) for row in rows]
+            return self._copies(cur, rows)
 
     def mark_reminded(self, copy_ids: Sequence[int], at: datetime, *, column: str = "reminded_at") -> list[int]:
         """Record a reminder (or a digest) once per copy (compare-and-set): the ids this call marked."""
