@@ -52,18 +52,23 @@ def targets(store: Store, target: str, recipient: str | None = None) -> list[Cop
     return copies
 
 
-def _decide(config: Config, store: Store, target: str, decision: str, *, actor: str, reason: str,
-            recipient: str | None, note: str, actor_email: str = "") -> list[DecisionResult]:
+def _check_decision(copies: list[CopyRecord], *, actor: str, reason: str, actor_email: str) -> None:
+    """Refuse a decision without a decider or a reason, on a notice, or by the message's own sender."""
     if not actor.strip():
         raise DecisionError("say who is deciding (--as NAME)")
     if not reason.strip():
         raise DecisionError("a reason is required: it goes in the audit log")
-    copies = targets(store, target, recipient)
     for copy in copies:
         if copy.kind != "mail":
             raise DecisionError(f"copy {copy.id} is a notice the gateway wrote, not a held message")
         if actor_email and copy.mail_from.lower() == actor_email.lower():
             raise DecisionError("you sent this message, so another reviewer must decide on it")
+
+
+def _decide(config: Config, store: Store, target: str, decision: str, *, actor: str, reason: str,
+            recipient: str | None, note: str, actor_email: str = "") -> list[DecisionResult]:
+    copies = targets(store, target, recipient)
+    _check_decision(copies, actor=actor, reason=reason, actor_email=actor_email)
     results = []
     for copy in copies:
         if decision == "released" and copy.status == "held" and _needs_two(config, copy):
@@ -140,8 +145,7 @@ def release_with_exception(config: Config, store: Store, copy_id: int, *, actor:
     copy = store.copy(copy_id)
     if copy is None or copy.status != "held":
         raise DecisionError(f"copy {copy_id} is not held")
-    if actor_email and copy.mail_from.lower() == actor_email.lower():
-        raise DecisionError("you sent this message, so another reviewer must decide on it")
+    _check_decision([copy], actor=actor, reason=reason, actor_email=actor_email)
     choices = {i: (kind, value) for i, kind, value in approvable(config, copy)}
     if finding not in choices:
         raise DecisionError("that finding is not a contact detail that can be approved")
@@ -150,8 +154,6 @@ def release_with_exception(config: Config, store: Store, copy_id: int, *, actor:
     today = now_utc().astimezone(config.timezone).date()
     if not today <= until <= today + timedelta(days=366):
         raise DecisionError("an exception needs an expiry date within the next year")
-    if not reason.strip():
-        raise DecisionError("a reason is required: it goes in the audit log")
     kind, value = choices[finding]
     store.add_exception(kind=kind, value=value, label=f"approved by {actor} from copy {copy_id}: {reason}"[:200],
                         senders=[copy.mail_from] if scope in ("sender", "sender-recipient") else [],

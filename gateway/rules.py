@@ -24,7 +24,7 @@ from pathlib import Path
 
 import regex
 
-from gateway.prefilter import CompiledFormulas, could_match, needed_words
+from gateway.prefilter import CompiledFormulas, needed_words
 
 CATEGORIES = (
     "personal_phone", "personal_email", "social_profile", "unapproved_channel",
@@ -64,9 +64,7 @@ class Rule:
     prefilter: object = None  # needs, compiled (gateway.prefilter.compile_formulas)
 
     def could_match(self, words: frozenset[str]) -> bool:
-        if self.prefilter is not None:
-            return self.prefilter(words)
-        return not self.needs or any(could_match(f, words) for f in self.needs)
+        return self.prefilter is None or self.prefilter(words)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,11 @@ killed and the copy is held.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import multiprocessing
+import pickle
+import signal
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -141,9 +144,6 @@ class ScanPool:
 
 def _serve_scans(conn, config_bytes: bytes) -> None:
     """A scan worker: read (raw, mail_from, rcpts, at) jobs, answer ScanResults."""
-    import pickle
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     scanner = Scanner(pickle.loads(config_bytes))
@@ -184,11 +184,6 @@ class ScanWorkers:
     """
 
     def __init__(self, config: Config, size: int) -> None:
-        import asyncio
-        import pickle
-
-        self._asyncio = asyncio
-        self._pickle = pickle
         self.size = size
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["gateway.scanner"])
@@ -200,7 +195,7 @@ class ScanWorkers:
     def replace(self, config: Config) -> None:
         """Use this configuration for every scan from now on (scans under way finish on the old one)."""
         self.scanner = Scanner(config)
-        self._config_bytes = self._pickle.dumps(config, protocol=self._pickle.HIGHEST_PROTOCOL)
+        self._config_bytes = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
         self._generation += 1
         while not self._idle.empty():
             self._retire(self._idle.get_nowait())
@@ -223,7 +218,7 @@ class ScanWorkers:
             self._retire(worker)
 
     async def _run(self, worker: _Worker, job: bytes) -> ScanResult:
-        loop = self._asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         if len(job) > 60_000:  # more than a pipe buffer: don't block the loop while the worker reads
             await loop.run_in_executor(None, worker.conn.send_bytes, job)
         else:
@@ -235,18 +230,18 @@ class ScanWorkers:
             await ready
         finally:
             loop.remove_reader(fd)
-        return self._pickle.loads(worker.conn.recv_bytes())
+        return pickle.loads(worker.conn.recv_bytes())
 
     async def scan(self, raw: bytes, mail_from: str | None, rcpts: list[str], at: datetime | None = None) -> ScanResult:
         deadline = self.scanner.config.limits.deadline_seconds
         worker = await self._idle.get()
         scanner = self.scanner
-        job = self._pickle.dumps((raw, mail_from, rcpts, at), protocol=self._pickle.HIGHEST_PROTOCOL)
+        job = pickle.dumps((raw, mail_from, rcpts, at), protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            result = await self._asyncio.wait_for(self._run(worker, job), deadline)
+            result = await asyncio.wait_for(self._run(worker, job), deadline)
         except TimeoutError:
             reason = f"scan did not finish within {deadline:g} s"
-        except self._asyncio.CancelledError:
+        except asyncio.CancelledError:
             self._retire(worker)
             self._spawn_if_current(worker)
             raise
