@@ -70,14 +70,35 @@ class ZoneSpan:
     author: Author | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class Segment:
-    """One piece of readable text and where it came from."""
+    """One piece of readable text and where it came from.
 
-    part: str  # subject | body | html | attachment:NAME | header:NAME
-    text: NormalizedText
-    zones: tuple[ZoneSpan, ...]
-    is_link: bool = False  # an href target, not running text
+    ``zones`` may be given, or computed on first use by ``cut`` (text -> zones):
+    most text of most messages holds no candidate and no phrase match, so its
+    zones are never asked for and cutting them would be wasted work.
+    """
+
+    __slots__ = ("part", "text", "is_link", "_zones", "_cut")
+
+    def __init__(self, part: str, text: NormalizedText, zones: tuple[ZoneSpan, ...] | None = None,
+                 is_link: bool = False, *, cut: Callable[[str], tuple[ZoneSpan, ...]] | None = None) -> None:
+        if (zones is None) == (cut is None):
+            raise ValueError("a Segment needs either its zones or a way to cut them")
+        self.part = part  # subject | body | html | attachment:NAME | header:NAME
+        self.text = text
+        self.is_link = is_link  # an href target, not running text
+        self._zones = zones
+        self._cut = cut
+
+    @property
+    def zones(self) -> tuple[ZoneSpan, ...]:
+        if self._zones is None:
+            assert self._cut is not None
+            self._zones, self._cut = self._cut(self.text.text), None
+        return self._zones
+
+    def __repr__(self) -> str:
+        return f"Segment({self.part!r}, {self.text.text[:40]!r}..., is_link={self.is_link})"
 
     def zone_at(self, index: int) -> ZoneSpan:
         for z in self.zones:
@@ -473,19 +494,26 @@ class _Builder:
         norm = normalize(text)
         if author is not None:
             owner = _owner(Zone.QUOTED, author, self.sender, self.is_colleague)
-            spans: tuple[ZoneSpan, ...] = (ZoneSpan(0, len(norm.text), Zone.QUOTED, owner, author),)
-            if zones:
-                inner = find_zones(norm.text, self.sender, self.is_colleague, detect_signature=False)
-                spans = tuple(
+            whole = (ZoneSpan(0, len(norm.text), Zone.QUOTED, owner, author),)
+            if not zones:
+                self.segments.append(Segment(part, norm, whole, is_link))
+                return
+            sender, is_colleague = self.sender, self.is_colleague
+
+            def cut_forwarded(text: str) -> tuple[ZoneSpan, ...]:
+                inner = find_zones(text, sender, is_colleague, detect_signature=False)
+                return tuple(
                     ZoneSpan(z.start, z.end, Zone.QUOTED if z.zone in (Zone.NEW, Zone.SIGNATURE) else z.zone,
                              owner if z.zone in (Zone.NEW, Zone.SIGNATURE) else z.owner, z.author or author)
                     for z in inner
                 )
+
+            self.segments.append(Segment(part, norm, is_link=is_link, cut=cut_forwarded))
         elif zones:
-            spans = find_zones(norm.text, self.sender, self.is_colleague)
+            self.segments.append(Segment(part, norm, is_link=is_link, cut=functools.partial(
+                find_zones, sender=self.sender, is_colleague=self.is_colleague)))
         else:
-            spans = (ZoneSpan(0, len(norm.text), Zone.NEW, Owner.SCHOOL),)
-        self.segments.append(Segment(part, norm, spans, is_link))
+            self.segments.append(Segment(part, norm, (ZoneSpan(0, len(norm.text), Zone.NEW, Owner.SCHOOL),), is_link))
 
     def walk(self, msg: Message, depth: int, forwarded_by: Author | None, label_prefix: str | None) -> None:
         self.parts_seen += 1

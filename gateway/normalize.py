@@ -21,6 +21,7 @@ Newlines are kept: quote and signature detection work line by line.
 from __future__ import annotations
 
 import bisect
+import itertools
 import unicodedata
 from dataclasses import dataclass
 
@@ -58,11 +59,24 @@ class NormalizedText:
     _starts: tuple[int, ...]
     _origins: tuple[int, ...]
     _verbatim: tuple[bool, ...]
+    # Carriage returns are taken out before the rest (see ``normalize``): the
+    # maps above lead into the source without them, and ``_returns[k]`` is where
+    # the k-th removed one stood in that shorter text.
+    _returns: tuple[int, ...] = ()
 
     def source_offset(self, index: int) -> int:
         """Decoded-text offset of the normalised character at ``index``."""
+        offset = self._offset_without_returns(index)
+        if not self._returns:
+            return offset
+        if index >= len(self.text) and self._verbatim and self._verbatim[-1]:
+            # Just past the last character: before any carriage return after it.
+            return offset + bisect.bisect_left(self._returns, offset)
+        return offset + bisect.bisect_right(self._returns, offset)
+
+    def _offset_without_returns(self, index: int) -> int:
         if not self._starts:
-            return min(index, len(self.source))
+            return min(index, len(self.source) - len(self._returns))
         k = bisect.bisect_right(self._starts, index) - 1
         if k < 0:
             return 0
@@ -110,9 +124,18 @@ def _fold(ch: str) -> str:
 def normalize(source: str) -> NormalizedText:
     """Normalise ``source`` (already decoded text) in time linear in its length.
 
-    Plain ASCII runs are copied in one slice; only the special characters are
-    looked at one by one.
+    Carriage returns render as nothing and most mail has one per line, so they
+    are taken out in one pass first; then plain ASCII runs are copied in one
+    slice and only the special characters are looked at one by one.
     """
+    if "\r" not in source:
+        return _normalize(source, source, ())
+    pieces = source.split("\r")
+    returns = tuple(itertools.accumulate(map(len, pieces[:-1])))
+    return _normalize("".join(pieces), source, returns)
+
+
+def _normalize(text: str, source: str, returns: tuple[int, ...]) -> NormalizedText:
     out: list[str] = []
     starts: list[int] = []
     origins: list[int] = []
@@ -120,16 +143,16 @@ def normalize(source: str) -> NormalizedText:
     hidden = 0
     pos_out = 0
     pos_src = 0
-    for m in _SPECIAL.finditer(source):
+    for m in _SPECIAL.finditer(text):
         a, b = m.span()
         if a > pos_src:
             starts.append(pos_out)
             origins.append(pos_src)
             verbatim.append(True)
-            out.append(source[pos_src:a])
+            out.append(text[pos_src:a])
             pos_out += a - pos_src
         for i in range(a, b):
-            ch = source[i]
+            ch = text[i]
             if _INVISIBLE.match(ch):
                 hidden += 1
                 continue
@@ -142,11 +165,11 @@ def normalize(source: str) -> NormalizedText:
             out.append(rep)
             pos_out += len(rep)
         pos_src = b
-    if pos_src < len(source):
+    if pos_src < len(text):
         starts.append(pos_out)
         origins.append(pos_src)
         verbatim.append(True)
-        out.append(source[pos_src:])
+        out.append(text[pos_src:])
     return NormalizedText(
         text="".join(out),
         source=source,
@@ -154,4 +177,5 @@ def normalize(source: str) -> NormalizedText:
         _starts=tuple(starts),
         _origins=tuple(origins),
         _verbatim=tuple(verbatim),
+        _returns=returns,
     )

@@ -89,11 +89,14 @@ def find_emails(seg: Segment) -> list[Candidate]:
     if seg.is_link:
         return found
     lowered = text.lower()
-    if " at " not in lowered and "(at)" not in lowered and "[at]" not in lowered and "{at}" not in lowered and " @" not in lowered and "@ " not in lowered:
-        return found
-    # A plain " at " only counts with a "dot" munge near it (below); prose
-    # without the word "dot" anywhere spares every " at " the domain search.
+    # A plain " at " only counts with a "dot" munge near it (below), so prose
+    # without "dot" anywhere needs a bracketed at-token or an "@" to hold one.
     no_dot_word = "dot" not in lowered
+    if no_dot_word:
+        if "@" not in text and "(at)" not in lowered and "[at]" not in lowered and "{at}" not in lowered and "<at>" not in lowered:
+            return found
+    elif " at " not in lowered and "(at)" not in lowered and "[at]" not in lowered and "{at}" not in lowered and " @" not in lowered and "@ " not in lowered:
+        return found
     for m in _at_tokens(text):
         if no_dot_word and m.group(0).strip().lower() == "at":
             continue
