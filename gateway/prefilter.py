@@ -29,6 +29,8 @@ import re
 import warnings
 from dataclasses import dataclass
 
+from gateway.words import tokens, words_of
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import sre_constants as C  # noqa: N812
@@ -69,7 +71,8 @@ ALWAYS = Words(())
 
 
 def message_words(text: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(text.casefold()))
+    """``\\w+`` runs of the casefolded text (found by ``gateway.words``)."""
+    return frozenset(words_of(tokens(text)))
 
 
 def _is_word_char(ch: str) -> bool:

@@ -25,6 +25,7 @@ import regex
 
 from gateway.detect import Candidate, Kind, span_around
 from gateway.message import Segment, Zone
+from gateway.words import tokens
 
 # Never phones: masked in the digit view before anything else.
 _MASKS = regex.compile(
@@ -172,6 +173,37 @@ def number_type(e164: str) -> str:
     return "other"
 
 
+def _digit_blocks(text: str):
+    """(offset, piece) for the pieces of ``text`` that can hold a phone number.
+
+    Every mask, look-alike token and digit group holds a digit, and a number
+    spans at most one line break, so the lines with a digit, each with one
+    line of margin either side (a price's "£" may end the line above), are
+    all the digit view needs to see. Pieces start and end at line breaks,
+    where every boundary and look-around of the patterns sees what it sees in
+    the whole text; most letters have a few such lines among hundreds.
+    """
+    n = len(text)
+    block: list[int] | None = None
+    m = _ANY_DIGIT.search(text)
+    while m:
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        line_end = text.find("\n", m.start())
+        line_end = n if line_end < 0 else line_end
+        a = text.rfind("\n", 0, line_start - 1) + 1 if line_start > 0 else 0
+        b = text.find("\n", line_end + 1) if line_end < n else n
+        b = n if b < 0 else b
+        if block is not None and a <= block[1] + 1:
+            block[1] = b
+        else:
+            if block is not None:
+                yield block[0], text[block[0]:block[1]]
+            block = [a, b]
+        m = _ANY_DIGIT.search(text, line_end)
+    if block is not None:
+        yield block[0], text[block[0]:block[1]]
+
+
 def _runs(view: str) -> list[list[tuple[int, int, str]]]:
     """Digit groups chained by phone punctuation: [[(start, end, group), ...], ...]."""
     runs: list[list[tuple[int, int, str]]] = []
@@ -206,6 +238,8 @@ def _context(text: str, start: int, end: int) -> tuple[str, str]:
     return before, after
 
 
+_PERSONAL_LABEL = regex.compile(r"\b(?:m|mob|mobile|cell|home|h|personal)\b\s*[:.]?\s*$", regex.IGNORECASE)
+_MY = regex.compile(r"\bmy\b", regex.IGNORECASE)
 _SENTENCE_BREAK = regex.compile(r"[.!?](?=\s)|\n\s*\n")
 
 
@@ -226,10 +260,10 @@ def _judge(seg: Segment, e164: str, start: int, end: int, *, link: bool) -> Cand
     sentence = _sentence(text, start, end)
     personal = bool(_PERSONAL.search(sentence))
     label = before[-12:]
-    if zone == Zone.SIGNATURE and regex.search(r"\b(?:m|mob|mobile|cell|home|h|personal)\b\s*[:.]?\s*$", label, regex.IGNORECASE):
+    if zone == Zone.SIGNATURE and _PERSONAL_LABEL.search(label):
         personal = True
     if kind == "service":
-        personal = personal and bool(regex.search(r"\bmy\b", sentence, regex.IGNORECASE))
+        personal = personal and bool(_MY.search(sentence))
     return Candidate(Kind.PHONE, e164, seg, start, end, personal, f"{kind}{' with personal context' if personal else ''}")
 
 
@@ -270,12 +304,47 @@ def _windows(run: list[tuple[int, int, str]], region: str) -> list[tuple[int, in
     return found
 
 
+_NUMBER_WORDS = frozenset(w.encode() for w in (*_WORD_DIGIT, "double", "triple", "treble", "plus"))
+_UNICODE_WORD = regex.compile(r"\w+")
+
+
+def _may_spell_number(text: str) -> bool:
+    """Could _SPELLED match? Only where seven number words follow one another.
+
+    The words are ``gateway.words`` tokens (split at every ASCII non-word
+    character, so more tokens follow one another than _SPELLED's separators
+    allow: the test errs towards yes). A token with non-ASCII characters is
+    split again the way the regex module sees words, and any non-ASCII word
+    counts as a number word, since case-insensitive matching folds some
+    (long s, Kelvin sign) into ASCII letters.
+    """
+    toks = tokens(text)
+    # bytes(map(...)) keeps the per-token work in C: one flag byte per token.
+    flags = bytes(map(_NUMBER_WORDS.__contains__, toks))
+    ascii_tokens = bytes(map(bytes.isascii, toks))
+    if 0 in ascii_tokens:
+        pieces, last = [], 0
+        i = ascii_tokens.find(0)
+        while i >= 0:
+            words = _UNICODE_WORD.findall(toks[i].decode("utf-8", "surrogatepass"))
+            pieces += [flags[last:i], bytes(not w.isascii() or w.lower().encode() in _NUMBER_WORDS for w in words)]
+            last = i + 1
+            i = ascii_tokens.find(0, last)
+        flags = b"".join([*pieces, flags[last:]])
+    return b"\x01" * 7 in flags
+
+
+_LETTERS = regex.compile(r"[a-z]+")
+
+
 def _spelled(text: str, region: str) -> list[tuple[int, int, str]]:
-    out = []
+    out: list[tuple[int, int, str]] = []
+    if not _may_spell_number(text):
+        return out
     for m in _SPELLED.finditer(text):
         digits: list[str] = []
         repeat = 1
-        for word in regex.findall(r"[a-z]+", m.group(0).lower()):
+        for word in _LETTERS.findall(m.group(0).lower()):
             if word in {"double"}:
                 repeat = 2
             elif word in {"triple", "treble"}:
@@ -292,6 +361,7 @@ def _spelled(text: str, region: str) -> list[tuple[int, int, str]]:
     return out
 
 
+_WA_ME = regex.compile(r"wa\.me/\+?(\d{6,15})", regex.IGNORECASE)
 _LINK_PHONE = regex.compile(
     r"^(?:tel|sms|callto|facetime|facetime-audio|whatsapp|viber)[:/]+(?P<n>[+\d][\d\s().\-%20]*)"
     r"|wa\.me/(?P<w>\+?\d{6,15})"
@@ -313,15 +383,16 @@ def find_phones(seg: Segment, region: str = "GB") -> list[Candidate]:
                 if c:
                     found.append(c)
         return found
-    view = digit_view(text)
-    for run in _runs(view):
-        run = _drop_trunk_zero(run, view)
-        for start, end, e164 in _windows(run, region):
-            c = _judge(seg, e164, start, end, link=False)
-            if c:
-                found.append(c)
+    for base, block in _digit_blocks(text):
+        view = digit_view(block)
+        for run in _runs(view):
+            run = _drop_trunk_zero(run, view)
+            for start, end, e164 in _windows(run, region):
+                c = _judge(seg, e164, base + start, base + end, link=False)
+                if c:
+                    found.append(c)
     # wa.me/4479... written in running text
-    for m in regex.finditer(r"wa\.me/\+?(\d{6,15})", text, regex.IGNORECASE):
+    for m in _WA_ME.finditer(text):
         e164 = canonical("+" + m.group(1), region)
         if e164 and not any(c.start <= m.start(1) < c.end for c in found):
             found.append(Candidate(Kind.PHONE, e164, seg, m.start(1), m.end(1), True, "wa.me link"))

@@ -65,3 +65,28 @@ def test_every_spelling_of_the_switchboard_has_one_canonical_form():
 def test_seventy_thousand_digit_groups_do_not_hide_a_number():
     text = " ".join(str(i % 100) for i in range(70_000)) + "\n\ncall me on 07911 123456"
     assert "+447911123456" in personal(text)
+
+
+LETTER = "\n".join(f"Line {'abcdefghij'[k % 10]} of an ordinary letter about the trip and the homework." for k in range(200))
+
+
+@pytest.mark.parametrize("inserted, expected", [
+    ("my mobile is 07911\n123456", {"+447911123456"}),  # across one line break
+    ("my mobile is 07911 123456", {"+447911123456"}),
+    ("the trip costs £\n07911 123456 pence", set()),  # "£" at the end of the line above still masks it
+    ("my mobile is\n\n07911 123456", {"+447911123456"}),
+    ("the number is 07911\n\n123456", set()),  # two line breaks split a number
+])
+def test_numbers_among_many_lines_are_judged_as_in_a_short_text(inserted, expected):
+    for at in (0, 57, 199):
+        lines = LETTER.split("\n")
+        lines[at:at] = inserted.split("\n")
+        text = "\n".join(lines)
+        assert personal(text) == expected == personal(inserted), (at, inserted)
+
+
+@pytest.mark.parametrize("separator", [" ", ", ", "\u2028", "-", "\u00a0", " ; "])
+def test_spelled_numbers_are_found_whatever_separates_the_words(separator):
+    words = "oh seven nine one one one two three four five six".split()
+    text = f"{LETTER}\ntext me on {separator.join(words)}\n{LETTER}"
+    assert personal(text) == {"+447911123456"}

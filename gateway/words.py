@@ -1,0 +1,45 @@
+"""A text's words, found with byte operations rather than a regex walk.
+
+Two cheap tests ask "which words are here" of every scanned text: the phrase
+prefilter (``gateway.prefilter``) and the spelled-out phone number screen
+(``gateway.detect.phones``). ``re.findall(r"\\w+")`` over a 10 KB letter
+costs half a millisecond; encoding, mapping every ASCII non-word byte to a
+space and splitting costs a tenth of that. Bytes of non-ASCII characters are
+left alone, so a token that holds any is split again by ``\\w+`` itself:
+the result is exactly ``\\w+`` over the casefolded text.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"\w+")
+# ASCII letters lower-cased, digits and "_" kept, other ASCII bytes -> space;
+# bytes of non-ASCII characters (0x80-0xFF in UTF-8) kept as they are.
+_ASCII_WORD_BYTES = bytes(
+    (ord(chr(c).lower()) if chr(c).isalnum() or chr(c) == "_" else 0x20) if c < 0x80 else c for c in range(256)
+)
+
+
+def tokens(text: str) -> list[bytes]:
+    """The text's words in order, ASCII ones lower-cased. A token with non-ASCII
+    bytes may still hold non-word characters: see ``words_of``."""
+    return text.encode("utf-8", "surrogatepass").translate(_ASCII_WORD_BYTES).split()
+
+
+def split_token(token: bytes) -> list[str]:
+    """The casefolded ``\\w+`` words of one token."""
+    if token.isascii():
+        return [token.decode()]
+    return _WORD.findall(token.decode("utf-8", "surrogatepass").casefold())
+
+
+def words_of(toks: list[bytes]) -> set[str]:
+    """The set of casefolded ``\\w+`` words of a token list."""
+    out: set[str] = set()
+    for token in set(toks):
+        if token.isascii():
+            out.add(token.decode())
+        else:
+            out.update(split_token(token))
+    return out
