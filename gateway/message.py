@@ -35,6 +35,7 @@ from enum import Enum
 
 from gateway.htmltext import render_html
 from gateway.normalize import NormalizedText, normalize
+from gateway.words import tokens
 
 
 class UnreadableMessage(Exception):
@@ -78,7 +79,7 @@ class Segment:
     zones are never asked for and cutting them would be wasted work.
     """
 
-    __slots__ = ("part", "text", "is_link", "_zones", "_cut")
+    __slots__ = ("part", "text", "is_link", "_zones", "_cut", "_tokens")
 
     def __init__(self, part: str, text: NormalizedText, zones: tuple[ZoneSpan, ...] | None = None,
                  is_link: bool = False, *, cut: Callable[[str], tuple[ZoneSpan, ...]] | None = None) -> None:
@@ -89,6 +90,14 @@ class Segment:
         self.is_link = is_link  # an href target, not running text
         self._zones = zones
         self._cut = cut
+        self._tokens: list[bytes] | None = None
+
+    @property
+    def tokens(self) -> list[bytes]:
+        """The text's words (``gateway.words.tokens``), found once for every detector."""
+        if self._tokens is None:
+            self._tokens = tokens(self.text.text)
+        return self._tokens
 
     @property
     def zones(self) -> tuple[ZoneSpan, ...]:

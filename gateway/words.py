@@ -36,8 +36,12 @@ def split_token(token: bytes) -> list[str]:
 
 def words_of(toks: list[bytes]) -> set[str]:
     """The set of casefolded ``\\w+`` words of a token list."""
+    distinct = set(toks)
+    joined = b" ".join(distinct)
+    if joined.isascii():
+        return set(joined.decode().split())
     out: set[str] = set()
-    for token in set(toks):
+    for token in distinct:
         if token.isascii():
             out.add(token.decode())
         else:

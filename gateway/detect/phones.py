@@ -308,7 +308,7 @@ _NUMBER_WORDS = frozenset(w.encode() for w in (*_WORD_DIGIT, "double", "triple",
 _UNICODE_WORD = regex.compile(r"\w+")
 
 
-def _may_spell_number(text: str) -> bool:
+def _may_spell_number(toks: list[bytes]) -> bool:
     """Could _SPELLED match? Only where seven number words follow one another.
 
     The words are ``gateway.words`` tokens (split at every ASCII non-word
@@ -318,7 +318,6 @@ def _may_spell_number(text: str) -> bool:
     counts as a number word, since case-insensitive matching folds some
     (long s, Kelvin sign) into ASCII letters.
     """
-    toks = tokens(text)
     # bytes(map(...)) keeps the per-token work in C: one flag byte per token.
     flags = bytes(map(_NUMBER_WORDS.__contains__, toks))
     ascii_tokens = bytes(map(bytes.isascii, toks))
@@ -337,9 +336,9 @@ def _may_spell_number(text: str) -> bool:
 _LETTERS = regex.compile(r"[a-z]+")
 
 
-def _spelled(text: str, region: str) -> list[tuple[int, int, str]]:
+def _spelled(text: str, region: str, toks: list[bytes] | None = None) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
-    if not _may_spell_number(text):
+    if not _may_spell_number(tokens(text) if toks is None else toks):
         return out
     for m in _SPELLED.finditer(text):
         digits: list[str] = []
@@ -396,7 +395,7 @@ def find_phones(seg: Segment, region: str = "GB") -> list[Candidate]:
         e164 = canonical("+" + m.group(1), region)
         if e164 and not any(c.start <= m.start(1) < c.end for c in found):
             found.append(Candidate(Kind.PHONE, e164, seg, m.start(1), m.end(1), True, "wa.me link"))
-    for start, end, e164 in _spelled(text, region):
+    for start, end, e164 in _spelled(text, region, seg.tokens):
         if not any(c.start < end and start < c.end for c in found):
             c = _judge(seg, e164, start, end, link=False)
             if c:
