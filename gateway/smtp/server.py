@@ -44,6 +44,7 @@ from gateway.rules import RuleError
 from gateway.scanner import SCANNED_CLASSES, ScanResult, ScanWorkers
 from gateway.smtp.dsn import received_header
 from gateway.smtp.relay import Delivery, NextHop
+from gateway.smtp.session import GatewaySMTP
 from gateway.store import Envelope, NewCopy, Store, StoredFinding, StoreError, new_queue_id, now_utc
 
 log = logging.getLogger("chaperone")
@@ -68,27 +69,6 @@ def _trusted(peer: str, networks: tuple) -> bool:
     if getattr(ip, "ipv4_mapped", None):
         ip = ip.ipv4_mapped
     return any(ip in net for net in networks)
-
-
-class GatewaySMTP(SMTP):
-    # RFC 5321 says 1,000 bytes, real mail has longer lines, and aiosmtpd's
-    # limit answers a *permanent* 500 that bounces them: take up to 64 KiB.
-    line_length_limit = 65538
-
-    def __init__(self, handler: RelayHandler, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
-        self._relay = handler
-
-    def connection_lost(self, error: Exception | None) -> None:
-        self._relay.gateway.connection_closed()
-        super().connection_lost(error)
-
-    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-        # aiosmtpd silently strips a source route (<@relay:user@host>) and
-        # relays to what is left; an open-relay probe must get a refusal.
-        if arg.lstrip().startswith("<") and arg.lstrip()[1:].lstrip().startswith("@"):
-            return None, None
-        return super()._getaddr(arg)
 
 
 class _TooBusy(asyncio.Protocol):
