@@ -21,7 +21,6 @@ from gateway.detect.links import find_links
 from gateway.detect.phones import find_phones
 from gateway.message import MessageView, Owner, Segment, Zone
 from gateway.rules import Rule
-from gateway.words import words_of
 
 _RANK = {"monitor": 0, "pass": 0, "flag": 1, "quarantine": 2, "reject": 3}
 _ZONE_NAME = {Zone.NEW: "new", Zone.SIGNATURE: "signature", Zone.QUOTED: "quoted", Zone.QUOTE_HEADER: "quoted"}
@@ -148,7 +147,7 @@ class PolicyEngine:
         found_categories = {h.rule.category for h, _ in hits}
         whole = "\n".join(s.text.text for s in view.segments if not s.is_link)
         # The words of the whole are the words of its segments (joined by a non-word "\n").
-        words = frozenset(words_of([t for s in view.segments if not s.is_link for t in s.tokens]))
+        words = frozenset().union(*(s.words for s in view.segments if not s.is_link))
         # A rule whose patterns all need a word this message lacks cannot match.
         phrase_rules = [r for r in self.config.rules.rules if r.detector == "phrases" and r.could_match(words)]
         # Rules that need another finding run last, once the others are known.

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+import regex
+
 _WORD = re.compile(r"\w+")
 # ASCII letters lower-cased, digits and "_" kept, other ASCII bytes -> space;
 # bytes of non-ASCII characters (0x80-0xFF in UTF-8) kept as they are.
@@ -47,3 +49,23 @@ def words_of(toks: list[bytes]) -> set[str]:
         else:
             out.update(split_token(token))
     return out
+
+
+# The regex module's idea of a word character, which its \b follows.
+_REGEX_WORD = regex.compile(r"\w+")
+
+
+def may_hold_any(words: set[str] | frozenset[str], vocabulary: frozenset[str]) -> bool:
+    """Could a case-insensitive ``\\b(?:w1|w2...)\\b`` (regex module) match a text
+    whose ``words_of`` are ``words``? False only when it cannot.
+
+    ASCII words answer directly. A word with non-ASCII characters is split again
+    where the regex module sees word boundaries (it counts combining marks as
+    word characters and some numerals, like superscripts, not), so "snap\u00b2"
+    still offers "snap". Casefolding already turned the letters that
+    case-insensitive matching equates with ASCII ones (long s, Kelvin sign)
+    into ASCII.
+    """
+    if not vocabulary.isdisjoint(words):
+        return True
+    return any(part in vocabulary for w in words if not w.isascii() for part in _REGEX_WORD.findall(w))

@@ -88,15 +88,18 @@ def find_emails(seg: Segment) -> list[Candidate]:
         pos = text.find("@", pos + 1)
     if seg.is_link:
         return found
-    lowered = text.lower()
-    # A plain " at " only counts with a "dot" munge near it (below), so prose
-    # without "dot" anywhere needs a bracketed at-token or an "@" to hold one.
-    no_dot_word = "dot" not in lowered
-    if no_dot_word:
-        if "@" not in text and "(at)" not in lowered and "[at]" not in lowered and "{at}" not in lowered and "<at>" not in lowered:
+    # Every at-token holds an "@" or the word "at"; a plain " at " only counts
+    # with a "dot" munge near it (below), and "dot" is inside a word if it is
+    # anywhere (the words are casefolded: "DOT" is there as "dot").
+    words = seg.words
+    if "@" not in text:
+        if "at" not in words:
             return found
-    elif " at " not in lowered and "(at)" not in lowered and "[at]" not in lowered and "{at}" not in lowered and " @" not in lowered and "@ " not in lowered:
-        return found
+        no_dot_word = not any("dot" in w for w in words)
+        if no_dot_word and not any(c in text for c in "([{<"):
+            return found  # only plain " at "s, and no "dot" to make one count
+    else:
+        no_dot_word = not any("dot" in w for w in words)
     for m in _at_tokens(text):
         if no_dot_word and m.group(0).strip().lower() == "at":
             continue

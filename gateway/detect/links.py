@@ -14,6 +14,7 @@ import regex
 
 from gateway.detect import Candidate, Kind
 from gateway.message import Segment
+from gateway.words import may_hold_any
 
 _DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\})"
 _HOSTS = [
@@ -45,6 +46,8 @@ _PLATFORM = regex.compile(
     r"(?i:\b(?P<w>instagram|insta|ig|snapchat|snap|tik\s?tok|twitter|facebook|fb|telegram|discord|whatsapp|"
     r"signal|kik|threads|bereal|youtube|twitch|psn|xbox|gamertag|steam|roblox)\b)|\b(?P<x>X)\b"
 )
+# Every word _PLATFORM can match, casefolded ("X" as "x"; "tik tok" as "tik").
+_PLATFORM_VOCABULARY = frozenset({*_PLATFORM_WORDS, "tik"} - {"tik tok"})
 # Every link host ends in a separator dot and one of a few top-level labels
 # (".me", ".com", "[.]gg"...), and every bare handle has a "." or "_" before a
 # letter or digit: most prose (times like 9.30am, prices) has neither, and
@@ -158,6 +161,11 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
             found.append(Candidate(Kind.CHANNEL, f"{platform}:{handle}", seg, m.start(), m.end(), True, f"{platform} link"))
     if seg.is_link:
         return found
+    # Handles count only beside a platform word: in this text, or in the
+    # subject of a short one.
+    subject_platform = bool(subject) and len(text) < 600 and _PLATFORM.search(subject) is not None
+    if not subject_platform and not may_hold_any(seg.words, _PLATFORM_VOCABULARY):
+        return found
     taken = [(c.start, c.end) for c in found]
 
     def free(a: int, b: int) -> bool:
@@ -175,9 +183,9 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
         if not free(m.start(), m.end()) or _NOT_HANDLE_SUFFIX.search(handle) or regex.fullmatch(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*", handle):
             continue
         platform = _nearest_platform(text, m.start(), m.end(), 30)
-        if platform is None and subject:
+        if platform is None and subject_platform:
             sm = _PLATFORM.search(subject)
-            if sm and len(text) < 600:
+            if sm:
                 platform = _PLATFORM_WORDS.get((sm.group("w") or sm.group("x") or "").lower().replace(" ", ""))
         if platform:
             found.append(Candidate(Kind.PROFILE, f"{platform}:{handle.lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))

@@ -320,6 +320,12 @@ def _may_spell_number(toks: list[bytes]) -> bool:
     """
     # bytes(map(...)) keeps the per-token work in C: one flag byte per token.
     flags = bytes(map(_NUMBER_WORDS.__contains__, toks))
+    if b"\x01" * 7 in flags:
+        return True
+    # A token with non-ASCII characters may hold several words, or none (a
+    # non-ASCII space between two number words): only then must it be split.
+    if all(t.isascii() or not _hides_number_words(t) for t in set(toks)):
+        return False
     ascii_tokens = bytes(map(bytes.isascii, toks))
     if 0 in ascii_tokens:
         pieces, last = [], 0
@@ -331,6 +337,12 @@ def _may_spell_number(toks: list[bytes]) -> bool:
             i = ascii_tokens.find(0, last)
         flags = b"".join([*pieces, flags[last:]])
     return b"\x01" * 7 in flags
+
+
+def _hides_number_words(token: bytes) -> bool:
+    """Does this non-ASCII token hold a word that may be a number word, or no word at all?"""
+    words = _UNICODE_WORD.findall(token.decode("utf-8", "surrogatepass"))
+    return not words or any(not w.isascii() or w.lower().encode() in _NUMBER_WORDS for w in words)
 
 
 _LETTERS = regex.compile(r"[a-z]+")
