@@ -35,7 +35,7 @@ from enum import Enum
 
 from gateway.htmltext import render_html
 from gateway.normalize import NormalizedText, normalize
-from gateway.words import tokens, words_of
+from gateway.words import spaced, words_of
 
 
 class UnreadableMessage(Exception):
@@ -79,7 +79,7 @@ class Segment:
     zones are never asked for and cutting them would be wasted work.
     """
 
-    __slots__ = ("part", "text", "is_link", "_zones", "_cut", "_tokens", "_words")
+    __slots__ = ("part", "text", "is_link", "_zones", "_cut", "_spaced", "_distinct", "_words")
 
     def __init__(self, part: str, text: NormalizedText, zones: tuple[ZoneSpan, ...] | None = None,
                  is_link: bool = False, *, cut: Callable[[str], tuple[ZoneSpan, ...]] | None = None) -> None:
@@ -90,22 +90,9 @@ class Segment:
         self.is_link = is_link  # an href target, not running text
         self._zones = zones
         self._cut = cut
-        self._tokens: list[bytes] | None = None
+        self._spaced: bytes | None = None
+        self._distinct: set[bytes] | None = None
         self._words: frozenset[str] | None = None
-
-    @property
-    def tokens(self) -> list[bytes]:
-        """The text's words (``gateway.words.tokens``), found once for every detector."""
-        if self._tokens is None:
-            self._tokens = tokens(self.text.text)
-        return self._tokens
-
-    @property
-    def words(self) -> frozenset[str]:
-        """The set of casefolded ``\\w+`` words (``gateway.words.words_of``)."""
-        if self._words is None:
-            self._words = frozenset(words_of(self.tokens))
-        return self._words
 
     @property
     def zones(self) -> tuple[ZoneSpan, ...]:
@@ -113,6 +100,27 @@ class Segment:
             assert self._cut is not None
             self._zones, self._cut = self._cut(self.text.text), None
         return self._zones
+
+    @property
+    def spaced(self) -> bytes:
+        """The text's words as bytes between spaces (``gateway.words.spaced``)."""
+        if self._spaced is None:
+            self._spaced = spaced(self.text.text)
+        return self._spaced
+
+    @property
+    def distinct_tokens(self) -> set[bytes]:
+        """The distinct tokens of ``spaced`` (``gateway.words.tokens``)."""
+        if self._distinct is None:
+            self._distinct = set(self.spaced.split())
+        return self._distinct
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The set of casefolded ``\\w+`` words (``gateway.words.words_of``)."""
+        if self._words is None:
+            self._words = frozenset(words_of(self.distinct_tokens))
+        return self._words
 
     def __repr__(self) -> str:
         return f"Segment({self.part!r}, {self.text.text[:40]!r}..., is_link={self.is_link})"

@@ -23,10 +23,16 @@ _ASCII_WORD_BYTES = bytes(
 )
 
 
+def spaced(text: str) -> bytes:
+    """The text as UTF-8 with ASCII letters lower-cased and every other ASCII
+    byte that is not a word character turned into a space."""
+    return text.encode("utf-8", "surrogatepass").translate(_ASCII_WORD_BYTES)
+
+
 def tokens(text: str) -> list[bytes]:
     """The text's words in order, ASCII ones lower-cased. A token with non-ASCII
     bytes may still hold non-word characters: see ``words_of``."""
-    return text.encode("utf-8", "surrogatepass").translate(_ASCII_WORD_BYTES).split()
+    return spaced(text).split()
 
 
 def split_token(token: bytes) -> list[str]:
@@ -36,9 +42,9 @@ def split_token(token: bytes) -> list[str]:
     return _WORD.findall(token.decode("utf-8", "surrogatepass").casefold())
 
 
-def words_of(toks: list[bytes]) -> set[str]:
+def words_of(toks: list[bytes] | set[bytes]) -> set[str]:
     """The set of casefolded ``\\w+`` words of a token list."""
-    distinct = set(toks)
+    distinct = toks if isinstance(toks, set) else set(toks)
     joined = b" ".join(distinct)
     if joined.isascii():
         return set(joined.decode().split())

@@ -305,6 +305,7 @@ def _windows(run: list[tuple[int, int, str]], region: str) -> list[tuple[int, in
 
 
 _NUMBER_WORDS = frozenset(w.encode() for w in (*_WORD_DIGIT, "double", "triple", "treble", "plus"))
+_NUMBER_WORDS_TEXT = frozenset(w.decode() for w in _NUMBER_WORDS)
 _UNICODE_WORD = regex.compile(r"\w+")
 
 
@@ -320,12 +321,6 @@ def _may_spell_number(toks: list[bytes]) -> bool:
     """
     # bytes(map(...)) keeps the per-token work in C: one flag byte per token.
     flags = bytes(map(_NUMBER_WORDS.__contains__, toks))
-    if b"\x01" * 7 in flags:
-        return True
-    # A token with non-ASCII characters may hold several words, or none (a
-    # non-ASCII space between two number words): only then must it be split.
-    if all(t.isascii() or not _hides_number_words(t) for t in set(toks)):
-        return False
     ascii_tokens = bytes(map(bytes.isascii, toks))
     if 0 in ascii_tokens:
         pieces, last = [], 0
@@ -339,6 +334,39 @@ def _may_spell_number(toks: list[bytes]) -> bool:
     return b"\x01" * 7 in flags
 
 
+def _may_spell_number_in(seg: Segment) -> bool:
+    """``_may_spell_number`` for a segment, from the words it has already found.
+
+    Most texts hold a few number words, or none: rather than flag every
+    token, find each present number word's occurrences as whole tokens in the
+    spaced text and look for seven that only spaces separate. A non-ASCII
+    token that could hide a number word (or a non-ASCII space) sends the
+    text to the token-by-token test instead.
+    """
+    if any(not t.isascii() and _hides_number_words(t) for t in seg.distinct_tokens):
+        return _may_spell_number(seg.spaced.split())
+    present = _NUMBER_WORDS_TEXT.intersection(seg.words)
+    if not present:
+        return False
+    padded = b" " + seg.spaced + b" "
+    spans: list[tuple[int, int]] = []
+    for word in present:
+        needle = f" {word} ".encode()
+        i = padded.find(needle)
+        while i >= 0:
+            spans.append((i + 1, i + len(needle) - 1))
+            i = padded.find(needle, i + len(needle) - 1)  # the next may share this space
+    if len(spans) < 7:
+        return False
+    spans.sort()
+    run = 1
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        run = run + 1 if padded.count(b" ", end, start) == start - end else 1
+        if run >= 7:
+            return True
+    return False
+
+
 def _hides_number_words(token: bytes) -> bool:
     """Does this non-ASCII token hold a word that may be a number word, or no word at all?"""
     words = _UNICODE_WORD.findall(token.decode("utf-8", "surrogatepass"))
@@ -348,9 +376,9 @@ def _hides_number_words(token: bytes) -> bool:
 _LETTERS = regex.compile(r"[a-z]+")
 
 
-def _spelled(text: str, region: str, toks: list[bytes] | None = None) -> list[tuple[int, int, str]]:
+def _spelled(text: str, region: str, seg: Segment | None = None) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
-    if not _may_spell_number(tokens(text) if toks is None else toks):
+    if not (_may_spell_number(tokens(text)) if seg is None else _may_spell_number_in(seg)):
         return out
     for m in _SPELLED.finditer(text):
         digits: list[str] = []
@@ -407,7 +435,7 @@ def find_phones(seg: Segment, region: str = "GB") -> list[Candidate]:
         e164 = canonical("+" + m.group(1), region)
         if e164 and not any(c.start <= m.start(1) < c.end for c in found):
             found.append(Candidate(Kind.PHONE, e164, seg, m.start(1), m.end(1), True, "wa.me link"))
-    for start, end, e164 in _spelled(text, region, seg.tokens):
+    for start, end, e164 in _spelled(text, region, seg):
         if not any(c.start < end and start < c.end for c in found):
             c = _judge(seg, e164, start, end, link=False)
             if c:
