@@ -238,7 +238,8 @@ class ScanWorkers:
         scanner = self.scanner
         job = pickle.dumps((raw, mail_from, rcpts, at), protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            result = await asyncio.wait_for(self._run(worker, job), deadline)
+            async with asyncio.timeout(deadline):  # no extra task per scan, unlike wait_for
+                result = await self._run(worker, job)
         except TimeoutError:
             reason = f"scan did not finish within {deadline:g} s"
         except asyncio.CancelledError:
