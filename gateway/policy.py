@@ -9,6 +9,7 @@ action of the findings whose rules apply to that recipient's class.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -145,7 +146,11 @@ class PolicyEngine:
                     continue
                 hits.append((_Hit(rule, c.segment, c.start, c.end, c.value, c.note, kind), held))
         found_categories = {h.rule.category for h, _ in hits}
-        whole = "\n".join(s.text.text for s in view.segments if not s.is_link)
+
+        @functools.cache
+        def whole() -> str:  # the message's text, for rules that look at all of it
+            return "\n".join(s.text.text for s in view.segments if not s.is_link)
+
         # The words of the whole are the words of its segments (joined by a non-word "\n").
         words = frozenset().union(*(s.words for s in view.segments if not s.is_link))
         # A rule whose patterns all need a word this message lacks cannot match.
@@ -154,7 +159,7 @@ class PolicyEngine:
         for rule in sorted(phrase_rules, key=lambda r: bool(r.requires_finding)):
             if rule.requires_finding and not (set(rule.requires_finding) & found_categories):
                 continue
-            if rule.unless_message and any(self._search(p, whole, pattern_timeout, rule) for p in rule.unless_message):
+            if rule.unless_message and any(self._search(p, whole(), pattern_timeout, rule) for p in rule.unless_message):
                 continue
             new = self._phrase_hits(rule, view, pattern_timeout)
             held = copies(None, "", rule)

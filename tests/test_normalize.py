@@ -39,3 +39,13 @@ def test_folded_characters_map_back_after_carriage_returns():
     assert norm.text == "line\n\n07700\n"
     assert norm.hidden_characters == 1
     assert norm.source_excerpt(norm.text.index("07700"), norm.text.index("07700") + 5).strip() == "\uff10\uff17\u200b700"
+
+
+def test_special_characters_are_found_as_the_regex_finds_them():
+    from gateway.normalize import _SPECIAL, _special_spans
+
+    alphabet = [*"ab 1@.\n\r\t", "\u00a0", "\u00e9", "\u00a3", "\x00", "\x7f", "\x85", "\u2019", "\uff10"]
+    rng = random.Random(3)
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 90)))
+        assert _special_spans(text) == [m.span() for m in _SPECIAL.finditer(text)], text
