@@ -48,6 +48,10 @@ class Finding:
     context: str  # a little text around the evidence, for reviewers
     copies: tuple[str, ...] = ()  # the recipient copies this finding applies to
 
+    def __reduce__(self):  # see ScanResult.__reduce__
+        return Finding, (self.rule, self.category, self.action, self.evidence, self.part, self.quoted, self.zone,
+                         self.value, self.note, self.context, self.copies)
+
     def as_json(self) -> dict:
         return {"rule": self.rule, "category": self.category, "evidence": self.evidence,
                 "part": self.part, "quoted": self.quoted}

@@ -72,3 +72,17 @@ def test_arbitrary_text_bodies_are_scanned(scanner, body, cte):
 
 def test_config_loads():
     assert load_config(CONFIG).rules.rules
+
+
+def test_scan_results_cross_from_workers_whole():
+    """ScanResult and Finding pickle by constructor arguments: a field left out would be lost."""
+    import dataclasses
+    import pickle
+
+    from gateway.policy import Finding
+    from gateway.scanner import ScanResult
+
+    for cls in (Finding, ScanResult):
+        values = {f.name: f"value-{k}" for k, f in enumerate(dataclasses.fields(cls))}
+        original = cls(**values)
+        assert pickle.loads(pickle.dumps(original, protocol=pickle.HIGHEST_PROTOCOL)) == original
