@@ -141,3 +141,14 @@ async def test_addresses_parse_as_aiosmtpd_parses_them(limit):
         except IndexError:  # aiosmtpd's parser fails on a few; the session answers them as malformed
             expected = (None, None)
         assert _parse_address(arg, limit) == expected, arg
+
+
+def test_size_announced_to_the_next_hop_is_what_data_carries():
+    from aiosmtplib.protocol import normalize_message_line_endings
+
+    from gateway.smtp.relay import wire_size
+
+    rng = random.Random(3)
+    for _ in range(5000):
+        data = bytes(rng.choice(b"ab\r\n.") for _ in range(rng.randint(0, 30)))
+        assert wire_size(data) == len(normalize_message_line_endings(data)), data

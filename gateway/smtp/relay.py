@@ -18,11 +18,12 @@ import time
 from dataclasses import dataclass, field
 
 import aiosmtplib
+from aiosmtplib.protocol import normalize_message_line_endings
 
 from gateway.config import HostPort
 
 # Only these MAIL parameters describe the message itself and must travel on
-# with it; SIZE is recomputed by aiosmtplib.
+# with it; SIZE is recomputed (wire_size).
 _PASSED_ON = ("BODY=8BITMIME", "SMTPUTF8")
 
 
@@ -35,6 +36,50 @@ class Delivery:
     # The body may have reached the next hop before the failure (a timeout or
     # disconnect waiting for the final reply): a retry can duplicate it.
     possible_duplicate: bool = False
+
+
+def wire_size(data: bytes) -> int:
+    """RFC 1870 SIZE: the octets DATA will carry, every line ending a CRLF.
+
+    aiosmtplib's sendmail finds it by rewriting the whole message with a regex
+    (then rewrites it again to send it); a message whose line endings are all
+    CRLF already, as SMTP delivers them, needs only three counts.
+    """
+    crlf = data.count(b"\r\n")
+    if data.count(b"\r") == crlf == data.count(b"\n"):
+        return len(data) + (0 if data.endswith(b"\r\n") else 2)
+    return len(normalize_message_line_endings(data))
+
+
+async def _transaction(client: aiosmtplib.SMTP, sender: str, rcpts: list[str], data: bytes,
+                       options: list[str]) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+    """aiosmtplib's ``sendmail``, step by step with its public commands, less
+    its second pass over the message for SIZE. Raises as ``sendmail`` does:
+    SMTPRecipientsRefused when every recipient is refused, the command's own
+    error otherwise (after RSET)."""
+    utf8 = any(o.upper() == "SMTPUTF8" for o in options)
+    encoding = "utf-8" if utf8 else "ascii"
+    if client.last_ehlo_response is None and client.last_helo_response is None:
+        await client.ehlo()
+    if utf8 and not client.supports_extension("smtputf8"):
+        raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+    mail_options = [f"SIZE={wire_size(data)}", *options] if client.supports_extension("size") else list(options)
+    refused: list[aiosmtplib.SMTPRecipientRefused] = []
+    try:
+        await client.mail(sender, options=mail_options, encoding=encoding)
+        for rcpt in rcpts:
+            try:
+                await client.rcpt(rcpt, encoding=encoding)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                refused.append(exc)
+        if len(refused) == len(rcpts):
+            raise aiosmtplib.SMTPRecipientsRefused(refused)
+        response = await client.data(data)
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+        with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
+            await client.rset()
+        raise
+    return {r.recipient: aiosmtplib.SMTPResponse(r.code, r.message) for r in refused}, response.message
 
 
 def _reply(code: int, message: str) -> str:
@@ -113,7 +158,7 @@ class NextHop:
                 reason = f"next hop {self.address} unreachable ({type(exc).__name__})"
                 return Delivery((), dict.fromkeys(rcpts, reason), {}, reason)
             try:
-                errors, reply = await conn.client.sendmail(sender, rcpts, data, mail_options=options)
+                errors, reply = await _transaction(conn.client, sender, rcpts, data, options)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 self._release(conn)
                 temporary, permanent = {}, {}
