@@ -627,6 +627,11 @@ class _Builder:
 _HEADER_END = re.compile(r"(?:\r\n|\r(?!\n)|(?<!\r)\n)(?:\r\n|\r|\n)")
 
 
+# A header that declares parts or a message inside: parsed in full straight away
+# (a declaration this misses is caught after the headers are parsed).
+_NESTED_TYPE = re.compile(r"^content-type:\s*(?:multipart|message)/", re.IGNORECASE | re.MULTILINE)
+
+
 def parse_bytes(raw: bytes) -> Message:
     """``email.message_from_bytes(raw)``, without walking a one-part body line by line.
 
@@ -637,7 +642,7 @@ def parse_bytes(raw: bytes) -> Message:
     """
     text = raw.decode("ascii", "surrogateescape")  # what BytesParser does first
     m = _HEADER_END.search(text)
-    if m is None or m.start() == 0 or text.startswith("From "):
+    if m is None or m.start() == 0 or text.startswith("From ") or _NESTED_TYPE.search(text, 0, m.start()):
         return email.message_from_string(text)
     msg = email.message_from_string(text[:m.end()])
     if msg.defects or msg.get_payload() or msg.get_content_maintype() in ("multipart", "message"):
