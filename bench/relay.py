@@ -62,23 +62,38 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
     raise SystemExit(f"nothing answered on port {port}")
 
 
-def messages(n: int, size: int, seed: int = 1, to: str = PARENT) -> list[bytes]:
-    """Distinct, ordinary 10 KB letters to a parent: every one is scanned and passes."""
+def messages(n: int, size: int, seed: int = 1, to: str = PARENT, html: bool = False) -> list[bytes]:
+    """Distinct, ordinary 10 KB letters to a parent: every one is scanned and passes.
+
+    Plain text by default; with ``html``, multipart/alternative as mail
+    programs send it: the same letter as text and as HTML (a paragraph per
+    line), each about half the size.
+    """
     rng = random.Random(seed)
     out = []
     for i in range(n):
         words: list[str] = []
-        while sum(len(w) + 1 for w in words) < size - 400:
+        while sum(len(w) + 1 for w in words) < ((size - 1600) // 2 if html else size - 400):
             sentence = rng.sample(WORDS, 12)
             words += [sentence[0].capitalize(), *sentence[1:-1], sentence[-1] + "."]
         # Real letters have dates, times and prices (which the phone detector
         # must look at and mask), not only words.
         words += [f"The trip on {1 + i % 28}/03/2027 leaves at 9.{i % 6}0am and costs £{12 + i % 9}.50, room {100 + i % 50}."]
         rng.shuffle(words)
-        body = "\r\n".join(" ".join(words[j:j + 12]) for j in range(0, len(words), 12))
-        out.append((f"From: Tess Teacher <{STAFF}>\r\nTo: {to}\r\nSubject: Class update {i}\r\n"
-                    f"Date: Tue, 24 Nov 2026 09:00:00 +0000\r\nMessage-ID: <bench-{seed}-{i}@heartofengland.example>\r\n"
-                    f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode())
+        lines = [" ".join(words[j:j + 12]) for j in range(0, len(words), 12)]
+        head = (f"From: Tess Teacher <{STAFF}>\r\nTo: {to}\r\nSubject: Class update {i}\r\n"
+                f"Date: Tue, 24 Nov 2026 09:00:00 +0000\r\nMessage-ID: <bench-{seed}-{i}@heartofengland.example>\r\n"
+                f"MIME-Version: 1.0\r\n")
+        text = "\r\n".join(lines)
+        if not html:
+            out.append(f"{head}Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n".encode())
+            continue
+        boundary = f"=_bench_{seed}_{i}"
+        markup = "\r\n".join(f"<p style=\"margin:0\">{line.replace('£', '&pound;')}</p>" for line in lines)
+        out.append((f"{head}Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"
+                    f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+                    f"--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+                    f"<html><body>\r\n{markup}\r\n</body></html>\r\n--{boundary}--\r\n").encode())
     return out
 
 
@@ -193,6 +208,8 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--size", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--html", action="store_true",
+                    help="multipart/alternative letters (text and HTML halves), as mail programs send them")
     ap.add_argument("--recipient", default=PARENT,
                     help="envelope and To: recipient (a staff address measures the relay without scanning)")
     args = ap.parse_args()
@@ -219,16 +236,17 @@ def main() -> None:
                                       stdout=gw_log, stderr=gw_log))
         wait_port(bare_port)
         wait_port(gw_port)
-        print(f"relay benchmark: {args.messages} messages of ~{args.size} bytes to {args.recipient}, {args.sessions} sessions, "
+        kind = "multipart/alternative" if args.html else "text/plain"
+        print(f"relay benchmark: {args.messages} {kind} messages of ~{args.size} bytes to {args.recipient}, {args.sessions} sessions, "
               f"{args.rounds} rounds each, sink: {sink_name}, {os.cpu_count()} CPUs")
         results: dict[str, list[tuple[float, float, float, int]]] = {"bare forwarder": [], "gateway": []}
         # Warm-up: connections, worker processes, caches.
         to = args.recipient
-        asyncio.run(drive(bare_port, messages(100, args.size, seed=999, to=to), args.sessions, to))
-        asyncio.run(drive(gw_port, messages(100, args.size, seed=998, to=to), args.sessions, to))
+        asyncio.run(drive(bare_port, messages(100, args.size, seed=999, to=to, html=args.html), args.sessions, to))
+        asyncio.run(drive(gw_port, messages(100, args.size, seed=998, to=to, html=args.html), args.sessions, to))
         for r in range(args.rounds):
             for name, port in (("bare forwarder", bare_port), ("gateway", gw_port)):
-                payloads = messages(args.messages, args.size, seed=r * 2 + (name == "gateway"), to=to)
+                payloads = messages(args.messages, args.size, seed=r * 2 + (name == "gateway"), to=to, html=args.html)
                 busy0, total0 = cpu_times()
                 elapsed, lat, failed = asyncio.run(drive(port, payloads, args.sessions, to))
                 busy1, total1 = cpu_times()

@@ -62,6 +62,10 @@ class _Element:
 
 
 class _Renderer(HTMLParser):
+    """Rendering state: the open elements, and counts of the hidden, skipped
+    and quoting ones among them (kept as elements open and close, since every
+    callback asks and the stack is walked only when an element closes)."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.stack: list[_Element] = []
@@ -69,26 +73,19 @@ class _Renderer(HTMLParser):
         self.hidden_parts: list[str] = []
         self.links: list[Link] = []
         self._open_links: list[tuple[str, list[str]]] = []
-
-    # -- state derived from the stack -------------------------------------
-    def _hidden(self) -> bool:
-        return any(e.hidden for e in self.stack)
-
-    def _skipping(self) -> bool:
-        return any(e.skip for e in self.stack)
-
-    def _depth(self) -> int:
-        return sum(1 for e in self.stack if e.quote)
+        self._hidden = 0  # open elements that hide their content
+        self._skipping = 0  # open elements whose content is not text (script, style...)
+        self._depth = 0  # open quoting elements
 
     def _newline(self) -> None:
         depth, parts = self.lines[-1]
-        if parts or depth != self._depth():
-            self.lines.append((self._depth(), []))
+        if parts or depth != self._depth:
+            self.lines.append((self._depth, []))
 
     def _write(self, text: str) -> None:
         depth, parts = self.lines[-1]
-        if not parts and depth != self._depth():
-            self.lines[-1] = (self._depth(), parts)
+        if not parts and depth != self._depth:
+            self.lines[-1] = (self._depth, parts)
         parts.append(text)
 
     # -- parser callbacks -------------------------------------------------
@@ -108,9 +105,15 @@ class _Renderer(HTMLParser):
             if tag == "img" and a.get("alt"):
                 self._write(a["alt"])
             return
-        hidden = bool(_HIDDEN_STYLE.search(a.get("style", ""))) or "hidden" in a
-        quote = tag == "blockquote" or bool(_QUOTE_CLASS.search(a.get("class", "")))
-        self.stack.append(_Element(tag, hidden, quote, tag in _SKIP))
+        style = a.get("style")
+        hidden = bool(style and _HIDDEN_STYLE.search(style)) or "hidden" in a
+        css_class = a.get("class")
+        quote = tag == "blockquote" or bool(css_class and _QUOTE_CLASS.search(css_class))
+        skip = tag in _SKIP
+        self.stack.append(_Element(tag, hidden, quote, skip))
+        self._hidden += hidden
+        self._skipping += skip
+        self._depth += quote
         if quote:
             self._newline()
 
@@ -126,19 +129,25 @@ class _Renderer(HTMLParser):
             if self.stack[i].tag == tag:
                 closed = self.stack[i:]
                 del self.stack[i:]
-                if tag in _BLOCK or any(e.quote for e in closed):
+                quoted = False
+                for e in closed:
+                    self._hidden -= e.hidden
+                    self._skipping -= e.skip
+                    self._depth -= e.quote
+                    quoted = quoted or e.quote
+                if tag in _BLOCK or quoted:
                     self._newline()
                 elif tag in _CELL:
                     self._write(" ")
                 return
 
     def handle_data(self, data: str) -> None:
-        if self._skipping():
+        if self._skipping:
             return
         text = _WS.sub(" ", data)
         if not text:
             return
-        if self._hidden():
+        if self._hidden:
             self.hidden_parts.append(text)
         else:
             self._write(text)
