@@ -1,8 +1,10 @@
 """A text's words, found with byte operations rather than a regex walk.
 
-Two cheap tests ask "which words are here" of every scanned text: the phrase
-prefilter (``gateway.prefilter``) and the spelled-out phone number screen
-(``gateway.detect.phones``). ``re.findall(r"\\w+")`` over a 10 KB letter
+Cheap tests ask "which words are here" of every scanned text before the
+patterns run: the phrase prefilter (``gateway.prefilter``), the spelled-out
+phone number screen (``gateway.detect.phones``), the platform word beside a
+handle (``gateway.detect.links``) and the at-token of a munged address
+(``gateway.detect.emails``). ``re.findall(r"\\w+")`` over a 10 KB letter
 costs half a millisecond; encoding, mapping every ASCII non-word byte to a
 space and splitting costs a tenth of that. Bytes of non-ASCII characters are
 left alone, so a token that holds any is split again by ``\\w+`` itself:

@@ -25,7 +25,6 @@ import regex
 
 from gateway.detect import Candidate, Kind, span_around
 from gateway.message import Segment, Zone
-from gateway.words import tokens
 
 # Never phones: masked in the digit view before anything else.
 _MASKS = regex.compile(
@@ -376,10 +375,11 @@ def _hides_number_words(token: bytes) -> bool:
 _LETTERS = regex.compile(r"[a-z]+")
 
 
-def _spelled(text: str, region: str, seg: Segment | None = None) -> list[tuple[int, int, str]]:
+def _spelled(seg: Segment, region: str) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
-    if not (_may_spell_number(tokens(text)) if seg is None else _may_spell_number_in(seg)):
+    if not _may_spell_number_in(seg):
         return out
+    text = seg.text.text
     for m in _SPELLED.finditer(text):
         digits: list[str] = []
         repeat = 1
@@ -435,7 +435,7 @@ def find_phones(seg: Segment, region: str = "GB") -> list[Candidate]:
         e164 = canonical("+" + m.group(1), region)
         if e164 and not any(c.start <= m.start(1) < c.end for c in found):
             found.append(Candidate(Kind.PHONE, e164, seg, m.start(1), m.end(1), True, "wa.me link"))
-    for start, end, e164 in _spelled(text, region, seg):
+    for start, end, e164 in _spelled(seg, region):
         if not any(c.start < end and start < c.end for c in found):
             c = _judge(seg, e164, start, end, link=False)
             if c:
