@@ -89,6 +89,10 @@ class RelaySettings:
     store_url: str = ""  # empty: SQLite in data_dir
     metrics_listen: HostPort | None = None
     scan_workers: int = 2
+    # Below this much free space on the embedded store's disk, MAIL is answered
+    # 452 4.3.1 (clients keep the mail and retry) rather than risk a failed
+    # commit (like Postfix's queue_minfree). 0 turns the check off.
+    min_free_disk_mb: int = 100
     # Held copies nobody decided on expire (the sender is told); reviewers are
     # reminded this long before.
     expire_seconds: float = 30 * 24 * 3600.0
@@ -177,6 +181,7 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         store_url=str(store.get("url", "")),
         metrics_listen=metrics,
         scan_workers=int(relay.get("scan_workers", defaults.scan_workers)),
+        min_free_disk_mb=int(relay.get("min_free_disk_mb", defaults.min_free_disk_mb)),
         retry_initial_seconds=float(delivery.get("retry_initial_seconds", defaults.retry_initial_seconds)),
         retry_max_seconds=float(delivery.get("retry_max_seconds", defaults.retry_max_seconds)),
         give_up_seconds=float(delivery.get("give_up_seconds", defaults.give_up_seconds)),
@@ -187,6 +192,8 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
     )
     if settings.max_recipients < 100:
         raise RuleError(f"{where('max_recipients')}: max_recipients must be at least 100 (RFC 5321 4.5.3.1.8)")
+    if settings.min_free_disk_mb < 0:
+        raise RuleError(f"{where('min_free_disk_mb')}: min_free_disk_mb must be 0 (off) or more")
     if settings.scan_workers < 1 or settings.next_hop_connections < 1 or settings.max_connections < 1:
         raise RuleError(f"{path}:1: scan_workers, connections and max_connections must be at least 1")
     return settings

@@ -198,6 +198,21 @@ def test_connection_cap_answers_421(sink, tmp_path):
         g.stop()
 
 
+def test_a_disk_below_the_free_space_floor_answers_452_and_takes_nothing(sink, tmp_path):
+    # A floor no disk here can meet (a petabyte): the gateway must refuse before any data.
+    g = GatewayProcess(tmp_path, sink, min_free_disk_mb=1_000_000_000).start()
+    try:
+        replies = reply_to(g, f"MAIL FROM:<{STAFF}>")
+        assert replies[0][0] == 452 and "4.3.1" in replies[0][1]
+        with pytest.raises(smtplib.SMTPSenderRefused):
+            send(g, mail("disk floor probe"), [COLLEAGUE])
+        time.sleep(0.5)
+        assert not any(b"disk floor probe" in m.data for m in sink.to(COLLEAGUE))
+        assert "free disk space below the floor" in g.log()
+    finally:
+        g.stop()
+
+
 # -- guarantees -----------------------------------------------------------------------
 
 def test_next_hop_down_gives_4xx_and_the_retry_holds_nothing_twice(tmp_path):

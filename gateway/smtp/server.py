@@ -21,6 +21,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import shutil
 import signal
 import ssl
 import time
@@ -99,6 +100,9 @@ class RelayHandler:
             if g.settings.auth_users:
                 return "530 5.7.0 Authentication required"
             return "550 5.7.1 Relay access denied: this gateway only relays for the school's mail servers"
+        problem = g.storage_problem()
+        if problem:
+            return problem
         utf8 = "SMTPUTF8" in (o.upper() for o in mail_options)
         if address != "<>":
             problem = g.address_problem(address, utf8)
@@ -179,6 +183,8 @@ class Gateway:
                              on_attempt=lambda outcome: self.metrics.delivery_attempts.labels(outcome).inc())
         self._hasher = argon2.PasswordHasher()
         self._auth_ok: set[tuple[str, str]] = set()
+        self._disk_checked = -1e9
+        self._disk_low = False
 
     # -- access and addresses ----------------------------------------------
     def authorised(self, session: Session) -> bool:
@@ -234,6 +240,29 @@ class Gateway:
         except EmailNotValidError:
             return "553 5.1.3 Bad address syntax"
         return None
+
+    def storage_problem(self) -> str | None:
+        """A 452 while the embedded store's disk is below the free-space floor (checked every 2 s)."""
+        floor = self.settings.min_free_disk_mb
+        path = getattr(self.store, "path", None)
+        if not floor or path is None:  # off, or the store is PostgreSQL's business
+            return None
+        now = time.monotonic()
+        if now - self._disk_checked >= 2.0:
+            self._disk_checked = now
+            try:
+                free = shutil.disk_usage(path.parent).free
+            except OSError:
+                free = None  # cannot tell: a failed commit still answers 451
+            low = free is not None and free < floor * 1024 * 1024
+            if low != self._disk_low:
+                (log.error if low else log.info)(
+                    "free disk space below the floor: refusing new mail with 452" if low else
+                    "free disk space above the floor again: accepting mail",
+                    extra={"json": {"path": str(path.parent), "free_mb": (free or 0) // (1024 * 1024),
+                                    "floor_mb": floor}})
+            self._disk_low = low
+        return "452 4.3.1 Insufficient system storage, please try again later" if self._disk_low else None
 
     # -- one message -----------------------------------------------------------
     async def _db(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
