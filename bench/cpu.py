@@ -1,6 +1,6 @@
 """Where a relayed message's CPU goes: prints CPU milliseconds per message for each process.
 
-  python bench/cpu.py [--messages N] [--recipient ADDR]
+  python bench/cpu.py [--messages N] [--recipient ADDR] [--html]
 
 Starts `gateway serve` (SQLite store in a temporary folder) relaying to
 Postfix's smtp-sink, sends N ~10 KB letters (bench/relay.py's) over 20
@@ -57,6 +57,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=1000)
     ap.add_argument("--recipient", default=bench.PARENT)
+    ap.add_argument("--html", action="store_true", help="multipart/alternative letters (see bench/relay.py)")
     args = ap.parse_args()
     sink_bin = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
     tmp = tempfile.mkdtemp(prefix="chaperone-cpu-")
@@ -69,8 +70,8 @@ def main() -> None:
     try:
         bench.wait_port(gw_port)
         to = args.recipient
-        asyncio.run(bench.drive(gw_port, bench.messages(100, 10_000, seed=9, to=to), 20, to))  # warm up
-        payloads = bench.messages(args.messages, 10_000, seed=3, to=to)
+        asyncio.run(bench.drive(gw_port, bench.messages(100, 10_000, seed=9, to=to, html=args.html), 20, to))  # warm up
+        payloads = bench.messages(args.messages, 10_000, seed=3, to=to, html=args.html)
         pids = children(gateway.pid)
         before = {p: cpu_seconds(p) for p in pids} | {sink.pid: cpu_seconds(sink.pid)}
         elapsed, latencies, failed = asyncio.run(bench.drive(gw_port, payloads, 20, to))
