@@ -152,3 +152,26 @@ def test_size_announced_to_the_next_hop_is_what_data_carries():
     for _ in range(5000):
         data = bytes(rng.choice(b"ab\r\n.") for _ in range(rng.randint(0, 30)))
         assert wire_size(data) == len(normalize_message_line_endings(data)), data
+
+
+class _HeloOnly(SMTP):
+    async def smtp_EHLO(self, arg):  # noqa: N802 - aiosmtpd's command naming
+        await self.push("502 5.5.1 EHLO not implemented here")
+
+
+async def test_a_next_hop_without_esmtp_still_gets_the_message_after_helo():
+    from gateway.config import HostPort
+    from gateway.smtp.relay import NextHop
+
+    recorder = Recorder()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _HeloOnly(recorder, hostname="old"), "127.0.0.1", 0)
+    hop = NextHop(HostPort("127.0.0.1", server.sockets[0].getsockname()[1]), local_hostname="gateway.test")
+    try:
+        delivery = await hop.send("t@school.example", ["p@home.example"], b"Subject: hi\r\n\r\nhello\r\n")
+    finally:
+        await hop.close()
+        server.close()
+        await server.wait_closed()
+    assert delivery.accepted == ("p@home.example",), delivery
+    assert recorder.messages == [b"Subject: hi\r\n\r\nhello\r\n"]

@@ -59,8 +59,13 @@ async def _transaction(client: aiosmtplib.SMTP, sender: str, rcpts: list[str], d
     error otherwise (after RSET)."""
     utf8 = any(o.upper() == "SMTPUTF8" for o in options)
     encoding = "utf-8" if utf8 else "ascii"
-    if client.last_ehlo_response is None and client.last_helo_response is None:
-        await client.ehlo()
+    if client.is_ehlo_or_helo_needed:  # as sendmail: EHLO, or HELO for a server without ESMTP
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not client.is_connected:
+                raise
+            await client.helo()
     if utf8 and not client.supports_extension("smtputf8"):
         raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
     mail_options = [f"SIZE={wire_size(data)}", *options] if client.supports_extension("size") else list(options)
