@@ -63,17 +63,25 @@ def words_of(toks: list[bytes] | set[bytes]) -> set[str]:
 _REGEX_WORD = regex.compile(r"\w+")
 
 
+def regex_words(token: bytes | str) -> list[str]:
+    """The words of a (non-ASCII) token as the regex module's ``\\w`` and ``\\b``
+    see them: it counts combining marks as word characters and some numerals,
+    like superscripts, not, unlike ``re``."""
+    if isinstance(token, bytes):
+        token = token.decode("utf-8", "surrogatepass")
+    return _REGEX_WORD.findall(token)
+
+
 def may_hold_any(words: set[str] | frozenset[str], vocabulary: frozenset[str]) -> bool:
     """Could a case-insensitive ``\\b(?:w1|w2...)\\b`` (regex module) match a text
     whose ``words_of`` are ``words``? False only when it cannot.
 
     ASCII words answer directly. A word with non-ASCII characters is split again
-    where the regex module sees word boundaries (it counts combining marks as
-    word characters and some numerals, like superscripts, not), so "snap\u00b2"
-    still offers "snap". Casefolding already turned the letters that
+    where the regex module sees word boundaries (``regex_words``), so
+    "snap\u00b2" still offers "snap". Casefolding already turned the letters that
     case-insensitive matching equates with ASCII ones (long s, Kelvin sign)
     into ASCII.
     """
     if not vocabulary.isdisjoint(words):
         return True
-    return any(part in vocabulary for w in words if not w.isascii() for part in _REGEX_WORD.findall(w))
+    return any(part in vocabulary for w in words if not w.isascii() for part in regex_words(w))

@@ -92,14 +92,12 @@ def find_emails(seg: Segment) -> list[Candidate]:
     # with a "dot" munge near it (below), and "dot" is inside a word if it is
     # anywhere (the words are casefolded: "DOT" is there as "dot").
     words = seg.words
-    if "@" not in text:
-        if "at" not in words:
-            return found
-        no_dot_word = not any("dot" in w for w in words)
-        if no_dot_word and not any(c in text for c in "([{<"):
-            return found  # only plain " at "s, and no "dot" to make one count
-    else:
-        no_dot_word = not any("dot" in w for w in words)
+    has_at_sign = "@" in text
+    if not has_at_sign and "at" not in words:
+        return found
+    no_dot_word = not any("dot" in w for w in words)
+    if not has_at_sign and no_dot_word and not any(c in text for c in "([{<"):
+        return found  # only plain " at "s, and no "dot" to make one count
     for m in _at_tokens(text):
         if no_dot_word and m.group(0).strip().lower() == "at":
             continue

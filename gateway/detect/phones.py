@@ -25,6 +25,7 @@ import regex
 
 from gateway.detect import Candidate, Kind, span_around
 from gateway.message import Segment, Zone
+from gateway.words import regex_words
 
 # Never phones: masked in the digit view before anything else.
 _MASKS = regex.compile(
@@ -305,7 +306,6 @@ def _windows(run: list[tuple[int, int, str]], region: str) -> list[tuple[int, in
 
 _NUMBER_WORDS = frozenset(w.encode() for w in (*_WORD_DIGIT, "double", "triple", "treble", "plus"))
 _NUMBER_WORDS_TEXT = frozenset(w.decode() for w in _NUMBER_WORDS)
-_UNICODE_WORD = regex.compile(r"\w+")
 
 
 def _may_spell_number(toks: list[bytes]) -> bool:
@@ -325,8 +325,7 @@ def _may_spell_number(toks: list[bytes]) -> bool:
         pieces, last = [], 0
         i = ascii_tokens.find(0)
         while i >= 0:
-            words = _UNICODE_WORD.findall(toks[i].decode("utf-8", "surrogatepass"))
-            pieces += [flags[last:i], bytes(not w.isascii() or w.lower().encode() in _NUMBER_WORDS for w in words)]
+            pieces += [flags[last:i], _word_flags(toks[i])]
             last = i + 1
             i = ascii_tokens.find(0, last)
         flags = b"".join([*pieces, flags[last:]])
@@ -366,10 +365,15 @@ def _may_spell_number_in(seg: Segment) -> bool:
     return False
 
 
+def _word_flags(token: bytes) -> bytes:
+    """A non-ASCII token's words, one flag byte each: 1 where it may be a number word."""
+    return bytes(not w.isascii() or w.lower().encode() in _NUMBER_WORDS for w in regex_words(token))
+
+
 def _hides_number_words(token: bytes) -> bool:
     """Does this non-ASCII token hold a word that may be a number word, or no word at all?"""
-    words = _UNICODE_WORD.findall(token.decode("utf-8", "surrogatepass"))
-    return not words or any(not w.isascii() or w.lower().encode() in _NUMBER_WORDS for w in words)
+    flags = _word_flags(token)
+    return not flags or 1 in flags
 
 
 _LETTERS = regex.compile(r"[a-z]+")

@@ -244,7 +244,7 @@ class Gateway:
     def storage_problem(self) -> str | None:
         """A 452 while the embedded store's disk is below the free-space floor (checked every 2 s)."""
         floor = self.settings.min_free_disk_mb
-        path = getattr(self.store, "path", None)
+        path = self.store.path
         if not floor or path is None:  # off, or the store is PostgreSQL's business
             return None
         now = time.monotonic()
