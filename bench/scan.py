@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.config import load_config  # noqa: E402
-from gateway.scanner import Scanner, ScanPool  # noqa: E402
+from gateway.judge.scan import Scanner, ScanPool  # noqa: E402
 
 PARENT = "parent.one@gmail.com"
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from gateway.rules import CATEGORIES
-from gateway.scanner import Scanner
+from gateway.judge.rules import CATEGORIES
+from gateway.judge.scan import Scanner
 
 HELD = {"flag", "quarantine", "reject"}
 

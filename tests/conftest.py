@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_config
-from gateway.scanner import Scanner
+from gateway.judge.scan import Scanner
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "gateway.toml"

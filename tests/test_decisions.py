@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from gateway.config import load_config
-from gateway.decisions import DecisionError, release
+from gateway.review.decisions import DecisionError, release
 from gateway.store import Store
 
 from .conftest import PARENT, STAFF
@@ -210,7 +210,7 @@ def test_kill_9_during_delivery_delivers_again_marked_as_a_possible_duplicate(tm
 def test_notice_templates_fill_html_with_escaped_values(config):
     from datetime import UTC, datetime
 
-    from gateway.notices import decision_notice
+    from gateway.review.notices import decision_notice
 
     notice = decision_notice(config, decision="rejected", sender=STAFF, recipient=PARENT, subject="<b>Trip</b>",
                              queue_id="ABC", reviewer="dsl", note="<script>alert(1)</script> Use the trip phone.",
@@ -225,7 +225,7 @@ def test_notice_templates_fill_html_with_escaped_values(config):
 def test_an_exception_added_on_review_reaches_the_running_gateway(sink, tmp_path):
     from datetime import date, timedelta
 
-    from gateway.decisions import release_with_exception
+    from gateway.review.decisions import release_with_exception
 
     g = GatewayProcess(tmp_path, sink).start()
     try:

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.config import load_config
-from gateway.rules import Rule, RuleSet
-from gateway.scanner import Scanner, ScanPool
+from gateway.judge.rules import Rule, RuleSet
+from gateway.judge.scan import Scanner, ScanPool
 from tests.conftest import CONFIG, PARENT, mail
 
 
@@ -79,8 +79,8 @@ def test_scan_results_cross_from_workers_whole():
     import dataclasses
     import pickle
 
-    from gateway.policy import Finding
-    from gateway.scanner import ScanResult
+    from gateway.judge.policy import Finding
+    from gateway.judge.scan import ScanResult
 
     for cls in (Finding, ScanResult):
         values = {f.name: f"value-{k}" for k, f in enumerate(dataclasses.fields(cls))}

@@ -1,6 +1,6 @@
 """HTML rendering: what a reader sees, hidden text apart, quotes as quotes, links with their text."""
 
-from gateway.htmltext import render_html
+from gateway.read.html import render_html
 
 
 def test_hidden_text_is_kept_apart_and_visible_text_joins_inline_runs():

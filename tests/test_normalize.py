@@ -2,7 +2,7 @@
 
 import random
 
-from gateway.normalize import normalize
+from gateway.read.normalize import normalize
 
 PIECES = ["a", "b", "7", " ", "@", ".", "\n", "\r", "\r\n", "\u200b", "\u00a0", "\uff10", "\u2013", "\u201c", "\ufb01", "\t", "\u00e9"]
 
@@ -42,7 +42,7 @@ def test_folded_characters_map_back_after_carriage_returns():
 
 
 def test_special_characters_are_found_as_the_regex_finds_them():
-    from gateway.normalize import _SPECIAL, _special_spans
+    from gateway.read.normalize import _SPECIAL, _special_spans
 
     alphabet = [*"ab 1@.\n\r\t", "\u00a0", "\u00e9", "\u00a3", "\x00", "\x7f", "\x85", "\u2019", "\uff10"]
     rng = random.Random(3)

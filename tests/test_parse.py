@@ -3,7 +3,7 @@
 import email
 import random
 
-from gateway.message import parse_bytes
+from gateway.read.message import parse_bytes
 
 HEADERS = ["From: A <a@school.example>", "To: p@home.example", "Subject: hi", "Subject: =?utf-8?q?caf=C3=A9?=",
            "Content-Type: text/plain; charset=utf-8", "Content-Type: text/html", "Content-Type: multipart/mixed; boundary=b",

@@ -6,8 +6,8 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.prefilter import ALWAYS, could_match, message_words, needed_words
-from gateway.rules import expand_pattern
+from gateway.judge.prefilter import ALWAYS, could_match, message_words, needed_words
+from gateway.judge.rules import expand_pattern
 
 
 def _phrase_patterns(config) -> list[regex.Pattern]:

@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.rules import RuleError, load_rule_file, load_rules
+from gateway.judge.rules import RuleError, load_rule_file, load_rules
 
 GOOD = '''
 [[rule]]

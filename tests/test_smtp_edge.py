@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiosmtplib
 import pytest
 
-from gateway.smtp.server import Gateway
+from gateway.app import Gateway
 from gateway.store import Store
 
 from .conftest import PARENT, STAFF, mail

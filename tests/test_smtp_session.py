@@ -16,7 +16,7 @@ import random
 import pytest
 from aiosmtpd.smtp import SMTP
 
-from gateway.smtp.session import GatewaySMTP, _parse_address
+from gateway.receive.session import GatewaySMTP, _parse_address
 
 LINE_LIMIT = 120
 
@@ -146,7 +146,7 @@ async def test_addresses_parse_as_aiosmtpd_parses_them(limit):
 def test_size_announced_to_the_next_hop_is_what_data_carries():
     from aiosmtplib.protocol import normalize_message_line_endings
 
-    from gateway.smtp.relay import wire_size
+    from gateway.deliver.next_hop import wire_size
 
     rng = random.Random(3)
     for _ in range(5000):
@@ -161,7 +161,7 @@ class _HeloOnly(SMTP):
 
 async def test_a_next_hop_without_esmtp_still_gets_the_message_after_helo():
     from gateway.config import HostPort
-    from gateway.smtp.relay import NextHop
+    from gateway.deliver.next_hop import NextHop
 
     recorder = Recorder()
     loop = asyncio.get_running_loop()

@@ -1,9 +1,9 @@
-"""gateway.words finds exactly the words of re.findall(r"\\w+") over casefolded text."""
+"""gateway.read.words finds exactly the words of re.findall(r"\\w+") over casefolded text."""
 
 import random
 import re
 
-from gateway.words import split_token, tokens, words_of
+from gateway.read.words import split_token, tokens, words_of
 
 ALPHABET = list("abcXYZ019_ .,;-@'\n\t") + ["\u00e9", "\u00df", "\u0130", "\u017f", "\u00a3", "\u2014", "\u00a0", "\u2028", "\u0663", "\u00b2", "\U0001F600", "\u0301"]
 

@@ -3,7 +3,7 @@
 A detector answers only "what contact detail, link, handle or phrase is here,
 and where". It knows nothing of rules, actions or recipients; whether a
 candidate is approved, belongs to a correspondent, or matters for this
-recipient is the policy's business (``gateway.policy``).
+recipient is the policy's business (``gateway.judge.policy``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from enum import Enum
 
 import regex
 
-from gateway.message import Segment, ZoneSpan
+from gateway.read.message import Segment, ZoneSpan
 
 
 class Kind(Enum):

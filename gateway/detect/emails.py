@@ -13,7 +13,7 @@ import email_validator
 import regex
 
 from gateway.detect import Candidate, Kind
-from gateway.message import Segment
+from gateway.read.message import Segment
 
 _LOCAL_TAIL = regex.compile(r"[A-Za-z0-9._%+'-]{1,64}$")
 _DOMAIN_HEAD = regex.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")

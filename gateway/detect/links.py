@@ -13,8 +13,8 @@ import re
 import regex
 
 from gateway.detect import Candidate, Kind
-from gateway.message import Segment
-from gateway.words import may_hold_any
+from gateway.read.message import Segment
+from gateway.read.words import may_hold_any
 
 _DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\})"
 _HOSTS = [

@@ -24,8 +24,8 @@ import phonenumbers
 import regex
 
 from gateway.detect import Candidate, Kind, span_around
-from gateway.message import Segment, Zone
-from gateway.words import regex_words
+from gateway.read.message import Segment, Zone
+from gateway.read.words import regex_words
 
 # Never phones: masked in the digit view before anything else.
 _MASKS = regex.compile(
@@ -311,7 +311,7 @@ _NUMBER_WORDS_TEXT = frozenset(w.decode() for w in _NUMBER_WORDS)
 def _may_spell_number(toks: list[bytes]) -> bool:
     """Could _SPELLED match? Only where seven number words follow one another.
 
-    The words are ``gateway.words`` tokens (split at every ASCII non-word
+    The words are ``gateway.read.words`` tokens (split at every ASCII non-word
     character, so more tokens follow one another than _SPELLED's separators
     allow: the test errs towards yes). A token with non-ASCII characters is
     split again the way the regex module sees words, and any non-ASCII word

@@ -44,9 +44,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from gateway.config import Config
-from gateway.decisions import DecisionError, approvable, reject, release, release_with_exception
+from gateway.review.decisions import DecisionError, approvable, reject, release, release_with_exception
 from gateway.store import Store, User, now_utc
-from gateway.web import show
+from gateway.review import show
 
 HERE = Path(__file__).parent
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "

@@ -1,8 +1,8 @@
 import pytest
 
 from gateway.detect.phones import canonical, find_phones
-from gateway.message import Owner, Segment, Zone, ZoneSpan
-from gateway.normalize import normalize
+from gateway.read.message import Owner, Segment, Zone, ZoneSpan
+from gateway.read.normalize import normalize
 
 
 def seg(text: str, link: bool = False, zone: Zone = Zone.NEW) -> Segment:

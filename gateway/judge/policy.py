@@ -20,8 +20,8 @@ from gateway.detect import Candidate, Kind, span_around
 from gateway.detect.emails import find_emails
 from gateway.detect.links import find_links
 from gateway.detect.phones import find_phones
-from gateway.message import MessageView, Owner, Segment, Zone
-from gateway.rules import Rule
+from gateway.read.message import MessageView, Owner, Segment, Zone
+from gateway.judge.rules import Rule
 
 _RANK = {"monitor": 0, "pass": 0, "flag": 1, "quarantine": 2, "reject": 3}
 _ZONE_NAME = {Zone.NEW: "new", Zone.SIGNATURE: "signature", Zone.QUOTED: "quoted", Zone.QUOTE_HEADER: "quoted"}

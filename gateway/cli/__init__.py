@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway.config import Config, load_config
-from gateway.rules import RuleError
-from gateway.scanner import Scanner, ScanPool, ScanResult
+from gateway.judge.rules import RuleError
+from gateway.judge.scan import Scanner, ScanPool, ScanResult
 
 
 def _parse_at(value: str | None, config: Config) -> datetime | None:
@@ -156,7 +156,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from gateway.smtp.server import JsonLines, serve
+    from gateway.app import JsonLines, serve
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines())
@@ -167,7 +167,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     store = _open_store(config)
     sink = None
     if args.dev_sink:
-        from gateway.smtp.devsink import DevSink
+        from gateway.deliver.devsink import DevSink
 
         sink = DevSink(config.relay.next_hop.host, config.relay.next_hop.port, Path(args.dev_sink).resolve())
     listen = (config.relay.listen.host, config.relay.listen.port)
@@ -198,7 +198,7 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine_show(args: argparse.Namespace) -> int:
-    from gateway.message import read_message
+    from gateway.read.message import read_message
 
     config = _settings(_load_for_store(args.config), args)
     store = _open_store(config)
@@ -267,7 +267,7 @@ def cmd_smtp_password(args: argparse.Namespace) -> int:
 
 
 def _decision(args: argparse.Namespace, decide) -> int:
-    from gateway.decisions import DecisionError
+    from gateway.review.decisions import DecisionError
     from gateway.store import StoreError
 
     config = _settings(_load_for_store(args.config), args)
@@ -284,14 +284,14 @@ def _decision(args: argparse.Namespace, decide) -> int:
 
 
 def cmd_quarantine_release(args: argparse.Namespace) -> int:
-    from gateway.decisions import release
+    from gateway.review.decisions import release
 
     return _decision(args, lambda config, store, target: release(
         config, store, target, actor=args.as_user, reason=args.reason, recipient=args.recipient))
 
 
 def cmd_quarantine_reject(args: argparse.Namespace) -> int:
-    from gateway.decisions import reject
+    from gateway.review.decisions import reject
 
     return _decision(args, lambda config, store, target: reject(
         config, store, target, actor=args.as_user, reason=args.reason, tell_sender=args.tell_sender or "",

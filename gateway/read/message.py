@@ -33,9 +33,9 @@ from datetime import datetime
 from email.message import Message
 from enum import Enum
 
-from gateway.htmltext import render_html
-from gateway.normalize import NormalizedText, normalize
-from gateway.words import spaced, words_of
+from gateway.read.html import render_html
+from gateway.read.normalize import NormalizedText, normalize
+from gateway.read.words import spaced, words_of
 
 
 class UnreadableMessage(Exception):

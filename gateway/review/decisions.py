@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from gateway.config import Config
-from gateway.notices import decision_notice
+from gateway.review.notices import decision_notice
 from gateway.store import CopyRecord, Store, StoreError, now_utc
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from gateway.config import Config
-from gateway.message import ReadLimits, UnreadableMessage, read_message
-from gateway.policy import _RANK, Finding, PatternTimeout, PolicyEngine
+from gateway.read.message import ReadLimits, UnreadableMessage, read_message
+from gateway.judge.policy import _RANK, Finding, PatternTimeout, PolicyEngine
 
 SCANNED_CLASSES = ("parent", "student")
 
@@ -191,7 +191,7 @@ class ScanWorkers:
     def __init__(self, config: Config, size: int) -> None:
         self.size = size
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["gateway.scanner"])
+        self._ctx.set_forkserver_preload(["gateway.judge.scan"])
         self._generation = 0
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: set[_Worker] = set()

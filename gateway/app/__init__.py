@@ -37,15 +37,15 @@ from aiosmtpd.smtp import Envelope as SMTPEnvelope
 from email_validator import EmailNotValidError, validate_email
 
 from gateway.config import Config, load_config, with_exceptions
-from gateway.message import decode_header
-from gateway.metrics import Metrics
-from gateway.notices import held_notices
-from gateway.outbox import Outbox
-from gateway.rules import RuleError
-from gateway.scanner import SCANNED_CLASSES, ScanResult, ScanWorkers
-from gateway.smtp.dsn import received_header
-from gateway.smtp.relay import Delivery, NextHop
-from gateway.smtp.session import GatewaySMTP
+from gateway.read.message import decode_header
+from gateway.app.metrics import Metrics
+from gateway.review.notices import held_notices
+from gateway.deliver.outbox import Outbox
+from gateway.judge.rules import RuleError
+from gateway.judge.scan import SCANNED_CLASSES, ScanResult, ScanWorkers
+from gateway.deliver.dsn import received_header
+from gateway.deliver.next_hop import Delivery, NextHop
+from gateway.receive.session import GatewaySMTP
 from gateway.store import Envelope, NewCopy, Store, StoredFinding, StoreError, new_queue_id, now_utc
 
 log = logging.getLogger("chaperone")

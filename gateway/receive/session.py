@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
 if TYPE_CHECKING:
-    from gateway.smtp.server import RelayHandler
+    from gateway.app import RelayHandler
 
 log = logging.getLogger("chaperone")
 

@@ -1,7 +1,7 @@
 """A text's words, found with byte operations rather than a regex walk.
 
 Cheap tests ask "which words are here" of every scanned text before the
-patterns run: the phrase prefilter (``gateway.prefilter``), the spelled-out
+patterns run: the phrase prefilter (``gateway.judge.prefilter``), the spelled-out
 phone number screen (``gateway.detect.phones``), the platform word beside a
 handle (``gateway.detect.links``) and the at-token of a munged address
 (``gateway.detect.emails``). ``re.findall(r"\\w+")`` over a 10 KB letter

@@ -29,7 +29,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from gateway.words import tokens, words_of
+from gateway.read.words import tokens, words_of
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -71,7 +71,7 @@ ALWAYS = Words(())
 
 
 def message_words(text: str) -> frozenset[str]:
-    """``\\w+`` runs of the casefolded text (found by ``gateway.words``)."""
+    """``\\w+`` runs of the casefolded text (found by ``gateway.read.words``)."""
     return frozenset(words_of(tokens(text)))
 
 

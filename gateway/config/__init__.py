@@ -11,8 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.detect.phones import canonical
-from gateway.directory import Directory, load_directory
-from gateway.rules import RuleError, RuleSet, _line_of, load_rules
+from gateway.judge.directory import Directory, load_directory
+from gateway.judge.rules import RuleError, RuleSet, _line_of, load_rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway.config import Config
-from gateway.notices import bodies, build, one_line
-from gateway.smtp.dsn import build_dsn, received_header, release_header
-from gateway.smtp.relay import NextHop
+from gateway.review.notices import bodies, build, one_line
+from gateway.deliver.dsn import build_dsn, received_header, release_header
+from gateway.deliver.next_hop import NextHop
 from gateway.store import CopyRecord, Envelope, NewCopy, Store, now_utc
 
 log = logging.getLogger("chaperone")

@@ -6,7 +6,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.message import Author, same_person
+from gateway.read.message import Author, same_person
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class Directory:
 
 
 def _read_csv(path: Path, config_path: Path) -> list[dict[str, str]]:
-    from gateway.rules import RuleError
+    from gateway.judge.rules import RuleError
 
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
@@ -63,7 +63,7 @@ def _read_csv(path: Path, config_path: Path) -> list[dict[str, str]]:
 
 
 def load_directory(domains: dict, files: dict, base: Path, config_path: Path, text: str) -> Directory:
-    from gateway.rules import RuleError, _line_of
+    from gateway.judge.rules import RuleError, _line_of
 
     unknown = domains.get("unknown_external", "parent")
     if unknown not in {"parent", "student", "partner"}:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import nh3
 from markupsafe import Markup, escape
 
-from gateway.message import decode_text, read_message
+from gateway.read.message import decode_text, read_message
 from gateway.store import StoredFinding
 
 _TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "hr", "i", "li",

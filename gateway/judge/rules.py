@@ -24,7 +24,7 @@ from pathlib import Path
 
 import regex
 
-from gateway.prefilter import CompiledFormulas, needed_words
+from gateway.judge.prefilter import CompiledFormulas, needed_words
 
 CATEGORIES = (
     "personal_phone", "personal_email", "social_profile", "unapproved_channel",
