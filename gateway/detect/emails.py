@@ -12,7 +12,8 @@ import functools
 import email_validator
 import regex
 
-from gateway.detect import Candidate, Kind
+from gateway.detect import Candidate, DetailType, Detector, register
+from gateway.mail import DetailKind
 from gateway.read.message import Segment
 
 _LOCAL_TAIL = regex.compile(r"[A-Za-z0-9._%+'-]{1,64}$")
@@ -84,7 +85,7 @@ def find_emails(seg: Segment) -> list[Candidate]:
             domain = dm.group(0).rstrip(".-")
             address = _valid(f"{local}@{domain}")
             if address:
-                found.append(Candidate(Kind.EMAIL, address, seg, start, pos + 1 + len(domain)))
+                found.append(Candidate("email", address, seg, start, pos + 1 + len(domain)))
         pos = text.find("@", pos + 1)
     if seg.is_link:
         return found
@@ -133,5 +134,18 @@ def find_emails(seg: Segment) -> list[Candidate]:
             start = lm.start() + local_text.rfind(local)
         address = _valid(f"{local}@{'.'.join(domain_words)}")
         if address and not any(c.start <= end and start <= c.end for c in found):
-            found.append(Candidate(Kind.EMAIL, address, seg, start, end, True, "munged address"))
+            found.append(Candidate("email", address, seg, start, end, True, "munged address"))
     return found
+
+
+def canonical_address(written: str, region: str = "") -> str | None:
+    """An approved address as the register keeps it: lower case, no angle brackets or spaces."""
+    address = written.strip().strip("<>").strip().lower()
+    return address if "@" in address else None
+
+
+register(
+    lambda segment, context: find_emails(segment),
+    Detector("email", approved_as=DetailKind.EMAIL),
+    details=(DetailType(DetailKind.EMAIL, canonical=canonical_address, same=str.__eq__),),
+)

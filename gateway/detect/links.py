@@ -12,7 +12,8 @@ import re
 
 import regex
 
-from gateway.detect import Candidate, Kind
+from gateway.detect import Candidate, DetailType, Detector, register
+from gateway.mail import DetailKind
 from gateway.read.message import Segment
 from gateway.read.words import may_hold_any
 
@@ -156,9 +157,9 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
             continue
         kind, platform, handle = judged
         if "profile" in kind:
-            found.append(Candidate(Kind.PROFILE, f"{platform}:{handle.lower()}", seg, m.start(), m.end(), True, f"{platform} link"))
+            found.append(Candidate("profile", f"{platform}:{handle.lower()}", seg, m.start(), m.end(), True, f"{platform} link"))
         if "channel" in kind:
-            found.append(Candidate(Kind.CHANNEL, f"{platform}:{handle}", seg, m.start(), m.end(), True, f"{platform} link"))
+            found.append(Candidate("channel-link", f"{platform}:{handle}", seg, m.start(), m.end(), True, f"{platform} link"))
     if seg.is_link:
         return found
     # Handles count only beside a platform word: in this text, or in the
@@ -176,7 +177,7 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
             continue
         platform = _nearest_platform(text, m.start(), m.end(), 60)
         if platform:
-            found.append(Candidate(Kind.PROFILE, f"{platform}:{m.group('h').lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))
+            found.append(Candidate("profile", f"{platform}:{m.group('h').lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))
             taken.append((m.start(), m.end()))
     for m in _bare_handles(text):
         handle = m.group("h")
@@ -188,5 +189,28 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
             if sm:
                 platform = _PLATFORM_WORDS.get((sm.group("w") or sm.group("x") or "").lower().replace(" ", ""))
         if platform:
-            found.append(Candidate(Kind.PROFILE, f"{platform}:{handle.lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))
+            found.append(Candidate("profile", f"{platform}:{handle.lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))
     return found
+
+
+def canonical_account(written: str, region: str = "") -> str | None:
+    """An approved account as the register keeps it: "platform:handle", lower case, no "@"."""
+    platform, sep, handle = written.strip().lower().rpartition(":")
+    handle = handle.strip().lstrip("@")
+    if not sep or not platform.strip() or not handle:
+        return None
+    return f"{platform.strip()}:{handle}"
+
+
+def same_account(approved: str, found: str) -> bool:
+    # Official accounts usually share one handle across platforms; a handle
+    # whose platform was guessed from a nearby word still matches.
+    return approved == found or approved.split(":", 1)[-1] == found.split(":", 1)[-1]
+
+
+register(
+    lambda segment, context: find_links(segment, context.subject),
+    Detector("profile", approved_as=DetailKind.ACCOUNT),
+    Detector("channel-link", approved_as=DetailKind.ACCOUNT),
+    details=(DetailType(DetailKind.ACCOUNT, canonical=canonical_account, same=same_account),),
+)

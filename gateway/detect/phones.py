@@ -23,7 +23,8 @@ from __future__ import annotations
 import phonenumbers
 import regex
 
-from gateway.detect import Candidate, Kind, span_around
+from gateway.detect import Candidate, Context, DetailType, Detector, register, span_around
+from gateway.mail import DetailKind
 from gateway.read.message import Segment, Zone
 from gateway.read.words import regex_words
 
@@ -255,7 +256,7 @@ def _judge(seg: Segment, e164: str, start: int, end: int, *, link: bool) -> Cand
         return None
     kind = number_type(e164)
     if link or kind == "mobile":
-        return Candidate(Kind.PHONE, e164, seg, start, end, True, "mobile" if kind == "mobile" else "linked number")
+        return Candidate("phone", e164, seg, start, end, True, "mobile" if kind == "mobile" else "linked number")
     zone = seg.zone_at(start).zone
     sentence = _sentence(text, start, end)
     personal = bool(_PERSONAL.search(sentence))
@@ -264,7 +265,7 @@ def _judge(seg: Segment, e164: str, start: int, end: int, *, link: bool) -> Cand
         personal = True
     if kind == "service":
         personal = personal and bool(_MY.search(sentence))
-    return Candidate(Kind.PHONE, e164, seg, start, end, personal, f"{kind}{' with personal context' if personal else ''}")
+    return Candidate("phone", e164, seg, start, end, personal, f"{kind}{' with personal context' if personal else ''}")
 
 
 def _windows(run: list[tuple[int, int, str]], region: str) -> list[tuple[int, int, str]]:
@@ -438,10 +439,17 @@ def find_phones(seg: Segment, region: str = "GB") -> list[Candidate]:
     for m in _WA_ME.finditer(text):
         e164 = canonical("+" + m.group(1), region)
         if e164 and not any(c.start <= m.start(1) < c.end for c in found):
-            found.append(Candidate(Kind.PHONE, e164, seg, m.start(1), m.end(1), True, "wa.me link"))
+            found.append(Candidate("phone", e164, seg, m.start(1), m.end(1), True, "wa.me link"))
     for start, end, e164 in _spelled(seg, region):
         if not any(c.start < end and start < c.end for c in found):
             c = _judge(seg, e164, start, end, link=False)
             if c:
-                found.append(Candidate(c.kind, c.value, seg, start, end, c.personal, c.note + ", spelled out"))
+                found.append(Candidate(c.detector, c.value, seg, start, end, c.personal, c.note + ", spelled out"))
     return found
+
+
+register(
+    lambda segment, context: find_phones(segment, context.region),
+    Detector("phone", approved_as=DetailKind.PHONE),
+    details=(DetailType(DetailKind.PHONE, canonical=canonical, same=str.__eq__),),
+)

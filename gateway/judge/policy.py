@@ -12,20 +12,21 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import regex
 
-from gateway.config import Config
-from gateway.detect import Candidate, Kind, span_around
-from gateway.detect.emails import find_emails
-from gateway.detect.links import find_links
-from gateway.detect.phones import find_phones
-from gateway.read.message import MessageView, Owner, Segment, Zone
+from gateway.detect import Candidate, Context, detail_type, detectors, find_all, span_around
 from gateway.judge.rules import Rule
+from gateway.mail import Action, RecipientClass, Verdict, in_domains
+from gateway.read.message import MessageView, Owner, Segment, Zone
 
-_RANK = {"monitor": 0, "pass": 0, "flag": 1, "quarantine": 2, "reject": 3}
+if TYPE_CHECKING:
+    from gateway.config import Config
+
 _ZONE_NAME = {Zone.NEW: "new", Zone.SIGNATURE: "signature", Zone.QUOTED: "quoted", Zone.QUOTE_HEADER: "quoted"}
-_DETECTOR_KIND = {"phone": Kind.PHONE, "email": Kind.EMAIL, "profile": Kind.PROFILE, "channel-link": Kind.CHANNEL}
+# An address at the school's, its students' or a partner's domain belongs to that organisation.
+_ORGANISATION_CLASSES = frozenset({RecipientClass.STAFF, RecipientClass.STUDENT, RecipientClass.PARTNER})
 _SENTENCE_END = regex.compile(r"[.!?]+(?=\s)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 _PARAGRAPH_END = regex.compile(r"\n\s*\n")
 
@@ -38,7 +39,7 @@ class PatternTimeout(Exception):
 class Finding:
     rule: str
     category: str
-    action: str
+    action: Action
     evidence: str
     part: str
     quoted: bool
@@ -65,7 +66,7 @@ class _Hit:
     end: int
     value: str
     note: str
-    kind: Kind | None = None
+    detector: str | None = None
 
 
 def _context(seg: Segment, start: int, end: int) -> str:
@@ -78,34 +79,29 @@ class PolicyEngine:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.directory = config.directory
+        self._detectors = detectors()
 
     # -- approvals --------------------------------------------------------
-    def _approved(self, kind: Kind, value: str, at: datetime, sender: str, recipient: str) -> bool:
-        want = {Kind.PHONE: "phone", Kind.EMAIL: "email", Kind.PROFILE: "account", Kind.CHANNEL: "account"}[kind]
-        for a in self.config.approved:
-            if a.kind != want or not a.applies(at, sender, recipient):
-                continue
-            if a.value == value:
-                return True
-            # Official accounts usually share one handle across platforms; a
-            # handle whose platform was guessed from a nearby word still matches.
-            if want == "account" and value.split(":", 1)[-1] == a.value.split(":", 1)[-1]:
-                return True
-        return False
+    def _approved(self, detector: str, value: str, at: datetime, sender: str, recipient: str) -> bool:
+        want = self._detectors[detector].approved_as
+        if want is None:
+            return False
+        same = detail_type(want).same
+        return any(a.kind == want and a.applies(at, sender, recipient) and same(a.value, value)
+                   for a in self.config.approved)
 
     def _organisation_email(self, address: str) -> bool:
-        domain = address.rpartition("@")[2]
-        if self.directory.classify(address) in {"staff", "student", "partner"} and address not in self.directory.parents:
+        if (self.directory.classify(address) in _ORGANISATION_CLASSES
+                and address not in self.directory.parents):
             return True
-        return any(domain == d or domain.endswith("." + d) for d in self.config.organisation_domains)
+        return bool(in_domains(address, self.config.organisation_domains))
 
     # -- detection --------------------------------------------------------
     def candidates(self, view: MessageView) -> list[Candidate]:
+        context = Context(region=self.config.phone_region, subject=view.subject)
         out: list[Candidate] = []
         for seg in view.segments:
-            out.extend(find_phones(seg, self.config.phone_region))
-            out.extend(find_emails(seg))
-            out.extend(find_links(seg, view.subject))
+            out.extend(find_all(seg, context))
         return out
 
     def _counts(self, c: Candidate, rule: Rule) -> bool:
@@ -114,32 +110,34 @@ class PolicyEngine:
             return False
         if z.zone == Zone.QUOTE_HEADER:
             # Only the author's own address in an attribution line is theirs to disclose.
-            return c.kind == Kind.EMAIL and z.author is not None and c.value == z.author.address
+            return c.detector == "email" and z.author is not None and c.value == z.author.address
         return True
 
-    def judge(self, view: MessageView, mail_from: str, rcpts: list[str], at: datetime, pattern_timeout: float) -> tuple[dict[str, str], dict[str, str], list[Finding]]:
+    def judge(self, view: MessageView, mail_from: str, rcpts: list[str], at: datetime, pattern_timeout: float
+              ) -> tuple[dict[str, Verdict], dict[str, RecipientClass], list[Finding]]:
         cands = self.candidates(view)
         sender = (mail_from or view.sender.address).lower()
         classes = {rcpt: self.directory.classify(rcpt) for rcpt in rcpts}
         owned_by_others = {c.value for c in cands if c.zone.owner == Owner.CORRESPONDENT}
         owned_by_others |= {a.address for a in (*view.to, *view.cc, *view.bcc)} | {r.lower() for r in rcpts}
 
-        def copies(kind: Kind | None, value: str, rule: Rule) -> frozenset[str]:
+        def copies(detector: str | None, value: str, rule: Rule) -> frozenset[str]:
             """The recipient copies a finding applies to: its rule's classes, less approvals."""
             return frozenset(
                 r for r, cls in classes.items()
-                if cls in rule.applies_to and not (kind is not None and self._approved(kind, value, at, sender, r))
+                if cls in rule.applies_to
+                and not (detector is not None and self._approved(detector, value, at, sender, r))
             )
 
         hits: list[tuple[_Hit, frozenset[str]]] = []
         for rule in self.config.rules.rules:
             if rule.detector == "phrases":
                 continue
-            kind = _DETECTOR_KIND[rule.detector]
+            kind = rule.detector
             for c in cands:
-                if c.kind != kind or not c.personal or not self._counts(c, rule) or c.value in owned_by_others:
+                if c.detector != kind or not c.personal or not self._counts(c, rule) or c.value in owned_by_others:
                     continue
-                if kind == Kind.EMAIL and self._organisation_email(c.value):
+                if kind == "email" and self._organisation_email(c.value):
                     continue
                 if rule.parts and c.segment.part not in rule.parts:
                     continue
@@ -171,12 +169,13 @@ class PolicyEngine:
             if new:
                 found_categories.add(rule.category)
 
-        recipients = dict.fromkeys(rcpts, "pass")
+        recipients = dict.fromkeys(rcpts, Verdict.PASS)
         reported: list[Finding] = []
         for (hit, held), finding in self._dedupe(hits):
+            verdict = hit.rule.action.verdict
             for r in held:
-                if _RANK[hit.rule.action] > _RANK[recipients[r]]:
-                    recipients[r] = hit.rule.action
+                if verdict.rank > recipients[r].rank:
+                    recipients[r] = verdict
             # Report what holds, flags or is monitored for at least one copy.
             if held:
                 reported.append(finding)

@@ -24,16 +24,25 @@ from pathlib import Path
 
 import regex
 
+from gateway.detect import detectors
 from gateway.judge.prefilter import CompiledFormulas, needed_words
+from gateway.mail import Action, RecipientClass
 
 CATEGORIES = (
     "personal_phone", "personal_email", "social_profile", "unapproved_channel",
     "info_request", "social_contact", "secrecy",
 )
-ACTIONS = ("monitor", "flag", "quarantine", "reject")
-DETECTORS = ("phone", "email", "profile", "channel-link", "phrases")
-CLASSES = ("parent", "student", "staff", "partner")
+ACTIONS = tuple(a.value for a in Action)
+CLASSES = tuple(c.value for c in RecipientClass)
 ZONES = ("new", "signature", "quoted")
+# Lists a rule file may use without defining them: the school's facts from
+# the configuration, so one fact is written in one place ("{approved_platforms}").
+PROVIDED_LISTS = ("approved_platforms",)
+
+
+def detector_names() -> tuple[str, ...]:
+    """Every detector a rule may name: the registered ones, and phrase patterns."""
+    return (*detectors(), "phrases")
 
 
 class RuleError(Exception):
@@ -47,8 +56,8 @@ class Rule:
     description: str
     clause: str
     detector: str
-    action: str
-    applies_to: tuple[str, ...]
+    action: Action
+    applies_to: tuple[RecipientClass, ...]
     zones: tuple[str, ...]
     patterns: tuple[regex.Pattern, ...] = ()
     requires: tuple[regex.Pattern, ...] = ()
@@ -75,6 +84,15 @@ class RuleSet:
     def by_id(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
 
+    def get(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    @property
+    def classes(self) -> frozenset[RecipientClass]:
+        """The recipient classes some rule applies to: the copies worth scanning,
+        and the ones held when a scan fails."""
+        return frozenset(c for r in self.rules for c in r.applies_to)
+
 
 _GAP = regex.compile(r"~(\d)")
 _LIST_REF = regex.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -86,6 +104,8 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]]) -> str:
         if name not in lists:
             raise KeyError(name)
         words = sorted(lists[name], key=len, reverse=True)
+        if not words:  # an empty list matches nothing (not the empty string)
+            return "(?!)"
         return "(?:" + "|".join(regex.escape(w).replace(r"\ ", " ") for w in words) + ")"
 
     out = _LIST_REF.sub(list_alt, pattern)
@@ -125,7 +145,7 @@ def _compile(patterns: object, where: str, key: str, lists: dict[str, list[str]]
     return tuple(out)
 
 
-def load_rule_file(path: Path) -> list[Rule]:
+def load_rule_file(path: Path, provided: dict[str, list[str]] | None = None) -> list[Rule]:
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
@@ -135,6 +155,11 @@ def load_rule_file(path: Path) -> list[Rule]:
     lists = data.get("lists", {})
     if not isinstance(lists, dict) or not all(isinstance(v, list) for v in lists.values()):
         raise RuleError(f"{path}:{_line_of(text, '[lists]')}: [lists] must map names to lists of words")
+    taken = sorted(set(lists) & set(PROVIDED_LISTS))
+    if taken:
+        raise RuleError(f"{path}:{_line_of(text, taken[0])}: list '{taken[0]}' comes from the configuration "
+                        "([approved] in gateway.toml); use it as {" + taken[0] + "} without defining it here")
+    lists = {**dict.fromkeys(PROVIDED_LISTS, []), **(provided or {}), **lists}
     unknown_top = set(data) - {"lists", "rule"}
     if unknown_top:
         key = sorted(unknown_top)[0]
@@ -166,15 +191,15 @@ def load_rule_file(path: Path) -> list[Rule]:
                 raise RuleError(f"{_where}: rule '{_rid}': {key} must be a non-empty list drawn from {', '.join(options)}")
             return tuple(value)
 
-        detector = choice("detector", DETECTORS)
+        detector = choice("detector", detector_names())
         rule = Rule(
             id=rid,
             category=choice("category", CATEGORIES),
             description=str(entry.get("description", "")),
             clause=str(entry.get("clause", "")),
             detector=detector,
-            action=choice("action", ACTIONS, "quarantine"),
-            applies_to=choices("applies_to", CLASSES, ("parent", "student")),
+            action=Action(choice("action", ACTIONS, "quarantine")),
+            applies_to=tuple(RecipientClass(c) for c in choices("applies_to", CLASSES, ("parent", "student"))),
             zones=choices("zones", ZONES, ("new", "signature", "quoted")),
             patterns=_compile(entry.get("patterns"), where, "patterns", lists),
             requires=_compile(entry.get("requires"), where, "requires", lists),
@@ -207,7 +232,9 @@ def _line_from_message(message: str) -> int:
     return int(m.group(1)) if m else 1
 
 
-def load_rules(paths: list[Path]) -> RuleSet:
+def load_rules(paths: list[Path], provided: dict[str, list[str]] | None = None) -> RuleSet:
+    """Every rule of the files (or folders of *.toml files) in ``paths``. ``provided``
+    fills the lists of PROVIDED_LISTS from the configuration."""
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -221,7 +248,7 @@ def load_rules(paths: list[Path]) -> RuleSet:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for f in files:
-        for rule in load_rule_file(f):
+        for rule in load_rule_file(f, provided):
             if rule.id in seen:
                 raise RuleError(f"{rule.source}: rule id '{rule.id}' is already used at {seen[rule.id]}")
             seen[rule.id] = rule.source

@@ -33,17 +33,17 @@ def test_mailto_target():
 
 
 def values(text, link=False, subject=""):
-    return {(c.kind.value, c.value) for c in find_links(seg(text, link=link), subject)}
+    return {(c.detector, c.value) for c in find_links(seg(text, link=link), subject)}
 
 
 def test_platform_links():
     v = values("join here https://chat.whatsapp.com/AbCdEf123 or t.me/+Rk8dLm or discord.gg/abc123")
-    assert ("channel", "whatsapp-group:AbCdEf123") in v
-    assert ("channel", "telegram-group:+Rk8dLm") in v
-    assert ("channel", "discord:abc123") in v
+    assert ("channel-link", "whatsapp-group:AbCdEf123") in v
+    assert ("channel-link", "telegram-group:+Rk8dLm") in v
+    assert ("channel-link", "discord:abc123") in v
     assert ("profile", "tiktok:mr.hughes.pe") in values("follow me at tiktok.com/@mr.hughes.pe")
     assert ("profile", "youtube:simongrantkeys") in values("youtube.com/@simongrantkeys")
-    assert ("channel", "whatsapp:447911123456") in values("wa[.]me/447911123456")
+    assert ("channel-link", "whatsapp:447911123456") in values("wa[.]me/447911123456")
 
 
 def test_content_links_are_not_profiles():
