@@ -52,6 +52,18 @@ def mail(body: str = "Hello.", *, to=(PARENT,), cc=(), subject="Hello", html: st
     return bytes(m)
 
 
+def example_config(tmp_path: Path, text: str | None = None, *, rules: Path | None = None) -> Path:
+    """The example configuration (or ``text``, a changed copy of it) written to ``tmp_path``,
+    its relative paths (directory CSVs, rules, templates) made absolute so they still resolve."""
+    text = CONFIG.read_text(encoding="utf-8") if text is None else text
+    path = tmp_path / "gateway.toml"
+    path.write_text(text.replace('"parents.csv"', f'"{CONFIG.parent / "parents.csv"}"')
+                    .replace('"staff.csv"', f'"{CONFIG.parent / "staff.csv"}"')
+                    .replace('paths = ["../rules"]', f'paths = ["{rules or ROOT / "rules"}"]')
+                    .replace('templates = "templates"', f'templates = "{CONFIG.parent / "templates"}"'))
+    return path
+
+
 def categories(result) -> set[str]:
     return {f.category for f in result.findings}
 
