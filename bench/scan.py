@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.config import load_config  # noqa: E402
-from gateway.judge.scan import Scanner, ScanPool  # noqa: E402
+from gateway.judge.pool import ScanPool  # noqa: E402
+from gateway.judge.scan import Scanner  # noqa: E402
 
 PARENT = "parent.one@gmail.com"
 
@@ -72,7 +73,7 @@ def main() -> None:
     t_att, r = timed(lambda: scanner.scan(att), 1)
     print(f"{len(att) / 1e6:.0f} MB with attachments: {t_att:.2f} s ({t_att / (len(att) / 1e6):.3f} s/MB, {t_att / (len(att) / 1e6) / per_mb_base:.2f}x), verdict {r.verdict}")
 
-    pool = ScanPool(scanner)
+    pool = ScanPool(scanner.config)
     try:
         cases = {
             "1 MB line of a-a-a-": message("a-" * 500_000),

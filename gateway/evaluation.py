@@ -3,7 +3,8 @@
 Manifest format: one JSON object a line with ``id``, ``file`` (relative to the
 manifest), ``expect`` (``hold`` | ``pass``), ``categories`` and optionally
 ``held_recipients``. A message counts as held when at least one copy is
-flagged, quarantined or rejected.
+kept from its recipient (quarantined or refused: ``gateway.dispose.caught``);
+a flagged copy is delivered, so it is not caught.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from gateway.dispose import caught
+from gateway.judge.pool import ScanJob, ScanPool
 from gateway.judge.rules import CATEGORIES
-from gateway.judge.scan import Scanner
-
-HELD = {"flag", "quarantine", "reject"}
 
 
 @dataclass
@@ -41,21 +41,22 @@ class EvalReport:
     errors: list[str] = field(default_factory=list)
 
 
-def evaluate(scanner: Scanner, manifest: Path, at: datetime | None) -> EvalReport:
+def evaluate(pool: ScanPool, manifest: Path, at: datetime | None) -> EvalReport:
     report = EvalReport()
     base = manifest.parent
+    cases: list[tuple[dict, bytes]] = []
     for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         case = json.loads(line)
         report.total += 1
         try:
-            raw = (base / case["file"]).read_bytes()
+            cases.append((case, (base / case["file"]).read_bytes()))
         except OSError as exc:
             report.errors.append(f"{manifest}:{n}: {case.get('id')}: {exc}")
-            continue
-        result = scanner.scan(raw, at=at)
-        held = result.verdict in HELD
+    results = pool.scan_many(ScanJob(raw, at=at) for _, raw in cases)
+    for (case, _), result in zip(cases, results, strict=True):
+        held = caught(result.verdict)
         expect = case["expect"] == "hold"
         cid = case["id"]
         if expect and held:
@@ -70,7 +71,7 @@ def evaluate(scanner: Scanner, manifest: Path, at: datetime | None) -> EvalRepor
             report.tn += 1
         if result.error:
             report.errors.append(f"{cid}: {result.error}")
-        found = {f.category for f in result.findings if f.action in HELD}
+        found = {f.category for f in result.findings if caught(f.action.verdict)}
         for cat in case.get("categories", []):
             report.category_total[cat] += 1
             if cat in found and held:
@@ -88,7 +89,7 @@ def evaluate(scanner: Scanner, manifest: Path, at: datetime | None) -> EvalRepor
         if "held_recipients" in case:
             report.recipient_cases += 1
             want = {a.lower() for a in case["held_recipients"]}
-            got = {r for r, v in result.recipients.items() if v in HELD}
+            got = {r for r, v in result.recipients.items() if caught(v)}
             if want != got:
                 report.recipient_errors.append(f"{cid}: expected held {sorted(want)}, got {sorted(got)}")
     return report

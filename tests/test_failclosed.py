@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from gateway.config import load_config
 from gateway.judge.rules import Rule, RuleSet
-from gateway.judge.scan import Scanner, ScanPool
+from gateway.judge.pool import ScanPool
+from gateway.judge.scan import Scanner
 from tests.conftest import CONFIG, PARENT, mail
 
 
@@ -32,7 +33,7 @@ def test_catastrophic_admin_pattern_fails_closed(config):
 
 def test_pool_deadline_holds_a_slow_scan(config):
     cfg = dataclasses.replace(config, limits=dataclasses.replace(config.limits, deadline_seconds=0.001))
-    pool = ScanPool(Scanner(cfg))
+    pool = ScanPool(cfg)
     try:
         r = pool.scan(mail("hello " * 20000))
     finally:

@@ -1,0 +1,113 @@
+"""What every command shares: loading the configuration, the store, and arguments over config."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from datetime import datetime
+from ipaddress import ip_network
+from pathlib import Path
+
+from gateway.config import Config, load_config, parse_host_port
+from gateway.judge.rules import RuleError
+from gateway.store import Store, StoreError, open_store
+
+DEFAULT_CONFIG = "config/gateway.toml"
+
+
+def fail(message: str) -> SystemExit:
+    return SystemExit(f"gateway: {message}")
+
+
+def parse_at(value: str | None, config: Config) -> datetime | None:
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--at {value!r} is not an ISO date or date-time (e.g. 2026-12-21T09:00)") from None
+    return at if at.tzinfo else at.replace(tzinfo=config.timezone)
+
+
+def warn(config: Config) -> None:
+    for warning in config.warnings:
+        print(f"gateway: warning: {warning}", file=sys.stderr)
+
+
+def load(path: str) -> Config:
+    try:
+        config = load_config(path)
+    except RuleError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    warn(config)
+    return config
+
+
+def load_for_store(path: str) -> Config:
+    """Reviewers can still reach the store when a rule file is broken."""
+    try:
+        config = load_config(path)
+    except RuleError as exc:
+        print(f"gateway: warning: {exc} (rules not loaded; the store is still readable)", file=sys.stderr)
+    else:
+        warn(config)
+        return config
+    try:
+        return load_config(path, with_rules=False)
+    except RuleError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def with_arguments(config: Config, args: argparse.Namespace) -> Config:
+    """Apply --listen, --next-hop, --data-dir, --store-url, --trusted-network and --metrics-listen."""
+    relay = config.relay
+    try:
+        if getattr(args, "listen", None):
+            relay = dataclasses.replace(relay, listen=parse_host_port(args.listen, "--listen"))
+        if getattr(args, "next_hop", None):
+            relay = dataclasses.replace(relay, next_hop=parse_host_port(args.next_hop, "--next-hop"))
+        if getattr(args, "metrics_listen", None):
+            relay = dataclasses.replace(relay, metrics_listen=parse_host_port(args.metrics_listen, "--metrics-listen"))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if getattr(args, "data_dir", None):
+        relay = dataclasses.replace(relay, data_dir=Path(args.data_dir).resolve())
+    if getattr(args, "store_url", None):
+        relay = dataclasses.replace(relay, store_url=args.store_url)
+    if getattr(args, "trusted_network", None):
+        try:
+            nets = tuple(ip_network(n, strict=False) for n in args.trusted_network)
+        except ValueError as exc:
+            raise fail(f"--trusted-network: {exc}") from None
+        relay = dataclasses.replace(relay, trusted_networks=nets)
+    return dataclasses.replace(config, relay=relay)
+
+
+def store_of(config: Config) -> Store:
+    try:
+        return open_store(config.relay.store_url or None, config.relay.data_dir)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+
+
+def store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=DEFAULT_CONFIG)
+    parser.add_argument("--data-dir", help="where the embedded SQLite store lives (default: relay.data_dir)")
+    parser.add_argument("--store-url", help="postgresql://... instead of the embedded store (default: store.url)")
+
+
+def read_password() -> str:
+    import getpass
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise fail("the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        raise fail("use at least 12 characters")
+    return password

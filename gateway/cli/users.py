@@ -1,0 +1,61 @@
+"""gateway user and smtp-password: accounts for the web app, and password hashes for SMTP AUTH."""
+
+from __future__ import annotations
+
+import argparse
+
+from gateway.cli.common import fail, load_for_store, read_password, store_arguments, store_of, with_arguments
+from gateway.mail import Role
+from gateway.store import StoreError
+
+
+def user(args: argparse.Namespace) -> int:
+    from gateway.web import hash_password
+
+    store = store_of(with_arguments(load_for_store(args.config), args))
+    try:
+        if args.user_command == "add":
+            if store.user(args.name):
+                raise fail(f"user {args.name!r} exists; use 'gateway user passwd' or --role to change it")
+            store.put_user(args.name, role=args.role, email=args.email or "",
+                           password_hash=hash_password(read_password()))
+            print(f"user {args.name} added ({args.role})")
+        elif args.user_command == "passwd":
+            if not store.user(args.name):
+                raise fail(f"no user {args.name!r}")
+            store.put_user(args.name, password_hash=hash_password(read_password()))
+            print(f"password of {args.name} changed")
+        elif args.user_command == "disable":
+            store.put_user(args.name, disabled=True)
+            print(f"user {args.name} disabled")
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    return 0
+
+
+def smtp_password(args: argparse.Namespace) -> int:
+    import argon2
+
+    print(argon2.PasswordHasher().hash(read_password()))
+    return 0
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    us = sub.add_parser("user", help="web app accounts")
+    usub = us.add_subparsers(dest="user_command", required=True)
+    ua = usub.add_parser("add", help="add an account (the password is asked for, or read from stdin)")
+    store_arguments(ua)
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=[r.value for r in Role])
+    ua.add_argument("--email", help="their own address: a reviewer cannot decide on mail they sent")
+    ua.set_defaults(func=user)
+    up = usub.add_parser("passwd", help="set an account's password")
+    store_arguments(up)
+    up.add_argument("name")
+    up.set_defaults(func=user)
+    ud = usub.add_parser("disable", help="stop an account from logging in")
+    store_arguments(ud)
+    ud.add_argument("name")
+    ud.set_defaults(func=user)
+    pw = sub.add_parser("smtp-password", help="hash a password for the SMTP users file (reads stdin or asks)")
+    pw.set_defaults(func=smtp_password)
