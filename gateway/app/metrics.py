@@ -30,6 +30,8 @@ class Metrics:
         self.copies_by_status = Gauge("chaperone_store_copies", "Copies in the store by status "
                                       "(held = quarantine size, queued = queue depth)", ["status"], registry=r)
         self.connections = Gauge("chaperone_smtp_connections", "Open SMTP client connections", registry=r)
+        self.task_restarts = Counter("chaperone_task_restarts", "Background tasks that died and were restarted",
+                                     ["task"], registry=r)
         self.reloads = Counter("chaperone_reloads", "Configuration reloads by outcome", ["outcome"], registry=r)
 
     def serve(self, address: HostPort) -> None:

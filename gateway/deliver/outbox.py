@@ -23,7 +23,7 @@ from typing import Any
 
 from gateway.config import Config
 from gateway.review.notices import bodies, build, one_line
-from gateway.deliver.dsn import build_dsn, received_header, release_header
+from gateway.deliver.dsn import NEXT_HOP_REFUSED, build_dsn, received_header, release_header
 from gateway.deliver.next_hop import NextHop
 from gateway.store import CopyRecord, Envelope, NewCopy, Store, now_utc
 
@@ -99,13 +99,14 @@ class Outbox:
             "possible_duplicate": delivery.possible_duplicate or copy.possible_duplicate}})
         return outcome
 
-    async def notify_failure(self, sender: str, queue_id: str, failed: dict[str, str], raw: bytes) -> None:
+    async def notify_failure(self, sender: str, queue_id: str, failed: dict[str, str], raw: bytes, *,
+                             why: tuple[str, ...] = NEXT_HOP_REFUSED) -> None:
         """An RFC 3464 DSN to the sender, queued like any other copy."""
         if not sender:  # never a notice to the null sender: that is how loops start
             return
         config = self.config
         dsn = build_dsn(hostname=config.relay.hostname, sender=sender, queue_id=queue_id, failed=failed,
-                        original_headers=raw, at=self.clock())
+                        original_headers=raw, at=self.clock(), why=why)
         await self._run(self.store.accept, Envelope("", (sender,), (), "", config.relay.hostname), dsn,
                         [NewCopy(sender, config.directory.classify(sender), "queued", "delivery status notice")],
                         subject="Undelivered Mail Returned to Sender", kind="notice", at=self.clock())

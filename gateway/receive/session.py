@@ -26,12 +26,10 @@ import functools
 import logging
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, syntax
-
-if TYPE_CHECKING:
-    from gateway.app import RelayHandler
 
 log = logging.getLogger("chaperone")
 
@@ -70,14 +68,14 @@ class GatewaySMTP(SMTP):
     # limit answers a *permanent* 500 that bounces them: take up to 64 KiB.
     line_length_limit = 65538
 
-    def __init__(self, handler: RelayHandler, **kwargs: Any) -> None:
+    def __init__(self, handler: Any, *, on_close: Callable[[], None] = lambda: None, **kwargs: Any) -> None:
         if kwargs.get("decode_data"):
             raise ValueError("the gateway hands messages on as bytes, exactly as received: decode_data must be off")
         super().__init__(handler, **kwargs)
-        self._relay = handler
+        self._on_close = on_close
 
     def connection_lost(self, error: Exception | None) -> None:
-        self._relay.gateway.connection_closed()
+        self._on_close()
         super().connection_lost(error)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:

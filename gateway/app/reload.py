@@ -1,0 +1,86 @@
+"""Rules and configuration reloaded without downtime, and never lost to a bad file.
+
+A reload happens on SIGHUP, when a file the configuration was read from
+changes, or when a reviewer adds an approved exception in the store. Any
+error, of any kind, keeps the last good configuration in force and is
+logged at error level with ``file:line`` when there is one; the watcher
+goes on watching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gateway.config import Config, load_config, with_exceptions
+from gateway.store import StoreError
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+log = logging.getLogger("chaperone")
+
+
+def source_mtimes(config: Config) -> dict[Path, int]:
+    out = {}
+    for path in config.sources:
+        try:
+            out[path] = path.stat().st_mtime_ns
+        except OSError:
+            out[path] = -1
+    return out
+
+
+class Reloader:
+    def __init__(self, gateway: Gateway, exceptions_version: int) -> None:
+        self.gateway = gateway
+        self._exceptions_version = exceptions_version
+        self._mtimes = source_mtimes(gateway.config)
+
+    async def reload(self, why: str) -> bool:
+        """Load rules and configuration again; on any error keep the last good set."""
+        g = self.gateway
+        try:
+            # Remembered even if the reload fails, so a broken file is not
+            # reported again every second; the next good reload reads them all.
+            self._exceptions_version = await g._db(g.store.exceptions_version)
+            config = await asyncio.to_thread(load_config, g.config.path)
+            config = with_exceptions(config, await g._db(g.store.exceptions))
+            # Listener, next hop and store were fixed at start (and may come from the command line).
+            config = dataclasses.replace(config, relay=g.settings)
+            g.use(config)
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the last good set stays in force
+            g.metrics.reloads.labels("failed").inc()
+            detail = str(exc) if isinstance(exc, StoreError) or type(exc).__name__ == "RuleError" \
+                else f"{type(exc).__name__}: {exc}"
+            log.error("reload failed; keeping the last good configuration and rules",
+                      extra={"json": {"error": detail, "trigger": why}})
+            return False
+        self._mtimes = source_mtimes(config)
+        g.metrics.reloads.labels("ok").inc()
+        for warning in config.warnings:
+            log.warning("configuration", extra={"json": {"warning": warning}})
+        log.info("reloaded", extra={"json": {"trigger": why, "rules": len(config.rules.rules),
+                                             "files": len(config.sources)}})
+        return True
+
+    async def watch(self, interval: float = 1.0) -> None:
+        g = self.gateway
+        while True:
+            await asyncio.sleep(interval)
+            current = source_mtimes(g.config)
+            # A broken file is remembered by its mtime so it is reported once.
+            if current != self._mtimes:
+                changed = [str(p) for p in current if current[p] != self._mtimes.get(p)]
+                self._mtimes = current
+                await self.reload("file changed: " + ", ".join(changed))
+                continue
+            try:
+                version = await g._db(g.store.exceptions_version)
+            except StoreError:
+                continue
+            if version != self._exceptions_version:
+                await self.reload("a reviewer added an approved exception")
