@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import email
 import email.header
+import email.policy
 import email.utils
 import functools
 import io
@@ -33,6 +34,7 @@ from datetime import datetime
 from email.message import Message
 from enum import Enum
 
+from gateway.mail import header_block_end
 from gateway.read.html import render_html
 from gateway.read.normalize import NormalizedText, normalize
 from gateway.read.words import spaced, words_of
@@ -225,6 +227,14 @@ def decode_text(data: bytes, declared: str | None, notes: list[str] | None = Non
         except (UnicodeDecodeError, LookupError):
             continue
     return data.decode(codec or "utf-8", errors="replace")
+
+
+def header_fields(raw: bytes) -> tuple[str, str]:
+    """Subject and Message-ID as a person reads them, from the header block alone
+    (for listing a message the scanner did not read, or could not)."""
+    head = raw[: min(header_block_end(raw), 256 * 1024)]
+    msg = email.message_from_bytes(head + b"\n\n", policy=email.policy.compat32)
+    return decode_header(msg.get("Subject")), decode_header(msg.get("Message-ID")).strip()
 
 
 def decode_header(raw: str | None) -> str:

@@ -10,15 +10,22 @@ again; the sender is told of every decision.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from gateway.config import Config
+from gateway.config.settings import through_day
+from gateway.detect import detectors
+from gateway.mail import CopyStatus, DetailKind, now_utc
 from gateway.review.notices import decision_notice
-from gateway.store import CopyRecord, Store, StoreError, now_utc
+from gateway.store import CopyRecord, Store, StoreError
 
 
 class DecisionError(Exception):
     """The decision cannot be made as asked; the message says why and what to do."""
+
+
+class NotYoursToDecide(DecisionError):
+    """This reviewer may not decide on this copy: they sent it (HTTP 403 in the web app)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +50,8 @@ def targets(store: Store, target: str, recipient: str | None = None) -> list[Cop
         copy = store.copy(int(target))
         copies = [copy] if copy else []
     else:
-        copies = [c for c in store.copies_of(target.upper()) if c.status in ("held", "released", "rejected", "expired")]
+        decidable = (CopyStatus.HELD, CopyStatus.RELEASED, CopyStatus.REJECTED, CopyStatus.EXPIRED)
+        copies = [c for c in store.copies_of(target.upper()) if c.status in decidable]
     if recipient:
         copies = [c for c in copies if c.recipient.lower() == recipient.lower()]
     if not copies:
@@ -62,7 +70,7 @@ def _check_decision(copies: list[CopyRecord], *, actor: str, reason: str, actor_
         if copy.kind != "mail":
             raise DecisionError(f"copy {copy.id} is a notice the gateway wrote, not a held message")
         if actor_email and copy.mail_from.lower() == actor_email.lower():
-            raise DecisionError("you sent this message, so another reviewer must decide on it")
+            raise NotYoursToDecide("you sent this message, so another reviewer must decide on it")
 
 
 def _decide(config: Config, store: Store, target: str, decision: str, *, actor: str, reason: str,
@@ -71,7 +79,7 @@ def _decide(config: Config, store: Store, target: str, decision: str, *, actor: 
     _check_decision(copies, actor=actor, reason=reason, actor_email=actor_email)
     results = []
     for copy in copies:
-        if decision == "released" and copy.status == "held" and _needs_two(config, copy):
+        if decision == CopyStatus.RELEASED and copy.status == CopyStatus.HELD and _needs_two(config, copy):
             earlier = store.release_approvals(copy.id)
             if actor in earlier:
                 raise DecisionError(f"copy {copy.id} needs a second, different reviewer to release it")
@@ -106,32 +114,30 @@ def _needs_two(config: Config, copy: CopyRecord) -> bool:
 def release(config: Config, store: Store, target: str, *, actor: str, reason: str,
             recipient: str | None = None, actor_email: str = "") -> list[DecisionResult]:
     """Deliver held copies exactly as written (plus one trace header); tell the sender."""
-    return _decide(config, store, target, "released", actor=actor, reason=reason, recipient=recipient, note="",
+    return _decide(config, store, target, CopyStatus.RELEASED, actor=actor, reason=reason, recipient=recipient, note="",
                    actor_email=actor_email)
 
 
 def reject(config: Config, store: Store, target: str, *, actor: str, reason: str, tell_sender: str = "",
            recipient: str | None = None, actor_email: str = "") -> list[DecisionResult]:
     """Never deliver these copies; tell the sender, with ``tell_sender`` as the reviewer's words."""
-    return _decide(config, store, target, "rejected", actor=actor, reason=reason, recipient=recipient,
+    return _decide(config, store, target, CopyStatus.REJECTED, actor=actor, reason=reason, recipient=recipient,
                    note=tell_sender, actor_email=actor_email)
 
 
-# Which findings name a contact detail that can be approved, and as what kind.
-_APPROVABLE = {"phone": "phone", "email": "email", "profile": "account", "channel-link": "account"}
 SCOPES = ("sender", "sender-recipient", "anyone")
 
 
-def approvable(config: Config, copy: CopyRecord) -> list[tuple[int, str, str]]:
-    """(index, kind, value) of the findings on this copy that a reviewer may approve as an exception."""
+def approvable(config: Config, copy: CopyRecord) -> list[tuple[int, DetailKind, str]]:
+    """(index, kind, value) of the findings on this copy that a reviewer may approve as an exception:
+    those of a detector that says its details can be approved (see ``gateway.detect``)."""
     out = []
+    known = detectors()
     for i, f in enumerate(copy.findings):
-        try:
-            detector = config.rules.by_id(f.rule).detector
-        except StopIteration:
-            continue
-        if detector in _APPROVABLE and f.value:
-            out.append((i, _APPROVABLE[detector], f.value))
+        rule = config.rules.get(f.rule)
+        detector = known.get(rule.detector) if rule else None
+        if detector and detector.approved_as and detector.reviewer_may_approve and f.value:
+            out.append((i, detector.approved_as, f.value))
     return out
 
 
@@ -143,7 +149,7 @@ def release_with_exception(config: Config, store: Store, copy_id: int, *, actor:
     seconds, so the sender's next message with that detail is not held.
     """
     copy = store.copy(copy_id)
-    if copy is None or copy.status != "held":
+    if copy is None or copy.status != CopyStatus.HELD:
         raise DecisionError(f"copy {copy_id} is not held")
     _check_decision([copy], actor=actor, reason=reason, actor_email=actor_email)
     choices = {i: (kind, value) for i, kind, value in approvable(config, copy)}
@@ -159,6 +165,6 @@ def release_with_exception(config: Config, store: Store, copy_id: int, *, actor:
                         senders=[copy.mail_from] if scope in ("sender", "sender-recipient") else [],
                         recipients=[copy.recipient] if scope == "sender-recipient" else [],
                         # Like the configuration's "until": approved through that whole day, school time.
-                        until=datetime.combine(until + timedelta(days=1), time(0), tzinfo=config.timezone),
+                        until=through_day(until, config.timezone),
                         actor=actor, reason=reason, copy_id=copy_id)
     return release(config, store, str(copy_id), actor=actor, reason=reason, actor_email=actor_email)

@@ -21,12 +21,13 @@ from email.message import EmailMessage
 from email.policy import SMTP
 
 from gateway.config import Config, NoticeSettings
+from gateway.mail import printable
 from gateway.store import Envelope, NewCopy
 
 
 def one_line(text: str, limit: int = 200) -> str:
     """Printable, single-line, bounded: safe for a header or a template slot on one line."""
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text or "").split())
+    flat = " ".join(printable(text or "").split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
