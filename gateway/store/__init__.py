@@ -7,7 +7,9 @@ nodes. Every method is a short transaction and is safe to call from several
 threads: each thread gets its own connection.
 
 Nothing here knows about SMTP: the relay passes plain values in and gets
-plain values out.
+plain values out. The SQL is shared; what differs between the databases
+(connecting, transactions, placeholders, row locks) is in ``sqlite`` and
+``postgres``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import secrets
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,17 +25,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gateway.mail import CopyStatus, Envelope, RecipientClass, Role, new_queue_id, now_utc, printable
+from gateway.store import postgres, sqlite
 from gateway.store.migrations import MIGRATIONS
 
-COPY_STATUSES = ("held", "released", "rejected", "expired", "delivered", "queued", "failed")
+COPY_STATUSES = tuple(s.value for s in CopyStatus)
 
 
 class StoreError(Exception):
     """The store cannot be opened or used; the message says what to do."""
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 def ts(at: datetime) -> str:
@@ -47,17 +45,7 @@ def parse_ts(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if text else None
 
 
-def new_queue_id() -> str:
-    return secrets.token_hex(6).upper()
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    mail_from: str  # "" for the null sender
-    rcpt_tos: tuple[str, ...]
-    mail_options: tuple[str, ...] = ()
-    client_address: str = ""
-    client_helo: str = ""
+__all__ = ["Envelope", "new_queue_id", "now_utc"]  # the vocabulary, for the store's callers
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +71,8 @@ class NewCopy:
     """A recipient copy the gateway takes responsibility for."""
 
     recipient: str
-    recipient_class: str
-    status: str  # held | queued | failed
+    recipient_class: RecipientClass
+    status: CopyStatus  # what the gateway took it on as: held, rejected (refused), queued or failed
     reason: str
     findings: tuple[StoredFinding, ...] = ()
     last_reply: str = ""
@@ -174,13 +162,13 @@ _DELIVERABLE = "('queued', 'released')"
 @dataclass(frozen=True, slots=True)
 class User:
     name: str
-    role: str  # reviewer | admin | auditor
+    role: Role
     email: str
     password_hash: str
     disabled: bool
 
 
-ROLES = ("reviewer", "admin", "auditor")
+ROLES = tuple(r.value for r in Role)
 
 
 class Store:
@@ -188,40 +176,22 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite:///"):
-            self.dialect = "sqlite"
-            self.path = Path(url.removeprefix("sqlite:///"))
-        elif url.startswith(("postgresql://", "postgres://")):
-            self.dialect = "postgresql"
-            self.path = None
+        if url.startswith(sqlite.PREFIX):
+            self._db: sqlite.SQLite | postgres.PostgreSQL = sqlite.SQLite(url, StoreError)
+        elif url.startswith(postgres.PREFIXES):
+            self._db = postgres.PostgreSQL(url, StoreError)
         else:
             raise StoreError(f"store URL {url!r} is neither sqlite:///PATH nor postgresql://...")
+        self.dialect = self._db.name
+        self.path = self._db.path  # the SQLite file; None on PostgreSQL
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
         self.migrate()
 
     # -- connections -------------------------------------------------------
-    def _connect(self):
-        if self.dialect == "sqlite":
-            assert self.path is not None
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-                conn.execute("PRAGMA journal_mode=WAL")
-                # FULL: the WAL is fsynced at every commit, so a committed
-                # hold survives kill -9 and power loss alike.
-                conn.execute("PRAGMA synchronous=FULL")
-                conn.execute("PRAGMA foreign_keys=ON")
-            except (OSError, sqlite3.Error) as exc:
-                raise StoreError(f"cannot open the SQLite store at {self.path}: {exc}") from exc
-            return conn
-        import psycopg
-
-        try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+    def _connect(self) -> Any:
+        return self._db.connect()
 
     def _conn(self):
         conn = getattr(self._local, "conn", None)
@@ -247,50 +217,30 @@ class Store:
             self._all.clear()
         self._local = threading.local()
 
+    def _reconnect(self) -> Any:
+        self._drop_conn()
+        return self._conn()
+
     @contextmanager
     def _tx(self, write: bool = True) -> Iterator[_Cursor]:
         conn = self._conn()
         try:
-            if self.dialect == "sqlite":
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    yield _Cursor(conn, "sqlite")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            else:
-                conn = self._begin_postgresql(conn)
-                with conn.transaction():
-                    yield _Cursor(conn, "postgresql")
-        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
-            raise StoreError(f"store error: {exc}") from exc
+            conn = self._db.alive(conn, self._reconnect)
+            with self._db.transaction(conn, write):
+                yield _Cursor(conn, self._db)
         except Exception as exc:
-            if type(exc).__module__.startswith("psycopg"):
-                if getattr(conn, "closed", False) or getattr(conn, "broken", False):
+            if self._db.is_error(exc):
+                if self._db.is_broken(conn):
                     self._drop_conn()
                 raise StoreError(f"store error: {exc}") from exc
             raise
 
-    def _begin_postgresql(self, conn: Any) -> Any:
-        """A connection that answers: one the server has dropped (restart,
-        failover, terminated backend) is replaced before the transaction starts,
-        so the first message after an outage is not refused for nothing."""
-        import psycopg
-
-        try:
-            conn.execute("SELECT 1")
-            return conn
-        except psycopg.OperationalError:
-            self._drop_conn()
-            return self._conn()
-
     # -- schema ------------------------------------------------------------
     def migrate(self) -> int:
         with self._tx() as cur:
-            if self.dialect == "postgresql":
-                # Several nodes may start at once: one migrates, the others wait.
-                cur.execute("SELECT pg_advisory_xact_lock(7420431)")
+            lock = self._db.migration_lock()
+            if lock:
+                cur.execute(lock)
             cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
                         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
             done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
@@ -455,9 +405,7 @@ class Store:
         """
         claimed: list[int] = []
         with self._tx() as cur:
-            # PostgreSQL: rows another node is claiming are skipped, not waited
-            # for. SQLite: BEGIN IMMEDIATE already serialises claimers.
-            lock = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
+            lock = self._db.lock_rows
             rows = cur.execute(f"SELECT id, next_attempt_at, in_flight, message_id FROM copies WHERE status IN "
                                f"{_DELIVERABLE} AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{lock}",
                                (ts(at), limit)).fetchall()
@@ -655,20 +603,17 @@ class Store:
 class _Cursor:
     """The few cursor operations the store needs, with one placeholder style (``?``)."""
 
-    def __init__(self, conn: Any, dialect: str) -> None:
+    def __init__(self, conn: Any, db: sqlite.SQLite | postgres.PostgreSQL) -> None:
         self.conn = conn
-        self.dialect = dialect
+        self.db = db
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        if self.dialect == "postgresql":
-            return self.conn.execute(sql.replace("?", "%s"), params)
-        return self.conn.execute(sql, params)
-
+        return self.db.execute(self.conn, sql, params)
 
 
 def _clean(text: str) -> str:
     """No control characters in what may later be shown or put in a header."""
-    return "".join(ch if ch >= " " or ch == "\t" else " " for ch in text or "")
+    return printable(text)
 
 
 def open_store(url: str | None = None, data_dir: str | Path | None = None) -> Store:
