@@ -32,7 +32,9 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
+	$(BIN)/ruff format --check gateway tests bench
 	$(BIN)/ruff check gateway tests bench
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/scan.py

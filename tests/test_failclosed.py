@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.config import load_config
-from gateway.judge.rules import Rule, RuleSet
 from gateway.judge.pool import ScanPool
+from gateway.judge.rules import Rule, RuleSet
 from gateway.judge.scan import Scanner
 from tests.conftest import CONFIG, PARENT, mail
 

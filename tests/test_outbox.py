@@ -6,8 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from gateway.config import HostPort
-from gateway.deliver.outbox import Outbox
 from gateway.deliver.next_hop import NextHop
+from gateway.deliver.outbox import Outbox
 from gateway.store import Envelope, NewCopy, Store, StoredFinding
 
 from .conftest import PARENT, STAFF, mail

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from gateway.cli.common import fail, load_for_store, read_password, store_arguments, store_of, with_arguments
+from gateway.cli.common import (
+    fail,
+    load_for_store,
+    read_password,
+    store_arguments,
+    store_of,
+    with_arguments,
+)
 from gateway.mail import Role
 from gateway.store import StoreError
 

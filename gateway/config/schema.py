@@ -147,7 +147,10 @@ class Locator:
             return 1
         top = path[0]
         rest = list(path[1:])
-        index = rest.pop(0) if rest and isinstance(rest[0], int) else None
+        first = rest[0] if rest else None
+        index = first if isinstance(first, int) else None
+        if index is not None:
+            rest.pop(0)
         start = self._header(str(top), index)
         if start < 0:  # a top-level key, or a dotted table
             start = self._find_key(str(top), 0)

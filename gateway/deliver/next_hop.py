@@ -166,7 +166,8 @@ class NextHop:
                 errors, reply = await _transaction(conn.client, sender, rcpts, data, options)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 self._release(conn)
-                temporary, permanent = {}, {}
+                temporary: dict[str, str] = {}
+                permanent: dict[str, str] = {}
                 for refusal in exc.recipients:
                     (temporary if refusal.code // 100 != 5 else permanent)[refusal.recipient] = _reply(refusal.code, refusal.message)
                 return Delivery((), temporary, permanent, "all recipients refused")

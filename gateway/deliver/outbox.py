@@ -22,10 +22,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway.config import Config
-from gateway.review.notices import bodies, build, one_line
 from gateway.deliver.dsn import NEXT_HOP_REFUSED, build_dsn, received_header, release_header
 from gateway.deliver.next_hop import NextHop
-from gateway.store import CopyRecord, Envelope, NewCopy, Store, now_utc
+from gateway.mail import CopyStatus, Envelope, now_utc
+from gateway.review.notices import bodies, build, one_line
+from gateway.store import CopyRecord, NewCopy, Store
 
 log = logging.getLogger("chaperone")
 
@@ -108,7 +109,7 @@ class Outbox:
         dsn = build_dsn(hostname=config.relay.hostname, sender=sender, queue_id=queue_id, failed=failed,
                         original_headers=raw, at=self.clock(), why=why)
         await self._run(self.store.accept, Envelope("", (sender,), (), "", config.relay.hostname), dsn,
-                        [NewCopy(sender, config.directory.classify(sender), "queued", "delivery status notice")],
+                        [NewCopy(sender, config.directory.classify(sender), CopyStatus.QUEUED, "delivery status notice")],
                         subject="Undelivered Mail Returned to Sender", kind="notice", at=self.clock())
 
     # -- the quarantine's clock --------------------------------------------------

@@ -139,5 +139,5 @@ def span_around(text: str, start: int, end: int, breaks: regex.Pattern, reach: i
     for m in breaks.finditer(text, lo, start):
         a = m.end()
     hi = min(len(text), end + reach)
-    m = breaks.search(text, end, hi)
-    return a, (m.start() if m else hi)
+    after = breaks.search(text, end, hi)
+    return a, (after.start() if after else hi)

@@ -122,9 +122,9 @@ def find_emails(seg: Segment) -> list[Candidate]:
         if at == "at" and not has_dot_munge:
             continue  # "meet at school.com"-like prose: a plain " at " needs "dot" too
         if at == "@":
-            words = local_text.split()[-4:]
-            local = "".join(_DOT.sub(".", w) for w in words)
-            start = lm.start() + local_text.rfind(words[0])
+            last_words = local_text.split()[-4:]
+            local = "".join(_DOT.sub(".", w) for w in last_words)
+            start = lm.start() + local_text.rfind(last_words[0])
         elif has_dot_munge and _DOT.search(local_text):
             tail = regex.search(r"(?:[a-z0-9_+'-]+" + _SEP + r")+[a-z0-9_+'-]+$", local_text, regex.IGNORECASE)
             local = _DOT.sub(".", tail.group(0)) if tail else local_text.split()[-1]

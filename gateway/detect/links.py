@@ -44,8 +44,9 @@ _PLATFORM_WORDS = {
 }
 # "X" only as a capitalised word, so "x" in prose or maths is not a platform.
 _PLATFORM = regex.compile(
-    r"(?i:\b(?P<w>instagram|insta|ig|snapchat|snap|tik\s?tok|twitter|facebook|fb|telegram|discord|whatsapp|"
-    r"signal|kik|threads|bereal|youtube|twitch|psn|xbox|gamertag|steam|roblox)\b)|\b(?P<x>X)\b"
+    r"(?i:\b(?P<w>" + "|".join(regex.escape(w).replace(r"\ ", r"\s?")
+                              for w in sorted(_PLATFORM_WORDS, key=len, reverse=True) if w != "x")
+    + r")\b)|\b(?P<x>X)\b"
 )
 # Every word _PLATFORM can match, casefolded ("X" as "x"; "tik tok" as "tik").
 _PLATFORM_VOCABULARY = frozenset({*_PLATFORM_WORDS, "tik"} - {"tik tok"})
@@ -175,21 +176,23 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
     for m in _AT_HANDLE.finditer(text):
         if not free(m.start(), m.end()):
             continue
-        platform = _nearest_platform(text, m.start(), m.end(), 60)
-        if platform:
-            found.append(Candidate("profile", f"{platform}:{m.group('h').lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))
+        near = _nearest_platform(text, m.start(), m.end(), 60)
+        if near:
+            found.append(Candidate("profile", f"{near}:{m.group('h').lower()}", seg, m.start(), m.end(), True,
+                                   f"{near} handle"))
             taken.append((m.start(), m.end()))
     for m in _bare_handles(text):
         handle = m.group("h")
         if not free(m.start(), m.end()) or _NOT_HANDLE_SUFFIX.search(handle) or regex.fullmatch(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*", handle):
             continue
-        platform = _nearest_platform(text, m.start(), m.end(), 30)
-        if platform is None and subject_platform:
+        near = _nearest_platform(text, m.start(), m.end(), 30)
+        if near is None and subject_platform:
             sm = _PLATFORM.search(subject)
             if sm:
-                platform = _PLATFORM_WORDS.get((sm.group("w") or sm.group("x") or "").lower().replace(" ", ""))
-        if platform:
-            found.append(Candidate("profile", f"{platform}:{handle.lower()}", seg, m.start(), m.end(), True, f"{platform} handle"))
+                near = _PLATFORM_WORDS.get((sm.group("w") or sm.group("x") or "").lower().replace(" ", ""))
+        if near:
+            found.append(Candidate("profile", f"{near}:{handle.lower()}", seg, m.start(), m.end(), True,
+                                   f"{near} handle"))
     return found
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import phonenumbers
 import regex
 
-from gateway.detect import Candidate, Context, DetailType, Detector, register, span_around
+from gateway.detect import Candidate, DetailType, Detector, register, span_around
 from gateway.mail import DetailKind
 from gateway.read.message import Segment, Zone
 from gateway.read.words import regex_words
@@ -223,7 +223,7 @@ def _runs(view: str) -> list[list[tuple[int, int, str]]]:
 
 def _drop_trunk_zero(run: list[tuple[int, int, str]], view: str) -> list[tuple[int, int, str]]:
     """'+44 (0)7911 ...' : the bracketed trunk zero is not part of the number."""
-    out = []
+    out: list[tuple[int, int, str]] = []
     for k, g in enumerate(run):
         if g[2] == "0" and k > 0 and out and out[-1][2].lstrip("+").lstrip("0") in {"44"} and view[g[0] - 1:g[0]] == "(":
             continue

@@ -26,6 +26,7 @@ dev corpus and on generated text.
 from __future__ import annotations
 
 import re
+import typing
 import warnings
 from dataclasses import dataclass
 
@@ -164,7 +165,7 @@ def _run_words(run: str, left: bool, right: bool) -> list[str]:
     return out
 
 
-def _branch_of(op: object, av: object) -> list | None:
+def _branch_of(op: object, av: typing.Any) -> list | None:
     """The alternatives of a BRANCH, or of a group that is only a BRANCH."""
     if op is C.BRANCH:
         return [list(alt) for alt in av[1]]
@@ -226,7 +227,7 @@ def needed_words(pattern: str) -> object:
             parsed = sre_parse.parse(pattern, re.IGNORECASE)
     except Exception:  # noqa: BLE001 - regex-only syntax: no prefilter, the rule always runs
         return ALWAYS
-    return _simplify(_needs(list(parsed), True, True))
+    return _simplify(_needs(list(parsed), True, True))  # type: ignore[call-overload]  # SubPattern is a sequence
 
 
 def could_match(formula: object, words: frozenset[str]) -> bool:

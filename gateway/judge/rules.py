@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,7 +71,7 @@ class Rule:
     # Per pattern, the words a message must contain for it to match (see
     # gateway/prefilter.py); the rule's regex runs only when one is satisfied.
     needs: tuple[object, ...] = ()
-    prefilter: object = None  # needs, compiled (gateway.prefilter.compile_formulas)
+    prefilter: Callable[[frozenset[str]], bool] | None = None  # needs, compiled (CompiledFormulas)
 
     def could_match(self, words: frozenset[str]) -> bool:
         return self.prefilter is None or self.prefilter(words)

@@ -613,14 +613,14 @@ class _Builder:
         if len(payload_bytes) > self.limits.max_attachment_bytes:
             self.notes.append(f"{label_name}: larger than {self.limits.max_attachment_bytes} bytes, not read")
         elif ctype == "application/pdf" or ext == ".pdf":
-            text = _pdf_text(payload_bytes, self.limits, self.notes, label_name)
-            if text is not None:
-                self.add_text(part_label or f"attachment:{label_name}", text, zones=False, author=forwarded_by)
+            extracted = _pdf_text(payload_bytes, self.limits, self.notes, label_name)
+            if extracted is not None:
+                self.add_text(part_label or f"attachment:{label_name}", extracted, zones=False, author=forwarded_by)
                 scanned = True
         elif ext == ".docx" or ctype == "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
-            text = _docx_text(payload_bytes, self.notes, label_name)
-            if text is not None:
-                self.add_text(part_label or f"attachment:{label_name}", text, zones=False, author=forwarded_by)
+            extracted = _docx_text(payload_bytes, self.notes, label_name)
+            if extracted is not None:
+                self.add_text(part_label or f"attachment:{label_name}", extracted, zones=False, author=forwarded_by)
                 scanned = True
         self.attachments.append(Attachment(label_name, ctype, len(payload_bytes), scanned))
 

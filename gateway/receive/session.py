@@ -24,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
-from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, syntax
@@ -42,6 +42,7 @@ def _parse_address(arg: str, local_part_limit: int) -> tuple[str | None, str | N
     malformed-address answer, not an internal error, where the parser fails)."""
     if not arg:
         return "", ""
+    address: Any
     try:
         if arg.lstrip().startswith("<"):
             address, rest = get_angle_addr(arg)

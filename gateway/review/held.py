@@ -96,8 +96,8 @@ def html_parts(raw: bytes) -> list[str]:
     out = []
     for part in msg.walk():
         if part.get_content_type() == "text/html" and part.get_filename() is None:
-            payload = part.get_payload(decode=True) or b""
-            out.append(decode_text(payload, part.get_content_charset()))
+            payload = part.get_payload(decode=True)
+            out.append(decode_text(payload if isinstance(payload, bytes) else b"", part.get_content_charset()))
     return out
 
 
@@ -110,7 +110,8 @@ def attachments(raw: bytes) -> list[tuple[Attachment, bytes]]:
         name = part.get_filename()
         if not name and part.get_content_maintype() in ("text", "multipart"):
             continue
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)
+        payload = decoded if isinstance(decoded, bytes) else b""
         out.append((Attachment(index, str(name or f"part-{index}"), part.get_content_type(), len(payload)), payload))
     return out
 

@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 
 from gateway.config import Config, NoticeSettings
-from gateway.mail import printable
+from gateway.mail import CopyStatus, RecipientClass, printable
 from gateway.store import Envelope, NewCopy
 
 
@@ -58,7 +58,7 @@ def bodies(settings: NoticeSettings, name: str, **values: str) -> tuple[str, str
 
 
 def build(settings: NoticeSettings, *, to: str, subject: str, body: str | tuple[str, str | None], at: datetime,
-          hostname: str, recipient_class: str, reason: str) -> Notice:
+          hostname: str, recipient_class: RecipientClass, reason: str) -> Notice:
     msg = EmailMessage(policy=SMTP)
     msg["From"] = f"Chaperone <{settings.from_address}>"
     msg["To"] = one_line(to, 320)
@@ -77,7 +77,7 @@ def build(settings: NoticeSettings, *, to: str, subject: str, body: str | tuple[
     raw = msg.as_bytes()
     # Envelope sender <>: a notice that cannot be delivered never bounces back.
     return Notice(Envelope("", (to,), (), "", hostname), raw,
-                  (NewCopy(to, recipient_class, "queued", reason),), one_line(subject, 180))
+                  (NewCopy(to, recipient_class, CopyStatus.QUEUED, reason),), one_line(subject, 180))
 
 
 def _findings_text(findings: Iterable, config: Config) -> str:

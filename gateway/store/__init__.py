@@ -25,7 +25,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.mail import CopyStatus, Envelope, RecipientClass, Role, new_queue_id, now_utc, printable
+from gateway.mail import (
+    CopyStatus,
+    Envelope,
+    RecipientClass,
+    Role,
+    new_queue_id,
+    now_utc,
+    printable,
+)
 from gateway.store import postgres, sqlite
 from gateway.store.migrations import MIGRATIONS
 
@@ -43,6 +51,11 @@ def ts(at: datetime) -> str:
 
 def parse_ts(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if text else None
+
+
+def parse_required_ts(text: str) -> datetime:
+    """A timestamp column that is NOT NULL."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 __all__ = ["Envelope", "new_queue_id", "now_utc"]  # the vocabulary, for the store's callers
@@ -371,7 +384,8 @@ class Store:
                                  batch).fetchall():
                 findings.setdefault(r[0], []).append(
                     StoredFinding(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10]))
-        return [CopyRecord(row[0], row[1], row[2], row[3], row[4], row[5], parse_ts(row[6]), parse_ts(row[7]),
+        return [CopyRecord(row[0], row[1], row[2], row[3], row[4], row[5], parse_required_ts(row[6]),
+                           parse_required_ts(row[7]),
                            row[8], parse_ts(row[9]), row[10], row[11], row[12], row[13], row[14],
                            parse_ts(row[15]), row[16], bool(row[17]), row[18], row[19],
                            tuple(findings.get(row[0], ()))) for row in rows]
@@ -384,7 +398,7 @@ class Store:
         if row is None:
             return None
         env = Envelope(row[2], tuple(json.loads(row[3])), tuple(json.loads(row[4])), row[5], row[6])
-        return MessageRecord(row[0], parse_ts(row[1]), env, row[7], row[8], row[9], row[10], row[11], bytes(row[12]))
+        return MessageRecord(row[0], parse_required_ts(row[1]), env, row[7], row[8], row[9], row[10], row[11], bytes(row[12]))
 
     def counts(self) -> dict[str, int]:
         with self._tx(write=False) as cur:
@@ -597,7 +611,7 @@ class Store:
         with self._tx(write=False) as cur:
             rows = cur.execute(f"SELECT id, at, actor, action, message_id, copy_id, detail FROM audit {where} "
                                f"ORDER BY id {order} LIMIT ?", (*params, limit)).fetchall()
-        return [AuditEntry(r[0], parse_ts(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+        return [AuditEntry(r[0], parse_required_ts(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
 
 
 class _Cursor:
