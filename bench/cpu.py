@@ -54,33 +54,56 @@ def label(pid: int) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--messages", type=int, default=1000)
     ap.add_argument("--recipient", default=bench.PARENT)
-    ap.add_argument("--html", action="store_true", help="multipart/alternative letters (see bench/relay.py)")
+    ap.add_argument(
+        "--html", action="store_true", help="multipart/alternative letters (see bench/relay.py)"
+    )
     args = ap.parse_args()
     sink_bin = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
     tmp = tempfile.mkdtemp(prefix="chaperone-cpu-")
     sink_port, gw_port = bench.free_port(), bench.free_port()
     sink = subprocess.Popen([sink_bin, "-u", "nobody", f"127.0.0.1:{sink_port}", "256"])
-    gateway = subprocess.Popen([str(bench.GATEWAY), "serve", "--config", str(ROOT / "config" / "gateway.toml"),
-                                "--listen", f"127.0.0.1:{gw_port}", "--next-hop", f"127.0.0.1:{sink_port}",
-                                "--data-dir", tmp, "--metrics-listen", f"127.0.0.1:{bench.free_port()}"],
-                               stderr=subprocess.DEVNULL)
+    gateway = subprocess.Popen(
+        [
+            str(bench.GATEWAY),
+            "serve",
+            "--config",
+            str(ROOT / "config" / "gateway.toml"),
+            "--listen",
+            f"127.0.0.1:{gw_port}",
+            "--next-hop",
+            f"127.0.0.1:{sink_port}",
+            "--data-dir",
+            tmp,
+            "--metrics-listen",
+            f"127.0.0.1:{bench.free_port()}",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
     try:
         bench.wait_port(gw_port)
         to = args.recipient
-        asyncio.run(bench.drive(gw_port, bench.messages(100, 10_000, seed=9, to=to, html=args.html), 20, to))  # warm up
+        asyncio.run(
+            bench.drive(gw_port, bench.messages(100, 10_000, seed=9, to=to, html=args.html), 20, to)
+        )  # warm up
         payloads = bench.messages(args.messages, 10_000, seed=3, to=to, html=args.html)
         pids = children(gateway.pid)
         before = {p: cpu_seconds(p) for p in pids} | {sink.pid: cpu_seconds(sink.pid)}
         elapsed, latencies, failed = asyncio.run(bench.drive(gw_port, payloads, 20, to))
-        print(f"{args.messages} messages to {to}: {len(latencies) / elapsed:.0f} msg/s, {failed} failed")
+        print(
+            f"{args.messages} messages to {to}: {len(latencies) / elapsed:.0f} msg/s, {failed} failed"
+        )
         for pid in pids:
             used = (cpu_seconds(pid) - before[pid]) / args.messages * 1000
             if used > 0.005:
                 print(f"  {used:6.2f} ms CPU per message  {label(pid)} (pid {pid})")
-        print(f"  {(cpu_seconds(sink.pid) - before[sink.pid]) / args.messages * 1000:6.2f} ms CPU per message  sink")
+        print(
+            f"  {(cpu_seconds(sink.pid) - before[sink.pid]) / args.messages * 1000:6.2f} ms CPU per message  sink"
+        )
     finally:
         gateway.terminate()
         sink.terminate()

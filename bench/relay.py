@@ -37,10 +37,12 @@ ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = Path(sys.executable).parent / "gateway"
 STAFF = "t.teacher@heartofengland.example"
 PARENT = "parent.one@gmail.com"
-_TEXT = ("the homework for this week is on the class page and the deadline is friday please make sure "
-         "your child brings a packed lunch for the museum trip we will leave school at nine and return "
-         "by half past three the coach company has asked that bags are stored under the seats thank you "
-         "for your support with reading at home the library is open every lunchtime and after school")
+_TEXT = (
+    "the homework for this week is on the class page and the deadline is friday please make sure "
+    "your child brings a packed lunch for the museum trip we will leave school at nine and return "
+    "by half past three the coach company has asked that bags are stored under the seats thank you "
+    "for your support with reading at home the library is open every lunchtime and after school"
+)
 WORDS = _TEXT.split()
 
 
@@ -78,26 +80,36 @@ def messages(n: int, size: int, seed: int = 1, to: str = PARENT, html: bool = Fa
             words += [sentence[0].capitalize(), *sentence[1:-1], sentence[-1] + "."]
         # Real letters have dates, times and prices (which the phone detector
         # must look at and mask), not only words.
-        words += [f"The trip on {1 + i % 28}/03/2027 leaves at 9.{i % 6}0am and costs £{12 + i % 9}.50, room {100 + i % 50}."]
+        words += [
+            f"The trip on {1 + i % 28}/03/2027 leaves at 9.{i % 6}0am and costs £{12 + i % 9}.50, room {100 + i % 50}."
+        ]
         rng.shuffle(words)
-        lines = [" ".join(words[j:j + 12]) for j in range(0, len(words), 12)]
-        head = (f"From: Tess Teacher <{STAFF}>\r\nTo: {to}\r\nSubject: Class update {i}\r\n"
-                f"Date: Tue, 24 Nov 2026 09:00:00 +0000\r\nMessage-ID: <bench-{seed}-{i}@heartofengland.example>\r\n"
-                f"MIME-Version: 1.0\r\n")
+        lines = [" ".join(words[j : j + 12]) for j in range(0, len(words), 12)]
+        head = (
+            f"From: Tess Teacher <{STAFF}>\r\nTo: {to}\r\nSubject: Class update {i}\r\n"
+            f"Date: Tue, 24 Nov 2026 09:00:00 +0000\r\nMessage-ID: <bench-{seed}-{i}@heartofengland.example>\r\n"
+            f"MIME-Version: 1.0\r\n"
+        )
         text = "\r\n".join(lines)
         if not html:
             out.append(f"{head}Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n".encode())
             continue
         boundary = f"=_bench_{seed}_{i}"
-        markup = "\r\n".join(f"<p style=\"margin:0\">{line.replace('£', '&pound;')}</p>" for line in lines)
-        out.append((f"{head}Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"
-                    f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
-                    f"--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
-                    f"<html><body>\r\n{markup}\r\n</body></html>\r\n--{boundary}--\r\n").encode())
+        markup = "\r\n".join(
+            f'<p style="margin:0">{line.replace("£", "&pound;")}</p>' for line in lines
+        )
+        out.append(
+            (
+                f'{head}Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+                f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
+                f"--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+                f"<html><body>\r\n{markup}\r\n</body></html>\r\n--{boundary}--\r\n"
+            ).encode()
+        )
     return out
 
 
-BARE_FORWARDER = r'''
+BARE_FORWARDER = r"""
 import asyncio, sys
 import aiosmtplib
 from aiosmtpd.smtp import SMTP
@@ -138,9 +150,9 @@ async def main():
     await asyncio.Event().wait()
 
 asyncio.run(main())
-'''
+"""
 
-AIOSMTPD_SINK = r'''
+AIOSMTPD_SINK = r"""
 import asyncio, sys
 from aiosmtpd.smtp import SMTP
 class Sink:
@@ -153,10 +165,12 @@ async def main():
     await loop.create_server(lambda: Big(Sink(), hostname="sink"), "127.0.0.1", int(sys.argv[1]))
     await asyncio.Event().wait()
 asyncio.run(main())
-'''
+"""
 
 
-async def drive(port: int, payloads: list[bytes], sessions: int, to: str = PARENT) -> tuple[float, list[float], int]:
+async def drive(
+    port: int, payloads: list[bytes], sessions: int, to: str = PARENT
+) -> tuple[float, list[float], int]:
     import aiosmtplib
 
     queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -167,8 +181,9 @@ async def drive(port: int, payloads: list[bytes], sessions: int, to: str = PAREN
 
     async def session() -> None:
         nonlocal failures
-        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, local_hostname="bench",
-                                 timeout=120)
+        client = aiosmtplib.SMTP(
+            hostname="127.0.0.1", port=port, start_tls=False, local_hostname="bench", timeout=120
+        )
         await client.connect()
         while not queue.empty():
             data = queue.get_nowait()
@@ -203,66 +218,139 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--size", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--html", action="store_true",
-                    help="multipart/alternative letters (text and HTML halves), as mail programs send them")
-    ap.add_argument("--recipient", default=PARENT,
-                    help="envelope and To: recipient (a staff address measures the relay without scanning)")
+    ap.add_argument(
+        "--html",
+        action="store_true",
+        help="multipart/alternative letters (text and HTML halves), as mail programs send them",
+    )
+    ap.add_argument(
+        "--recipient",
+        default=PARENT,
+        help="envelope and To: recipient (a staff address measures the relay without scanning)",
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="chaperone-bench-"))
     procs: list[subprocess.Popen] = []
     try:
         sink_port, bare_port, gw_port = free_port(), free_port(), free_port()
-        smtp_sink = shutil.which("smtp-sink") or ("/usr/sbin/smtp-sink" if os.path.exists("/usr/sbin/smtp-sink") else None)
+        smtp_sink = shutil.which("smtp-sink") or (
+            "/usr/sbin/smtp-sink" if os.path.exists("/usr/sbin/smtp-sink") else None
+        )
         if smtp_sink:
             sink_cmd = [smtp_sink, "-u", "nobody", f"127.0.0.1:{sink_port}", "256"]
             sink_name = "Postfix smtp-sink"
         else:
             sink_cmd = [sys.executable, "-c", AIOSMTPD_SINK, str(sink_port)]
             sink_name = "aiosmtpd sink"
-        procs.append(subprocess.Popen(sink_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(sink_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
         wait_port(sink_port)
-        procs.append(subprocess.Popen([sys.executable, "-c", BARE_FORWARDER, str(bare_port), str(sink_port)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", BARE_FORWARDER, str(bare_port), str(sink_port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         gw_log = (tmp / "gateway.log").open("wb")
-        procs.append(subprocess.Popen([str(GATEWAY), "serve", "--config", str(ROOT / "config" / "gateway.toml"),
-                                       "--listen", f"127.0.0.1:{gw_port}", "--next-hop", f"127.0.0.1:{sink_port}",
-                                       "--data-dir", str(tmp / "data"), "--metrics-listen", f"127.0.0.1:{free_port()}"],
-                                      stdout=gw_log, stderr=gw_log))
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(GATEWAY),
+                    "serve",
+                    "--config",
+                    str(ROOT / "config" / "gateway.toml"),
+                    "--listen",
+                    f"127.0.0.1:{gw_port}",
+                    "--next-hop",
+                    f"127.0.0.1:{sink_port}",
+                    "--data-dir",
+                    str(tmp / "data"),
+                    "--metrics-listen",
+                    f"127.0.0.1:{free_port()}",
+                ],
+                stdout=gw_log,
+                stderr=gw_log,
+            )
+        )
         wait_port(bare_port)
         wait_port(gw_port)
         kind = "multipart/alternative" if args.html else "text/plain"
-        print(f"relay benchmark: {args.messages} {kind} messages of ~{args.size} bytes to {args.recipient}, {args.sessions} sessions, "
-              f"{args.rounds} rounds each, sink: {sink_name}, {os.cpu_count()} CPUs")
-        results: dict[str, list[tuple[float, float, float, int]]] = {"bare forwarder": [], "gateway": []}
+        print(
+            f"relay benchmark: {args.messages} {kind} messages of ~{args.size} bytes to {args.recipient}, {args.sessions} sessions, "
+            f"{args.rounds} rounds each, sink: {sink_name}, {os.cpu_count()} CPUs"
+        )
+        results: dict[str, list[tuple[float, float, float, int]]] = {
+            "bare forwarder": [],
+            "gateway": [],
+        }
         # Warm-up: connections, worker processes, caches.
         to = args.recipient
-        asyncio.run(drive(bare_port, messages(100, args.size, seed=999, to=to, html=args.html), args.sessions, to))
-        asyncio.run(drive(gw_port, messages(100, args.size, seed=998, to=to, html=args.html), args.sessions, to))
+        asyncio.run(
+            drive(
+                bare_port,
+                messages(100, args.size, seed=999, to=to, html=args.html),
+                args.sessions,
+                to,
+            )
+        )
+        asyncio.run(
+            drive(
+                gw_port,
+                messages(100, args.size, seed=998, to=to, html=args.html),
+                args.sessions,
+                to,
+            )
+        )
         for r in range(args.rounds):
             for name, port in (("bare forwarder", bare_port), ("gateway", gw_port)):
-                payloads = messages(args.messages, args.size, seed=r * 2 + (name == "gateway"), to=to, html=args.html)
+                payloads = messages(
+                    args.messages,
+                    args.size,
+                    seed=r * 2 + (name == "gateway"),
+                    to=to,
+                    html=args.html,
+                )
                 busy0, total0 = cpu_times()
                 elapsed, lat, failed = asyncio.run(drive(port, payloads, args.sessions, to))
                 busy1, total1 = cpu_times()
                 cpu = 100 * (busy1 - busy0) / (total1 - total0) if total1 > total0 else float("nan")
                 rate = len(lat) / elapsed
                 results[name].append((rate, pct(lat, 0.5), pct(lat, 0.99), failed))
-                print(f"  round {r + 1} {name:<15} {rate:7.1f} msg/s  p50 {pct(lat, 0.5) * 1000:7.1f} ms  "
-                      f"p99 {pct(lat, 0.99) * 1000:7.1f} ms  failed {failed}  machine CPU busy {cpu:3.0f}%")
-        summary = {name: (statistics.median(x[0] for x in rs), statistics.median(x[1] for x in rs),
-                          statistics.median(x[2] for x in rs)) for name, rs in results.items()}
+                print(
+                    f"  round {r + 1} {name:<15} {rate:7.1f} msg/s  p50 {pct(lat, 0.5) * 1000:7.1f} ms  "
+                    f"p99 {pct(lat, 0.99) * 1000:7.1f} ms  failed {failed}  machine CPU busy {cpu:3.0f}%"
+                )
+        summary = {
+            name: (
+                statistics.median(x[0] for x in rs),
+                statistics.median(x[1] for x in rs),
+                statistics.median(x[2] for x in rs),
+            )
+            for name, rs in results.items()
+        }
         print("medians:")
         for name, (rate, p50, p99) in summary.items():
-            print(f"  {name:<15} {rate:7.1f} msg/s  p50 {p50 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms")
-        (b_rate, b_p50, b_p99), (g_rate, g_p50, g_p99) = summary["bare forwarder"], summary["gateway"]
-        print(f"gateway / bare: throughput {g_rate / b_rate:.2f}x (target >= 0.8), "
-              f"p50 {g_p50 / b_p50:.2f}x, p99 {g_p99 / b_p99:.2f}x (target <= 2)")
+            print(
+                f"  {name:<15} {rate:7.1f} msg/s  p50 {p50 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms"
+            )
+        (b_rate, b_p50, b_p99), (g_rate, g_p50, g_p99) = (
+            summary["bare forwarder"],
+            summary["gateway"],
+        )
+        print(
+            f"gateway / bare: throughput {g_rate / b_rate:.2f}x (target >= 0.8), "
+            f"p50 {g_p50 / b_p50:.2f}x, p99 {g_p99 / b_p99:.2f}x (target <= 2)"
+        )
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

@@ -49,7 +49,11 @@ def timed(fn, repeat=3):
 
 
 def main() -> None:
-    corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "corpus" / "dev" / "messages"
+    corpus = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else ROOT.parent / "shared" / "corpus" / "dev" / "messages"
+    )
     scanner = Scanner(load_config(ROOT / "config" / "gateway.toml"))
     files = sorted(corpus.glob("*.eml"))
     raws = [f.read_bytes() for f in files]
@@ -58,32 +62,52 @@ def main() -> None:
             scanner.scan(raw)
         passes = [timed(lambda: [scanner.scan(r) for r in raws], 1)[0] for _ in range(5)]
         med = statistics.median(passes)
-        print(f"dev corpus: {len(raws)} messages, median {med * 1000:.0f} ms a pass, {len(raws) / med:.0f} messages/s (one core)")
+        print(
+            f"dev corpus: {len(raws)} messages, median {med * 1000:.0f} ms a pass, {len(raws) / med:.0f} messages/s (one core)"
+        )
 
-    para = ("Thank you for coming in today. The homework is on Google Classroom and the trip letter is on Arbor. "
-            "Ring the switchboard on 0121 496 0000 if you have questions about Year 9 options evening.\n\n")
+    para = (
+        "Thank you for coming in today. The homework is on Google Classroom and the trip letter is on Arbor. "
+        "Ring the switchboard on 0121 496 0000 if you have questions about Year 9 options evening.\n\n"
+    )
     base = message(para * (50_000 // len(para)))
     t_base, _ = timed(lambda: scanner.scan(base))
     per_mb_base = t_base / (len(base) / 1e6)
     print(f"50 KB text: {t_base * 1000:.1f} ms ({per_mb_base:.2f} s/MB)")
     big = message(para * (5_000_000 // len(para)))
     t_big, r = timed(lambda: scanner.scan(big), 1)
-    print(f"5 MB text body: {t_big:.2f} s ({t_big / (len(big) / 1e6):.2f} s/MB, {t_big / (len(big) / 1e6) / per_mb_base:.2f}x the 50 KB cost per MB), verdict {r.verdict}")
-    att = message(para * 20, [(f"data{i}.bin", bytes(range(256)) * (5_000_000 // 256)) for i in range(4)])
+    print(
+        f"5 MB text body: {t_big:.2f} s ({t_big / (len(big) / 1e6):.2f} s/MB, {t_big / (len(big) / 1e6) / per_mb_base:.2f}x the 50 KB cost per MB), verdict {r.verdict}"
+    )
+    att = message(
+        para * 20, [(f"data{i}.bin", bytes(range(256)) * (5_000_000 // 256)) for i in range(4)]
+    )
     t_att, r = timed(lambda: scanner.scan(att), 1)
-    print(f"{len(att) / 1e6:.0f} MB with attachments: {t_att:.2f} s ({t_att / (len(att) / 1e6):.3f} s/MB, {t_att / (len(att) / 1e6) / per_mb_base:.2f}x), verdict {r.verdict}")
+    print(
+        f"{len(att) / 1e6:.0f} MB with attachments: {t_att:.2f} s ({t_att / (len(att) / 1e6):.3f} s/MB, {t_att / (len(att) / 1e6) / per_mb_base:.2f}x), verdict {r.verdict}"
+    )
 
     pool = ScanPool(scanner.config)
     try:
         cases = {
             "1 MB line of a-a-a-": message("a-" * 500_000),
-            "70,000 short digit groups": message(" ".join(str(i % 97) for i in range(70_000)) + "\n\ntext me on 07911 123456"),
-            "3,000 nested multiparts": (f"From: t@heartofengland.example\nTo: {PARENT}\nMIME-Version: 1.0\n" + "".join(
-                f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(3000)) + "\nhi\n").encode(),
+            "70,000 short digit groups": message(
+                " ".join(str(i % 97) for i in range(70_000)) + "\n\ntext me on 07911 123456"
+            ),
+            "3,000 nested multiparts": (
+                f"From: t@heartofengland.example\nTo: {PARENT}\nMIME-Version: 1.0\n"
+                + "".join(
+                    f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n'
+                    for i in range(3000)
+                )
+                + "\nhi\n"
+            ).encode(),
         }
         for name, raw in cases.items():
             t, r = timed(lambda raw=raw: pool.scan(raw), 1)
-            print(f"{name}: {t:.2f} s, verdict {r.verdict}{' (' + r.error + ')' if r.error else ''}")
+            print(
+                f"{name}: {t:.2f} s, verdict {r.verdict}{' (' + r.error + ')' if r.error else ''}"
+            )
     finally:
         pool.close()
 

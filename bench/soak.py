@@ -39,14 +39,18 @@ from tests.relay_env import GatewayProcess, Sink  # noqa: E402 - the same real p
 STAFF = "t.teacher@heartofengland.example"
 PARENTS = ["parent.one@gmail.com", "carer.two@outlook.example"]
 COLLEAGUES = ["colleague@heartofengland.example", "head@heartofengland.example"]
-BODIES = ["The coach leaves at 9 tomorrow; please bring a packed lunch.",
-          "Homework is on the class page, due Friday.",
-          "Text me on 07700 900999 if you are running late.",
-          "Add me on Snapchat, my username is jo.teach."]
+BODIES = [
+    "The coach leaves at 9 tomorrow; please bring a packed lunch.",
+    "Homework is on the class page, due Friday.",
+    "Text me on 07700 900999 if you are running late.",
+    "Add me on Snapchat, my username is jo.teach.",
+]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
@@ -68,8 +72,10 @@ def main() -> int:
             msgid = f"<soak-{n}-{i}@heartofengland.example>"
             rcpts = local.sample(PARENTS + COLLEAGUES, local.randint(1, 2))
             body = local.choice(BODIES)
-            raw = (f"From: {STAFF}\r\nTo: {', '.join(rcpts)}\r\nSubject: soak {n}-{i}\r\nMessage-ID: {msgid}\r\n"
-                   f"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\n{body}\r\n").encode()
+            raw = (
+                f"From: {STAFF}\r\nTo: {', '.join(rcpts)}\r\nSubject: soak {n}-{i}\r\nMessage-ID: {msgid}\r\n"
+                f"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
+            ).encode()
             try:
                 with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30) as c:
                     refused = c.sendmail(STAFF, rcpts, raw)
@@ -125,12 +131,28 @@ def main() -> int:
                 outcome["delivered"] += 1
                 dup += delivered[(msgid, rcpt)] - 1
             elif status in ("held", "queued", "failed"):
-                outcome[{"held": "held", "queued": "still queued", "failed": "failed, sender told"}[status]] += 1
+                outcome[
+                    {"held": "held", "queued": "still queued", "failed": "failed, sender told"}[
+                        status
+                    ]
+                ] += 1
             else:
                 lost.append((msgid, rcpt, status))
-        print(json.dumps({"seconds": args.seconds, "clients": args.clients, "events": dict(events),
-                          "transactions": dict(counts), "acknowledged_copies": len(acked), **outcome,
-                          "duplicates": dup, "lost": len(lost)}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "seconds": args.seconds,
+                    "clients": args.clients,
+                    "events": dict(events),
+                    "transactions": dict(counts),
+                    "acknowledged_copies": len(acked),
+                    **outcome,
+                    "duplicates": dup,
+                    "lost": len(lost),
+                },
+                indent=1,
+            )
+        )
         for item in lost[:20]:
             print("LOST", item)
         return 1 if lost else 0

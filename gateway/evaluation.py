@@ -91,7 +91,9 @@ def evaluate(pool: ScanPool, manifest: Path, at: datetime | None) -> EvalReport:
             want = {a.lower() for a in case["held_recipients"]}
             got = {r for r, v in result.recipients.items() if caught(v)}
             if want != got:
-                report.recipient_errors.append(f"{cid}: expected held {sorted(want)}, got {sorted(got)}")
+                report.recipient_errors.append(
+                    f"{cid}: expected held {sorted(want)}, got {sorted(got)}"
+                )
     return report
 
 
@@ -109,15 +111,19 @@ def format_report(r: EvalReport) -> str:
         "per category (recall: labelled messages where the category was found; precision: findings on messages labelled with it)",
     ]
     for cat in CATEGORIES:
-        out.append(f"  {cat:<20} recall {_ratio(r.category_hit[cat], r.category_total[cat])} "
-                   f"({r.category_hit[cat]}/{r.category_total[cat]})   precision "
-                   f"{_ratio(r.category_found[cat] - r.category_found_on_pass[cat], r.category_found[cat])}")
+        out.append(
+            f"  {cat:<20} recall {_ratio(r.category_hit[cat], r.category_total[cat])} "
+            f"({r.category_hit[cat]}/{r.category_total[cat]})   precision "
+            f"{_ratio(r.category_found[cat] - r.category_found_on_pass[cat], r.category_found[cat])}"
+        )
     out.append("")
     out.append("per rule (messages fired on; on messages expected to pass)")
     for rule in sorted(r.rule_fired):
         out.append(f"  {rule:<36} {r.rule_fired[rule]:>4}   on passes: {r.rule_on_pass[rule]}")
     out.append("")
-    out.append(f"held_recipients cases: {r.recipient_cases - len(r.recipient_errors)}/{r.recipient_cases} right")
+    out.append(
+        f"held_recipients cases: {r.recipient_cases - len(r.recipient_errors)}/{r.recipient_cases} right"
+    )
     for e in r.recipient_errors:
         out.append(f"  wrong copies: {e}")
     if r.errors:

@@ -117,7 +117,9 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def in_domains(address_or_domain: str, domains: tuple[str, ...] | frozenset[str] | list[str]) -> int:
+def in_domains(
+    address_or_domain: str, domains: tuple[str, ...] | frozenset[str] | list[str]
+) -> int:
     """How specific the best match of a domain (or an address's domain) is among ``domains``,
     0 for none: ``mail.school.example`` is in ``school.example``; ``evilschool.example`` is not."""
     domain = address_or_domain.rpartition("@")[2].lower().rstrip(".")

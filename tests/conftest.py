@@ -32,9 +32,18 @@ def scanner(config):
     return Scanner(config)
 
 
-def mail(body: str = "Hello.", *, to=(PARENT,), cc=(), subject="Hello", html: str | None = None,
-         sender=f"Tess Teacher <{STAFF}>", date="Mon, 23 Nov 2026 16:00:00 +0000", headers=None,
-         attachments=()) -> bytes:
+def mail(
+    body: str = "Hello.",
+    *,
+    to=(PARENT,),
+    cc=(),
+    subject="Hello",
+    html: str | None = None,
+    sender=f"Tess Teacher <{STAFF}>",
+    date="Mon, 23 Nov 2026 16:00:00 +0000",
+    headers=None,
+    attachments=(),
+) -> bytes:
     m = EmailMessage()
     m["From"] = sender
     m["To"] = ", ".join(to)
@@ -57,10 +66,12 @@ def example_config(tmp_path: Path, text: str | None = None, *, rules: Path | Non
     its relative paths (directory CSVs, rules, templates) made absolute so they still resolve."""
     text = CONFIG.read_text(encoding="utf-8") if text is None else text
     path = tmp_path / "gateway.toml"
-    path.write_text(text.replace('"parents.csv"', f'"{CONFIG.parent / "parents.csv"}"')
-                    .replace('"staff.csv"', f'"{CONFIG.parent / "staff.csv"}"')
-                    .replace('paths = ["../rules"]', f'paths = ["{rules or ROOT / "rules"}"]')
-                    .replace('templates = "templates"', f'templates = "{CONFIG.parent / "templates"}"'))
+    path.write_text(
+        text.replace('"parents.csv"', f'"{CONFIG.parent / "parents.csv"}"')
+        .replace('"staff.csv"', f'"{CONFIG.parent / "staff.csv"}"')
+        .replace('paths = ["../rules"]', f'paths = ["{rules or ROOT / "rules"}"]')
+        .replace('templates = "templates"', f'templates = "{CONFIG.parent / "templates"}"')
+    )
     return path
 
 
@@ -74,6 +85,7 @@ def categories(result) -> set[str]:
 # they start a throwaway cluster from the machine's PostgreSQL binaries
 # (.ci/run installs Debian's package). CHAPERONE_REQUIRE_POSTGRES=1 turns
 # "PostgreSQL is not installed" from a skip into a failure, as CI wants.
+
 
 def _postgres_bindir() -> Path | None:
     found = shutil.which("initdb")
@@ -98,8 +110,12 @@ def postgres_server(tmp_path_factory):
     bindir = _postgres_bindir()
     if bindir is None:
         if os.environ.get("CHAPERONE_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL binaries (initdb) not found; install Debian's postgresql package")
-        pytest.skip("PostgreSQL is not installed (set CHAPERONE_REQUIRE_POSTGRES=1 to make this an error)")
+            pytest.fail(
+                "PostgreSQL binaries (initdb) not found; install Debian's postgresql package"
+            )
+        pytest.skip(
+            "PostgreSQL is not installed (set CHAPERONE_REQUIRE_POSTGRES=1 to make this an error)"
+        )
     # Not under pytest's tmp dir: as root that is private to root, and the
     # server runs as the postgres user.
     base = Path(tempfile.mkdtemp(prefix="chaperone-pg-"))
@@ -109,18 +125,48 @@ def postgres_server(tmp_path_factory):
         shutil.chown(base, "postgres")
     data = base / "data"
     port = _free_port()
-    done = subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "chaperone",
-                           "--no-sync", "-E", "UTF8"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "chaperone",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         pytest.fail(f"initdb failed: {done.stderr}")
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"),
-                    "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(base / "log"),
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql://chaperone@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -59,8 +59,14 @@ class _SinkHandler:
         if self.sink.delay:
             await asyncio.sleep(self.sink.delay)
         with self.sink.lock:
-            self.sink.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                               envelope.original_content, list(envelope.mail_options)))
+            self.sink.messages.append(
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content,
+                    list(envelope.mail_options),
+                )
+            )
         return "250 2.0.0 Ok: stored"
 
 
@@ -75,8 +81,13 @@ class _SinkController(Controller):
 
     def factory(self):
         if self.tls is not None:  # STARTTLS required: proves the gateway upgraded
-            return _SinkSMTP(self.handler, enable_SMTPUTF8=True, hostname="sink.test", tls_context=self.tls,
-                             require_starttls=True)
+            return _SinkSMTP(
+                self.handler,
+                enable_SMTPUTF8=True,
+                hostname="sink.test",
+                tls_context=self.tls,
+                require_starttls=True,
+            )
         return _SinkSMTP(self.handler, enable_SMTPUTF8=True, hostname="sink.test")
 
 
@@ -94,8 +105,9 @@ class Sink:
     _controller: Controller | None = None
 
     def start(self) -> Sink:
-        self._controller = _SinkController(_SinkHandler(self), hostname="127.0.0.1", port=self.port,
-                                           tls_context=self.tls_context)
+        self._controller = _SinkController(
+            _SinkHandler(self), hostname="127.0.0.1", port=self.port, tls_context=self.tls_context
+        )
         self._controller.start()
         return self
 
@@ -190,11 +202,23 @@ templates = "{root}/config/templates"
 class GatewayProcess:
     """``gateway serve`` in its own process, with a config file written for the test."""
 
-    def __init__(self, tmp: Path, sink: Sink, *, rules: list[Path] | None = None, deadline: float = 10.0,
-                 trusted: tuple[str, ...] = ("127.0.0.1/32",), sender_domains: tuple[str, ...] = (),
-                 max_bytes: int = 1_000_000, max_connections: int = 50, store_url: str = "",
-                 extra_relay: str = "", extra_next_hop: str = "", lease: float = 0,
-                 min_free_disk_mb: int = 0) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        sink: Sink,
+        *,
+        rules: list[Path] | None = None,
+        deadline: float = 10.0,
+        trusted: tuple[str, ...] = ("127.0.0.1/32",),
+        sender_domains: tuple[str, ...] = (),
+        max_bytes: int = 1_000_000,
+        max_connections: int = 50,
+        store_url: str = "",
+        extra_relay: str = "",
+        extra_next_hop: str = "",
+        lease: float = 0,
+        min_free_disk_mb: int = 0,
+    ) -> None:
         self.tmp = tmp
         self.sink = sink
         self.port = free_port()
@@ -203,24 +227,43 @@ class GatewayProcess:
         self.config_path = tmp / "gateway.toml"
         self.log_path = tmp / "gateway.log"
         rule_paths = rules or [ROOT / "rules"]
-        self.config_path.write_text(CONFIG_TEMPLATE.format(
-            root=ROOT, rules=", ".join(json.dumps(str(p)) for p in rule_paths), deadline=deadline,
-            port=self.port, trusted=json.dumps(list(trusted)), sender_domains=json.dumps(list(sender_domains)),
-            max_bytes=max_bytes, max_connections=max_connections, data_dir=self.data_dir,
-            metrics_port=self.metrics_port, sink_port=sink.port, store_url=store_url,
-            extra_relay=extra_relay, extra_next_hop=extra_next_hop, lease=lease,
-            # Off unless a test asks: a CI machine's free disk space is not the subject.
-            min_free_disk_mb=min_free_disk_mb))
+        self.config_path.write_text(
+            CONFIG_TEMPLATE.format(
+                root=ROOT,
+                rules=", ".join(json.dumps(str(p)) for p in rule_paths),
+                deadline=deadline,
+                port=self.port,
+                trusted=json.dumps(list(trusted)),
+                sender_domains=json.dumps(list(sender_domains)),
+                max_bytes=max_bytes,
+                max_connections=max_connections,
+                data_dir=self.data_dir,
+                metrics_port=self.metrics_port,
+                sink_port=sink.port,
+                store_url=store_url,
+                extra_relay=extra_relay,
+                extra_next_hop=extra_next_hop,
+                lease=lease,
+                # Off unless a test asks: a CI machine's free disk space is not the subject.
+                min_free_disk_mb=min_free_disk_mb,
+            )
+        )
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20.0) -> GatewayProcess:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen([str(GATEWAY), "serve", "--config", str(self.config_path)],
-                                        stdout=log, stderr=log, cwd=self.tmp)
+        self.process = subprocess.Popen(
+            [str(GATEWAY), "serve", "--config", str(self.config_path)],
+            stdout=log,
+            stderr=log,
+            cwd=self.tmp,
+        )
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.process.poll() is not None:
-                raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.log()}")
+                raise AssertionError(
+                    f"gateway exited with {self.process.returncode}:\n{self.log()}"
+                )
             if '"msg": "listening"' in self.log():
                 return self
             time.sleep(0.05)
@@ -252,8 +295,13 @@ class GatewayProcess:
             return self.process.wait(10)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(GATEWAY), *args, "--config", str(self.config_path)],
-                              capture_output=True, text=True, timeout=60, env={**os.environ})
+        return subprocess.run(
+            [str(GATEWAY), *args, "--config", str(self.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ},
+        )
 
     def copies(self, status: str | None = None) -> list[dict]:
         args = ["quarantine", "list", "--json"] + (["--status", status] if status else [])
@@ -262,8 +310,9 @@ class GatewayProcess:
         return json.loads(done.stdout)
 
     def smtp(self, source: str | None = None) -> smtplib.SMTP:
-        client = smtplib.SMTP("127.0.0.1", self.port, timeout=30,
-                              source_address=(source, 0) if source else None)
+        client = smtplib.SMTP(
+            "127.0.0.1", self.port, timeout=30, source_address=(source, 0) if source else None
+        )
         client.ehlo("upstream.test")
         return client
 
@@ -280,8 +329,18 @@ class WebProcess:
 
     def start(self, timeout: float = 20.0) -> WebProcess:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen([str(GATEWAY), "web", "--config", str(self.gateway.config_path),
-                                         "--listen", f"127.0.0.1:{self.port}"], stdout=log, stderr=log)
+        self.process = subprocess.Popen(
+            [
+                str(GATEWAY),
+                "web",
+                "--config",
+                str(self.gateway.config_path),
+                "--listen",
+                f"127.0.0.1:{self.port}",
+            ],
+            stdout=log,
+            stderr=log,
+        )
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.process.poll() is not None:
@@ -294,9 +353,24 @@ class WebProcess:
         raise AssertionError("gateway web did not start")
 
     def add_user(self, name: str, role: str, password: str, email: str = "") -> None:
-        done = subprocess.run([str(GATEWAY), "user", "add", name, "--role", role, "--email", email,
-                               "--config", str(self.gateway.config_path)], input=password + "\n",
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [
+                str(GATEWAY),
+                "user",
+                "add",
+                name,
+                "--role",
+                role,
+                "--email",
+                email,
+                "--config",
+                str(self.gateway.config_path),
+            ],
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
 
     def stop(self) -> None:

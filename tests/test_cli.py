@@ -6,7 +6,9 @@ from tests.conftest import CONFIG, PARENT, STAFF, mail
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_check_json_contract(tmp_path):
@@ -14,22 +16,51 @@ def test_check_json_contract(tmp_path):
     held.write_bytes(mail("WhatsApp me on 07911 123456", to=(PARENT,), cc=(STAFF,)))
     clean = tmp_path / "clean.eml"
     clean.write_bytes(mail("See you on Thursday."))
-    out = run("check", "--config", str(CONFIG), "--json", str(held), str(clean), str(tmp_path / "missing.eml"))
+    out = run(
+        "check",
+        "--config",
+        str(CONFIG),
+        "--json",
+        str(held),
+        str(clean),
+        str(tmp_path / "missing.eml"),
+    )
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [x["file"] for x in lines] == [str(held), str(clean), str(tmp_path / "missing.eml")]
     assert lines[0]["verdict"] == "quarantine"
     assert lines[0]["recipients"] == {PARENT: "quarantine", STAFF: "pass"}
     assert set(lines[0]["findings"][0]) == {"rule", "category", "evidence", "part", "quoted"}
-    assert lines[1] == {"file": str(clean), "verdict": "pass", "recipients": {PARENT: "pass"}, "findings": []}
+    assert lines[1] == {
+        "file": str(clean),
+        "verdict": "pass",
+        "recipients": {PARENT: "pass"},
+        "findings": [],
+    }
     assert lines[2]["verdict"] == "quarantine" and "error" in lines[2]
 
 
 def test_check_envelope_override_and_at(tmp_path):
     f = tmp_path / "m.eml"
     f.write_bytes(mail("The trip mobile is 07700 900123."))
-    before = json.loads(run("check", "--config", str(CONFIG), "--json", "--at", "2026-12-20T12:00", str(f)).stdout)
-    after = json.loads(run("check", "--config", str(CONFIG), "--json", "--at", "2026-12-21T00:00", str(f)).stdout)
-    staff = json.loads(run("check", "--config", str(CONFIG), "--json", "--at", "2026-12-21T00:00", "--rcpt", STAFF, str(f)).stdout)
+    before = json.loads(
+        run("check", "--config", str(CONFIG), "--json", "--at", "2026-12-20T12:00", str(f)).stdout
+    )
+    after = json.loads(
+        run("check", "--config", str(CONFIG), "--json", "--at", "2026-12-21T00:00", str(f)).stdout
+    )
+    staff = json.loads(
+        run(
+            "check",
+            "--config",
+            str(CONFIG),
+            "--json",
+            "--at",
+            "2026-12-21T00:00",
+            "--rcpt",
+            STAFF,
+            str(f),
+        ).stdout
+    )
     assert (before["verdict"], after["verdict"], staff["verdict"]) == ("pass", "quarantine", "pass")
 
 
@@ -38,7 +69,8 @@ def test_eval_scores_a_labelled_corpus(tmp_path):
     (tmp_path / "b.eml").write_bytes(mail("Homework is on Google Classroom."))
     (tmp_path / "m.jsonl").write_text(
         '{"id": "a", "file": "a.eml", "expect": "hold", "categories": ["personal_phone"]}\n'
-        '{"id": "b", "file": "b.eml", "expect": "pass", "categories": []}\n')
+        '{"id": "b", "file": "b.eml", "expect": "pass", "categories": []}\n'
+    )
     out = run("eval", "--config", str(CONFIG), str(tmp_path / "m.jsonl")).stdout
     assert "recall: 1.000" in out and "false-positive rate: 0.000" in out
 

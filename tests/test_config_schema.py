@@ -23,12 +23,32 @@ def line_of(text: str, needle: str) -> int:
 
 BROKEN = [
     # (what the school wrote instead, the line's marker, words the error must say)
-    (('{ platform = "x", handle = "HoESchool" }', '{ platform = "x" }'), '{ platform = "x" }', "'handle' is required"),
-    (("deadline_seconds = 10.0", 'deadline_seconds = "10s"'), "deadline_seconds", "must be a number"),
-    (('unknown_external = "parent"', 'unknown_external = ["parent"]'), "unknown_external", "must be a string"),
-    (('unknown_external = "parent"', 'unknown_external = "parents"'), "unknown_external", "must be one of"),
+    (
+        ('{ platform = "x", handle = "HoESchool" }', '{ platform = "x" }'),
+        '{ platform = "x" }',
+        "'handle' is required",
+    ),
+    (
+        ("deadline_seconds = 10.0", 'deadline_seconds = "10s"'),
+        "deadline_seconds",
+        "must be a number",
+    ),
+    (
+        ('unknown_external = "parent"', 'unknown_external = ["parent"]'),
+        "unknown_external",
+        "must be a string",
+    ),
+    (
+        ('unknown_external = "parent"', 'unknown_external = "parents"'),
+        "unknown_external",
+        "must be one of",
+    ),
     (("max_parts = 2000", "max_parts = 0"), "max_parts", "at least 1"),
-    (('two_person_release = ["secrecy"]', 'two_person_release = ["secret"]'), "two_person_release", "one of"),
+    (
+        ('two_person_release = ["secrecy"]', 'two_person_release = ["secret"]'),
+        "two_person_release",
+        "one of",
+    ),
     (("https = false", 'https = "no"'), "https", "true or false"),
     (('kind = "phone"', 'kind = "mobile"'), 'kind = "mobile"', "must be one of"),
     (('value = "07700 900123"', 'value = "call me"'), 'value = "call me"', "is not a phone number"),
@@ -52,24 +72,37 @@ def test_an_unknown_key_is_a_warning_with_its_line_not_an_error(tmp_path):
     text = GOOD.replace("[scanner]\n", "[scanner]\ndeadline_secs = 5\n")
     config = load_config(example_config(tmp_path, text))
     assert len(config.warnings) == 1
-    assert f":{line_of(text, 'deadline_secs')}: scanner.deadline_secs: unknown key" in config.warnings[0]
+    assert (
+        f":{line_of(text, 'deadline_secs')}: scanner.deadline_secs: unknown key"
+        in config.warnings[0]
+    )
 
 
 def test_rules_check_names_the_line_and_prints_no_traceback(tmp_path):
-    path = example_config(tmp_path, GOOD.replace('{ platform = "x", handle = "HoESchool" }', '{ platform = "x" }'))
-    done = subprocess.run([str(GATEWAY), "rules", "check", "--config", str(path)], capture_output=True, text=True,
-                          timeout=60)
+    path = example_config(
+        tmp_path, GOOD.replace('{ platform = "x", handle = "HoESchool" }', '{ platform = "x" }')
+    )
+    done = subprocess.run(
+        [str(GATEWAY), "rules", "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"{path}:" in done.stderr and "'handle' is required" in done.stderr
 
 
-def test_a_running_gateway_keeps_its_configuration_through_a_bad_value_and_goes_on_reloading(tmp_path):
+def test_a_running_gateway_keeps_its_configuration_through_a_bad_value_and_goes_on_reloading(
+    tmp_path,
+):
     sink = Sink().start()
     g = GatewayProcess(tmp_path, sink).start()
     try:
         good = g.config_path.read_text()
-        g.config_path.write_text(good.replace("deadline_seconds = 10.0", 'deadline_seconds = "10s"'))
+        g.config_path.write_text(
+            good.replace("deadline_seconds = 10.0", 'deadline_seconds = "10s"')
+        )
         deadline = time.monotonic() + 15
         while "reload failed" not in g.log() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -78,8 +111,12 @@ def test_a_running_gateway_keeps_its_configuration_through_a_bad_value_and_goes_
             client.sendmail(STAFF, [PARENT], mail("Text me on 07911 123456.", subject="during"))
         # The watcher is alive: a fix, with an exception approving that number, takes effect.
         time.sleep(1.1)  # a new mtime
-        g.config_path.write_text(good.replace(
-            "[rules]", '[[exceptions]]\nkind = "phone"\nvalue = "07911 123456"\nlabel = "trip"\n\n[rules]'))
+        g.config_path.write_text(
+            good.replace(
+                "[rules]",
+                '[[exceptions]]\nkind = "phone"\nvalue = "07911 123456"\nlabel = "trip"\n\n[rules]',
+            )
+        )
         while '"msg": "reloaded"' not in g.log() and time.monotonic() < deadline + 15:
             time.sleep(0.1)
         with g.smtp() as client:

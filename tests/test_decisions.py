@@ -39,9 +39,15 @@ def test_hold_tells_the_sender_and_the_reviewer(sink, tmp_path):
     try:
         _held(g, "notice-1")
         [to_sender] = sink.wait_for_text(STAFF, b"Held for review: notice-1")
-        text = email.message_from_bytes(to_sender.data, policy=email.policy.default).get_body(("plain",)).get_content()
+        text = (
+            email.message_from_bytes(to_sender.data, policy=email.policy.default)
+            .get_body(("plain",))
+            .get_content()
+        )
         assert "07700 900999" in text and "personal phone" in text  # the evidence and the category
-        assert "Policy: They should not give their personal contact details" in text  # the clause, quoted
+        assert (
+            "Policy: They should not give their personal contact details" in text
+        )  # the clause, quoted
         assert "What happens next" in text
         assert to_sender.mail_from == "<>"  # a notice never bounces back
         [to_dsl] = sink.wait_for_text(DSL, b"notice-1")
@@ -60,19 +66,32 @@ def test_release_delivers_the_exact_held_bytes_once_with_one_release_line(sink, 
         raw = mail(DIRTY, to=(PARENT,), subject="release-1")
         send(g, raw, [PARENT])
         [held] = g.copies("held")
-        done = g.cli("quarantine", "release", str(held["id"]), "--reason", "trip mobile, agreed with SLT", "--as", "dsl")
+        done = g.cli(
+            "quarantine",
+            "release",
+            str(held["id"]),
+            "--reason",
+            "trip mobile, agreed with SLT",
+            "--as",
+            "dsl",
+        )
         assert done.returncode == 0 and "released" in done.stdout, done.stderr
         [got] = sink.wait_for_text(PARENT, b"release-1")
         assert got.data.endswith(raw)
         head = got.data[: len(got.data) - len(raw)]
         assert head.count(b"Received:") == 1 and b"released after review" in head
-        again = g.cli("quarantine", "release", str(held["id"]), "--reason", "again", "--as", "deputy")
+        again = g.cli(
+            "quarantine", "release", str(held["id"]), "--reason", "again", "--as", "deputy"
+        )
         assert "unchanged, already" in again.stdout
         deadline = time.monotonic() + 10
         while g.copies("delivered") == [] and time.monotonic() < deadline:
             time.sleep(0.1)
         [delivered] = g.copies("delivered")
-        assert delivered["decision"]["by"] == "dsl" and delivered["decision"]["reason"] == "trip mobile, agreed with SLT"
+        assert (
+            delivered["decision"]["by"] == "dsl"
+            and delivered["decision"]["reason"] == "trip mobile, agreed with SLT"
+        )
         assert sink.wait_for_text(STAFF, b"Released: release-1")
         time.sleep(1)
         assert len(sink.to(PARENT)) == 1  # released mail is not held again, and goes once
@@ -84,14 +103,27 @@ def test_reject_never_delivers_and_tells_the_sender_in_the_reviewers_words(sink,
     g = GatewayProcess(tmp_path, sink).start()
     try:
         held = _held(g, "reject-1")
-        done = g.cli("quarantine", "reject", held["message"], "--reason", "personal mobile", "--as", "dsl",
-                     "--tell-sender", "Please use the school's trip phone: 0121 496 0000.")
+        done = g.cli(
+            "quarantine",
+            "reject",
+            held["message"],
+            "--reason",
+            "personal mobile",
+            "--as",
+            "dsl",
+            "--tell-sender",
+            "Please use the school's trip phone: 0121 496 0000.",
+        )
         assert done.returncode == 0, done.stderr
         [notice] = sink.wait_for_text(STAFF, b"Not delivered: reject-1")
         assert b"Please use the school's trip phone" in notice.data
         assert [c["status"] for c in g.copies() if c["subject"] == "reject-1"] == ["rejected"]
-        assert g.cli("quarantine", "release", str(held["id"]), "--reason", "x", "--as", "deputy").stdout.count(
-            "unchanged, already rejected") == 1
+        assert (
+            g.cli(
+                "quarantine", "release", str(held["id"]), "--reason", "x", "--as", "deputy"
+            ).stdout.count("unchanged, already rejected")
+            == 1
+        )
         time.sleep(1)
         assert not any(b"reject-1" in m.data for m in sink.to(PARENT))
     finally:
@@ -127,7 +159,9 @@ def test_fifty_concurrent_releases_deliver_once(sink, tmp_path, request, databas
 
         def reviewer(n: int) -> None:
             try:
-                results.extend(release(config, store, str(held["id"]), actor=f"reviewer{n}", reason="race"))
+                results.extend(
+                    release(config, store, str(held["id"]), actor=f"reviewer{n}", reason="race")
+                )
             except Exception as exc:  # noqa: BLE001 - collected and asserted below
                 errors.append(exc)
 
@@ -152,7 +186,8 @@ def test_a_subject_cannot_add_a_header_to_a_notice(sink, tmp_path):
     g = GatewayProcess(tmp_path, sink).start()
     try:
         raw = mail(DIRTY, to=(PARENT,), subject="inject").replace(
-            b"Subject: inject", b"Subject: =?utf-8?q?inject=0D=0ABcc:_victim@elsewhere.example?=")
+            b"Subject: inject", b"Subject: =?utf-8?q?inject=0D=0ABcc:_victim@elsewhere.example?="
+        )
         send(g, raw, [PARENT])
         [notice] = sink.wait_for_text(STAFF, b"Held for review")
         parsed = email.message_from_bytes(notice.data, policy=email.policy.default)
@@ -163,14 +198,17 @@ def test_a_subject_cannot_add_a_header_to_a_notice(sink, tmp_path):
         g.stop()
 
 
-def test_database_unavailable_at_smtp_time_answers_4xx_and_loses_nothing(sink, tmp_path, postgres_url,
-                                                                           postgres_server):
+def test_database_unavailable_at_smtp_time_answers_4xx_and_loses_nothing(
+    sink, tmp_path, postgres_url, postgres_server
+):
     g = GatewayProcess(tmp_path, sink, store_url=postgres_url).start()
     name = postgres_url.rsplit("/", 1)[1]
     try:
         with psycopg.connect(postgres_server, autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
         raw = mail(DIRTY, to=(PARENT,), subject="db-down")
         with pytest.raises(Exception) as deferred:
             send(g, raw, [PARENT])
@@ -188,10 +226,17 @@ def test_kill_9_during_delivery_delivers_again_marked_as_a_possible_duplicate(tm
     g = GatewayProcess(tmp_path, sink, lease=3).start()
     try:
         held = _held(g, "k9-release")
-        assert g.cli("quarantine", "release", str(held["id"]), "--reason", "ok", "--as", "dsl").returncode == 0
+        assert (
+            g.cli(
+                "quarantine", "release", str(held["id"]), "--reason", "ok", "--as", "dsl"
+            ).returncode
+            == 0
+        )
         deadline = time.monotonic() + 10
         while PARENT not in sink.data_started and time.monotonic() < deadline:
-            time.sleep(0.05)  # until the outbox has sent the copy and waits for the next hop's answer
+            time.sleep(
+                0.05
+            )  # until the outbox has sent the copy and waits for the next hop's answer
         g.kill9()
         g.start()  # same data directory; the dead attempt's lease runs out after 3 s
         deadline = time.monotonic() + 20
@@ -200,8 +245,12 @@ def test_kill_9_during_delivery_delivers_again_marked_as_a_possible_duplicate(tm
         [delivered] = g.copies("delivered")
         assert delivered["possible_duplicate"] is True
         copies_at_sink = [m for m in sink.to(PARENT) if b"k9-release" in m.data]
-        assert 1 <= len(copies_at_sink) <= 2  # at least once; the duplicate is bounded by the one crash
-        assert any(r.get("event") == "delivery" and r.get("possible_duplicate") for r in g.log_records())
+        assert (
+            1 <= len(copies_at_sink) <= 2
+        )  # at least once; the duplicate is bounded by the one crash
+        assert any(
+            r.get("event") == "delivery" and r.get("possible_duplicate") for r in g.log_records()
+        )
     finally:
         g.stop()
         sink.stop()
@@ -212,14 +261,27 @@ def test_notice_templates_fill_html_with_escaped_values(config):
 
     from gateway.review.notices import decision_notice
 
-    notice = decision_notice(config, decision="rejected", sender=STAFF, recipient=PARENT, subject="<b>Trip</b>",
-                             queue_id="ABC", reviewer="dsl", note="<script>alert(1)</script> Use the trip phone.",
-                             at=datetime(2026, 11, 24, tzinfo=UTC))
+    notice = decision_notice(
+        config,
+        decision="rejected",
+        sender=STAFF,
+        recipient=PARENT,
+        subject="<b>Trip</b>",
+        queue_id="ABC",
+        reviewer="dsl",
+        note="<script>alert(1)</script> Use the trip phone.",
+        at=datetime(2026, 11, 24, tzinfo=UTC),
+    )
     parsed = email.message_from_bytes(notice.raw, policy=email.policy.default)
     html_part = parsed.get_body(("html",)).get_content()
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; Use the trip phone." in html_part and "<script>" not in html_part
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt; Use the trip phone." in html_part
+        and "<script>" not in html_part
+    )
     assert "<blockquote" in html_part  # the school's own HTML template, not the text fallback
-    assert "<script>alert(1)</script> Use the trip phone." in parsed.get_body(("plain",)).get_content()
+    assert (
+        "<script>alert(1)</script> Use the trip phone." in parsed.get_body(("plain",)).get_content()
+    )
 
 
 def test_an_exception_added_on_review_reaches_the_running_gateway(sink, tmp_path):
@@ -234,16 +296,37 @@ def test_an_exception_added_on_review_reaches_the_running_gateway(sink, tmp_path
         store = Store(f"sqlite:///{g.data_dir / 'chaperone.db'}")
         copy = store.copy(held["id"])
         [index] = [i for i, f in enumerate(copy.findings) if f.rule == "personal-phone"]
-        release_with_exception(config, store, held["id"], actor="dsl", reason="trip mobile", finding=index,
-                               scope="sender", until=date.today() + timedelta(days=10))
+        release_with_exception(
+            config,
+            store,
+            held["id"],
+            actor="dsl",
+            reason="trip mobile",
+            finding=index,
+            scope="sender",
+            until=date.today() + timedelta(days=10),
+        )
         deadline = time.monotonic() + 10
-        while "a reviewer added an approved exception" not in g.log() and time.monotonic() < deadline:
+        while (
+            "a reviewer added an approved exception" not in g.log() and time.monotonic() < deadline
+        ):
             time.sleep(0.1)
         send(g, mail("The number is 07700 900999.", to=(PARENT,), subject="exception-2"), [PARENT])
-        assert sink.wait_for_text(PARENT, b"exception-2")  # not held: the number is approved for this sender
+        assert sink.wait_for_text(
+            PARENT, b"exception-2"
+        )  # not held: the number is approved for this sender
         other = "another.teacher@heartofengland.example"
-        send(g, mail("The number is 07700 900999.", to=(PARENT,), subject="exception-3",
-                     sender=f"Another <{other}>"), [PARENT], sender=other)
+        send(
+            g,
+            mail(
+                "The number is 07700 900999.",
+                to=(PARENT,),
+                subject="exception-3",
+                sender=f"Another <{other}>",
+            ),
+            [PARENT],
+            sender=other,
+        )
         assert "exception-3" in [c["subject"] for c in g.copies("held")]  # scoped to that sender
         store.close()
     finally:

@@ -14,7 +14,7 @@ import sys
 
 from .conftest import ROOT, example_config, mail
 
-EXAMPLE_DETECTOR = '''
+EXAMPLE_DETECTOR = """
 import regex
 
 from gateway.detect import Candidate, Detector, register
@@ -29,9 +29,9 @@ def find_video_calls(segment, context):
 
 
 register(find_video_calls, Detector("video-call", approved_as=None, reviewer_may_approve=False))
-'''
+"""
 
-EXAMPLE_RULE = '''
+EXAMPLE_RULE = """
 [[rule]]
 id = "personal-video-call"
 category = "unapproved_channel"
@@ -39,9 +39,9 @@ description = "A link to a video call outside the school's platforms"
 clause = "Staff should not use personal channels to communicate with students or parents/carers."
 detector = "video-call"
 applies_to = ["parent", "student"]
-'''
+"""
 
-SCAN = '''
+SCAN = """
 import json, sys
 import gateway.detect
 gateway.detect.__path__.append(sys.argv[1])
@@ -50,7 +50,7 @@ from gateway.judge.scan import Scanner
 config = load_config(sys.argv[2])
 result = Scanner(config).scan(open(sys.argv[3], "rb").read())
 print(json.dumps(result.as_json()))
-'''
+"""
 
 
 def test_an_example_detector_module_and_rule_are_all_it_takes(tmp_path):
@@ -66,8 +66,13 @@ def test_an_example_detector_module_and_rule_are_all_it_takes(tmp_path):
 
     def scan(body: str) -> dict:
         message.write_bytes(mail(body))
-        done = subprocess.run([sys.executable, "-c", SCAN, str(tmp_path / "detectors"), str(config), str(message)],
-                              capture_output=True, text=True, timeout=60, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-c", SCAN, str(tmp_path / "detectors"), str(config), str(message)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 

@@ -18,7 +18,11 @@ def small_disk(tmp_path):
     """A 4 MB filesystem of its own (tmpfs), so the test can fill it without touching anything else."""
     mount = tmp_path / "data"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
     yield mount
@@ -47,7 +51,9 @@ def test_disk_full_answers_4xx_and_the_retry_is_held_once_space_is_back(small_di
     g = GatewayProcess(tmp_path, sink).start()
     assert g.data_dir == small_disk
     try:
-        assert send(g, mail(DIRTY, to=(PARENT,), subject="before"), [PARENT]) == {}  # the store works
+        assert (
+            send(g, mail(DIRTY, to=(PARENT,), subject="before"), [PARENT]) == {}
+        )  # the store works
         _fill(small_disk)
         raw = mail(DIRTY + " " + "x" * 600_000, to=(PARENT,), subject="disk-full")
         with pytest.raises(smtplib.SMTPDataError) as deferred:

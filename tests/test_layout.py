@@ -14,7 +14,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "gateway"
-STAGES = ["mail", "receive", "read", "detect", "judge", "config", "store", "dispose", "review", "deliver"]
+STAGES = [
+    "mail",
+    "receive",
+    "read",
+    "detect",
+    "judge",
+    "config",
+    "store",
+    "dispose",
+    "review",
+    "deliver",
+]
 TOP = ["app", "evaluation", "web", "cli"]
 
 
@@ -33,16 +44,27 @@ def runtime_imports(path: Path, *, module_level_only: bool = False) -> set[str]:
             for child in node.orelse:
                 visit(child, in_function)
             return
-        if isinstance(node, ast.Import | ast.ImportFrom) and not (module_level_only and in_function):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        if isinstance(node, ast.Import | ast.ImportFrom) and not (
+            module_level_only and in_function
+        ):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
             for name in names:
                 if name.startswith("gateway"):
                     found.add(name)
                     # "from gateway.web import markup" imports the submodule too
                     if isinstance(node, ast.ImportFrom):
-                        found.update(f"{name}.{a.name}" for a in node.names
-                                     if (PACKAGE.parent / f"{name}.{a.name}".replace(".", "/")).with_suffix(".py")
-                                     .exists() or (PACKAGE.parent / f"{name}.{a.name}".replace(".", "/")).is_dir())
+                        found.update(
+                            f"{name}.{a.name}"
+                            for a in node.names
+                            if (PACKAGE.parent / f"{name}.{a.name}".replace(".", "/"))
+                            .with_suffix(".py")
+                            .exists()
+                            or (PACKAGE.parent / f"{name}.{a.name}".replace(".", "/")).is_dir()
+                        )
         for child in ast.iter_child_nodes(node):
             visit(child, in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef))
 
@@ -56,9 +78,14 @@ def stage(module: str) -> str:
 
 
 def test_every_module_belongs_to_a_stage_or_the_top():
-    homeless = [module_name(p) for p in PACKAGE.rglob("*.py")
-                if module_name(p) != "gateway" and stage(module_name(p)) not in STAGES + TOP]
-    assert not homeless, f"modules outside the layout: {homeless} (add them to a stage, or the README's layout)"
+    homeless = [
+        module_name(p)
+        for p in PACKAGE.rglob("*.py")
+        if module_name(p) != "gateway" and stage(module_name(p)) not in STAGES + TOP
+    ]
+    assert not homeless, (
+        f"modules outside the layout: {homeless} (add them to a stage, or the README's layout)"
+    )
 
 
 def test_no_stage_imports_a_later_stage_or_the_top():
@@ -81,8 +108,10 @@ def test_the_vocabulary_and_the_edge_import_nothing_later():
 
 
 def test_no_circular_module_imports():
-    graph = {module_name(p): {m for m in runtime_imports(p, module_level_only=True)}
-             for p in PACKAGE.rglob("*.py")}
+    graph = {
+        module_name(p): {m for m in runtime_imports(p, module_level_only=True)}
+        for p in PACKAGE.rglob("*.py")
+    }
     # A package imports its own __init__ first; an import of a name from a
     # package is an edge to the package module itself.
     state: dict[str, int] = {}
@@ -93,7 +122,9 @@ def test_no_circular_module_imports():
         for nxt in sorted(graph.get(node, ())):
             if nxt not in graph or nxt == node:
                 continue
-            if node.startswith(nxt + "."):  # a submodule importing its own package: Python allows it
+            if node.startswith(
+                nxt + "."
+            ):  # a submodule importing its own package: Python allows it
                 continue
             if state.get(nxt) == 1:
                 cycles.append([*trail, node, nxt])

@@ -4,7 +4,25 @@ import random
 
 from gateway.read.normalize import normalize
 
-PIECES = ["a", "b", "7", " ", "@", ".", "\n", "\r", "\r\n", "\u200b", "\u00a0", "\uff10", "\u2013", "\u201c", "\ufb01", "\t", "\u00e9"]
+PIECES = [
+    "a",
+    "b",
+    "7",
+    " ",
+    "@",
+    ".",
+    "\n",
+    "\r",
+    "\r\n",
+    "\u200b",
+    "\u00a0",
+    "\uff10",
+    "\u2013",
+    "\u201c",
+    "\ufb01",
+    "\t",
+    "\u00e9",
+]
 
 
 def test_carriage_returns_are_dropped_and_offsets_still_lead_to_the_source():
@@ -38,13 +56,26 @@ def test_folded_characters_map_back_after_carriage_returns():
     norm = normalize(source)
     assert norm.text == "line\n\n07700\n"
     assert norm.hidden_characters == 1
-    assert norm.source_excerpt(norm.text.index("07700"), norm.text.index("07700") + 5).strip() == "\uff10\uff17\u200b700"
+    assert (
+        norm.source_excerpt(norm.text.index("07700"), norm.text.index("07700") + 5).strip()
+        == "\uff10\uff17\u200b700"
+    )
 
 
 def test_special_characters_are_found_as_the_regex_finds_them():
     from gateway.read.normalize import _SPECIAL, _special_spans
 
-    alphabet = [*"ab 1@.\n\r\t", "\u00a0", "\u00e9", "\u00a3", "\x00", "\x7f", "\x85", "\u2019", "\uff10"]
+    alphabet = [
+        *"ab 1@.\n\r\t",
+        "\u00a0",
+        "\u00e9",
+        "\u00a3",
+        "\x00",
+        "\x7f",
+        "\x85",
+        "\u2019",
+        "\uff10",
+    ]
     rng = random.Random(3)
     for _ in range(20000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 90)))

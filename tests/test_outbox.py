@@ -29,12 +29,20 @@ def _outbox(config, store: Store, port: int, clock: Clock) -> Outbox:
     return Outbox(lambda: config, store, hop, clock=clock, rng=random.Random(1))
 
 
-async def test_next_hop_down_for_days_retries_on_schedule_then_bounces_to_the_sender(config, store_url):
+async def test_next_hop_down_for_days_retries_on_schedule_then_bounces_to_the_sender(
+    config, store_url
+):
     store = Store(store_url)
     clock = Clock()
-    outbox = _outbox(config, store, free_port(), clock)  # nothing listens there: the next hop is down
-    accepted = store.accept(Envelope(STAFF, (PARENT,)), mail("Agenda attached."),
-                            [NewCopy(PARENT, "parent", "queued", "next hop deferred")], at=T0)
+    outbox = _outbox(
+        config, store, free_port(), clock
+    )  # nothing listens there: the next hop is down
+    accepted = store.accept(
+        Envelope(STAFF, (PARENT,)),
+        mail("Agenda attached."),
+        [NewCopy(PARENT, "parent", "queued", "next hop deferred")],
+        at=T0,
+    )
     copy_id = accepted.copy_ids[PARENT]
     attempts: list[datetime] = []
     while store.copy(copy_id).status == "queued":
@@ -50,7 +58,9 @@ async def test_next_hop_down_for_days_retries_on_schedule_then_bounces_to_the_se
         assert 0.9 * expected <= gap <= 1.1 * expected, gaps[:8]
     assert attempts[-1] - T0 >= timedelta(days=5) and attempts[-1] - T0 < timedelta(days=5, hours=2)
     final = store.copy(copy_id)
-    assert final.status == "failed" and "gave up" in final.last_reply  # failed, never silently dropped
+    assert (
+        final.status == "failed" and "gave up" in final.last_reply
+    )  # failed, never silently dropped
     [dsn] = [c for c in store.copies(kind="notice") if c.recipient == STAFF]
     assert dsn.status == "queued"
     assert b"Final-Recipient: rfc822; " + PARENT.encode() in store.message(dsn.message_id).raw
@@ -64,8 +74,13 @@ async def test_a_permanent_refusal_fails_at_once_and_the_null_sender_gets_no_dsn
     clock = Clock()
     outbox = _outbox(config, store, sink.port, clock)
     # A notice (null sender) to an address the next hop refuses.
-    store.accept(Envelope("", ("nosuchuser@elsewhere.example",)), mail("notice"),
-                 [NewCopy("nosuchuser@elsewhere.example", "parent", "queued", "notice")], at=T0, kind="notice")
+    store.accept(
+        Envelope("", ("nosuchuser@elsewhere.example",)),
+        mail("notice"),
+        [NewCopy("nosuchuser@elsewhere.example", "parent", "queued", "notice")],
+        at=T0,
+        kind="notice",
+    )
     assert await outbox.run_once() == 1
     [failed] = store.copies("failed", kind=None)
     assert failed.last_reply.startswith("550")
@@ -78,11 +93,24 @@ async def test_held_mail_never_expires_silently(config, store_url):
     store = Store(store_url)
     clock = Clock()
     outbox = _outbox(config, store, free_port(), clock)
-    finding = StoredFinding("personal-phone", "personal_phone", "quarantine", "07700 900999", "body", "new",
-                            False, "mobile", "ring me on 07700 900999")
-    held = store.accept(Envelope(STAFF, (PARENT,)), mail("Ring me on 07700 900999.", subject="old one"),
-                        [NewCopy(PARENT, "parent", "held", "rules: personal-phone", (finding,))],
-                        subject="old one", at=T0).copy_ids[PARENT]
+    finding = StoredFinding(
+        "personal-phone",
+        "personal_phone",
+        "quarantine",
+        "07700 900999",
+        "body",
+        "new",
+        False,
+        "mobile",
+        "ring me on 07700 900999",
+    )
+    held = store.accept(
+        Envelope(STAFF, (PARENT,)),
+        mail("Ring me on 07700 900999.", subject="old one"),
+        [NewCopy(PARENT, "parent", "held", "rules: personal-phone", (finding,))],
+        subject="old one",
+        at=T0,
+    ).copy_ids[PARENT]
     reviewer = config.notices.reviewers[0]
 
     clock.now = T0 + timedelta(days=26)
@@ -106,16 +134,22 @@ async def test_held_mail_never_expires_silently(config, store_url):
 async def test_reviewers_can_have_a_digest_instead_of_a_notice_per_hold(config, store_url):
     import dataclasses
 
-    config = dataclasses.replace(config, notices=dataclasses.replace(config.notices, reviewers_on_hold="digest",
-                                                                     digest_hours=4))
+    config = dataclasses.replace(
+        config,
+        notices=dataclasses.replace(config.notices, reviewers_on_hold="digest", digest_hours=4),
+    )
     store = Store(store_url)
     clock = Clock()
     outbox = _outbox(config, store, free_port(), clock)
     reviewer = config.notices.reviewers[0]
     for hours, subject in ((0, "first"), (1, "second")):
-        store.accept(Envelope(STAFF, (PARENT,)), mail(f"Ring me ({subject}).", subject=subject),
-                     [NewCopy(PARENT, "parent", "held", "rules: personal-phone")], subject=subject,
-                     at=T0 + timedelta(hours=hours))
+        store.accept(
+            Envelope(STAFF, (PARENT,)),
+            mail(f"Ring me ({subject}).", subject=subject),
+            [NewCopy(PARENT, "parent", "held", "rules: personal-phone")],
+            subject=subject,
+            at=T0 + timedelta(hours=hours),
+        )
 
     def digests():
         return [c for c in store.copies(kind="notice") if c.recipient == reviewer]

@@ -5,12 +5,37 @@ import random
 
 from gateway.read.message import parse_bytes
 
-HEADERS = ["From: A <a@school.example>", "To: p@home.example", "Subject: hi", "Subject: =?utf-8?q?caf=C3=A9?=",
-           "Content-Type: text/plain; charset=utf-8", "Content-Type: text/html", "Content-Type: multipart/mixed; boundary=b",
-           "Content-Type: message/rfc822", "Content-Type: multipart/alternative", "Content-Transfer-Encoding: base64",
-           "X-Folded: one", " two", "\tthree", "not a header line", "From nobody", "Bad Header: x", ": empty name",
-           "X-8bit: caf\xc3\xa9"]
-BODY = ["hello", "", "--b", "--b--", "Content-Type: text/plain", ".", "From: inside@body.example", "caf\xc3\xa9", "=20"]
+HEADERS = [
+    "From: A <a@school.example>",
+    "To: p@home.example",
+    "Subject: hi",
+    "Subject: =?utf-8?q?caf=C3=A9?=",
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Type: text/html",
+    "Content-Type: multipart/mixed; boundary=b",
+    "Content-Type: message/rfc822",
+    "Content-Type: multipart/alternative",
+    "Content-Transfer-Encoding: base64",
+    "X-Folded: one",
+    " two",
+    "\tthree",
+    "not a header line",
+    "From nobody",
+    "Bad Header: x",
+    ": empty name",
+    "X-8bit: caf\xc3\xa9",
+]
+BODY = [
+    "hello",
+    "",
+    "--b",
+    "--b--",
+    "Content-Type: text/plain",
+    ".",
+    "From: inside@body.example",
+    "caf\xc3\xa9",
+    "=20",
+]
 ENDINGS = ["\r\n", "\r\n", "\n", "\r"]
 
 
@@ -27,8 +52,12 @@ def _message(rng: random.Random) -> bytes:
 
 def _shape(msg) -> tuple:
     payload = msg.get_payload()
-    return (msg.items(), [type(d).__name__ for d in msg.defects], msg.get_unixfrom(),
-            [_shape(p) for p in payload] if isinstance(payload, list) else payload)
+    return (
+        msg.items(),
+        [type(d).__name__ for d in msg.defects],
+        msg.get_unixfrom(),
+        [_shape(p) for p in payload] if isinstance(payload, list) else payload,
+    )
 
 
 def test_parse_bytes_equals_the_stdlib_parser():

@@ -35,23 +35,29 @@ def test_trip_mobile_expires(scanner):
 
 
 def test_parents_own_number_quoted_back_is_not_a_disclosure(scanner):
-    body = ("I tried you on 07811 640352 earlier but it went to voicemail.\n\nLucy\n\n"
-            f"On Tue, 10 Mar 2026 at 19:42, Pat Parent <{PARENT}> wrote:\n> You can reach me on 07811 640352.")
+    body = (
+        "I tried you on 07811 640352 earlier but it went to voicemail.\n\nLucy\n\n"
+        f"On Tue, 10 Mar 2026 at 19:42, Pat Parent <{PARENT}> wrote:\n> You can reach me on 07811 640352."
+    )
     assert scanner.scan(mail(body)).verdict == "pass"
 
 
 def test_senders_own_earlier_words_in_the_quote_still_count(scanner):
-    body = ("Repeating my answer so it is on the record.\n\nTess\n\n"
-            "On 5 Jan 2026, at 21:12, Tess Teacher <tess.t.87@icloud.com> wrote:\n> Yes of course.")
+    body = (
+        "Repeating my answer so it is on the record.\n\nTess\n\n"
+        "On 5 Jan 2026, at 21:12, Tess Teacher <tess.t.87@icloud.com> wrote:\n> Yes of course."
+    )
     r = scanner.scan(mail(body))
     assert "personal_email" in categories(r)
     assert any(f.quoted for f in r.findings)
 
 
 def test_colleagues_forwarded_words_count(scanner):
-    body = ("Please see below.\n\nRebecca\n\nFrom: Hughes, Daniel <d.hughes@heartofengland.example>\n"
-            "Sent: 24 February 2026 12:41\nTo: Okafor, Rebecca <r.okafor@heartofengland.example>\n"
-            "Subject: kit\n\nIf you need me, text me on 07834 562190.")
+    body = (
+        "Please see below.\n\nRebecca\n\nFrom: Hughes, Daniel <d.hughes@heartofengland.example>\n"
+        "Sent: 24 February 2026 12:41\nTo: Okafor, Rebecca <r.okafor@heartofengland.example>\n"
+        "Subject: kit\n\nIf you need me, text me on 07834 562190."
+    )
     assert "personal_phone" in categories(scanner.scan(mail(body)))
 
 
@@ -63,20 +69,32 @@ def test_html_only_number_split_by_spans(scanner):
 
 
 def test_reply_to_personal_address(scanner):
-    r = scanner.scan(mail("Reply with questions.", to=(STUDENT,), headers={"Reply-To": "Tess <tess.maths@gmail.com>"}))
+    r = scanner.scan(
+        mail(
+            "Reply with questions.",
+            to=(STUDENT,),
+            headers={"Reply-To": "Tess <tess.maths@gmail.com>"},
+        )
+    )
     assert {"personal_email", "unapproved_channel"} <= categories(r)
     assert any(f.part == "header:Reply-To" for f in r.findings)
 
 
 def test_vcard_attachment_is_read(scanner):
     card = b"BEGIN:VCARD\r\nFN:Tess Teacher\r\nTEL;TYPE=CELL:+44 7917 480233\r\nEND:VCARD\r\n"
-    r = scanner.scan(mail("My card is attached.", attachments=[("tess.vcf", "text", "vcard", card)]))
-    assert any(f.part == "attachment:tess.vcf" and f.category == "personal_phone" for f in r.findings)
+    r = scanner.scan(
+        mail("My card is attached.", attachments=[("tess.vcf", "text", "vcard", card)])
+    )
+    assert any(
+        f.part == "attachment:tess.vcf" and f.category == "personal_phone" for f in r.findings
+    )
 
 
 def test_esafety_advice_does_not_fire(scanner):
-    body = ("E-safety: children should never share their phone number or keep secrets from their parents. "
-            "Talk about what they'd do if a stranger sent a friend request on Snapchat or WhatsApp.")
+    body = (
+        "E-safety: children should never share their phone number or keep secrets from their parents. "
+        "Talk about what they'd do if a stranger sent a friend request on Snapchat or WhatsApp."
+    )
     assert scanner.scan(mail(body)).verdict == "pass"
 
 

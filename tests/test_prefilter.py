@@ -17,7 +17,9 @@ def _phrase_patterns(config) -> list[regex.Pattern]:
 def _vocabulary(config) -> list[str]:
     words = set()
     for p in _phrase_patterns(config):
-        words |= set(regex.findall(r"[a-z][a-z']*", p.pattern.replace(r"\s", " ").replace(r"\w", " ")))
+        words |= set(
+            regex.findall(r"[a-z][a-z']*", p.pattern.replace(r"\s", " ").replace(r"\w", " "))
+        )
     return sorted(words)
 
 
@@ -45,9 +47,20 @@ def test_patterns_the_parser_cannot_read_always_run():
 @given(data=st.data())
 def test_prefilter_never_skips_a_match_of_the_real_rules(config, data):
     vocabulary = _vocabulary(config)
-    tokens = data.draw(st.lists(st.sampled_from(vocabulary + ["the", "a", "to", "and", "x", "9"]), min_size=1, max_size=14))
-    seps = data.draw(st.lists(st.sampled_from([" ", "  ", "\n", ", ", ". ", "-", "'", " '", "! "]),
-                              min_size=len(tokens), max_size=len(tokens)))
+    tokens = data.draw(
+        st.lists(
+            st.sampled_from(vocabulary + ["the", "a", "to", "and", "x", "9"]),
+            min_size=1,
+            max_size=14,
+        )
+    )
+    seps = data.draw(
+        st.lists(
+            st.sampled_from([" ", "  ", "\n", ", ", ". ", "-", "'", " '", "! "]),
+            min_size=len(tokens),
+            max_size=len(tokens),
+        )
+    )
     text = "".join(t + s for t, s in zip(tokens, seps, strict=True))
     if data.draw(st.booleans()):
         text = text.upper()
@@ -59,10 +72,18 @@ def test_prefilter_never_skips_a_match_of_the_real_rules(config, data):
 
 def test_prefilter_never_skips_a_match_on_sentences_that_do_match(config):
     sentences = [
-        "WhatsApp me when you land", "Text me on my mobile", "Add me on Snapchat - my username is jo",
-        "Don't tell your mum about this", "This is just between you and me", "Fancy a drink after work on Friday?",
-        "What's your snap? I'll add you", "Send me your mobile number", "Do you need lifts home after the match?",
-        "Come round mine on Saturday", "I'm on insta", "Let's keep this between ourselves",
+        "WhatsApp me when you land",
+        "Text me on my mobile",
+        "Add me on Snapchat - my username is jo",
+        "Don't tell your mum about this",
+        "This is just between you and me",
+        "Fancy a drink after work on Friday?",
+        "What's your snap? I'll add you",
+        "Send me your mobile number",
+        "Do you need lifts home after the match?",
+        "Come round mine on Saturday",
+        "I'm on insta",
+        "Let's keep this between ourselves",
     ]
     matched = 0
     for text in sentences:

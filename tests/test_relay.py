@@ -23,6 +23,8 @@ COLLEAGUE = "colleague@heartofengland.example"
 def mail(*args, **kwargs) -> bytes:
     """A test message with CRLF line ends, as it travels in SMTP."""
     return re.sub(rb"\r?\n", b"\r\n", _mail(*args, **kwargs))
+
+
 DIRTY = "Ring me on 07700 900999 tonight."
 
 
@@ -35,7 +37,9 @@ def sink():
 
 @pytest.fixture(scope="module")
 def gateway(sink, tmp_path_factory):
-    g = GatewayProcess(tmp_path_factory.mktemp("gw"), sink, sender_domains=("heartofengland.example",)).start()
+    g = GatewayProcess(
+        tmp_path_factory.mktemp("gw"), sink, sender_domains=("heartofengland.example",)
+    ).start()
     yield g
     g.stop()
 
@@ -59,15 +63,27 @@ def reply_to(g: GatewayProcess, *commands: str, source: str | None = None) -> li
 
 # -- forwarding and holding ------------------------------------------------------
 
+
 def test_clean_mail_to_a_parent_arrives_byte_for_byte_with_one_trace_header(gateway, sink):
-    raw = mail("The coach leaves at 9. Bring a packed lunch.", to=(PARENT,), headers={"Message-ID": "<clean1@t>"})
-    raw += b"DKIM-looking trailer: long line " + b"x" * 5000 + b"\r\n"  # longer than aiosmtpd's default limit
+    raw = mail(
+        "The coach leaves at 9. Bring a packed lunch.",
+        to=(PARENT,),
+        headers={"Message-ID": "<clean1@t>"},
+    )
+    raw += (
+        b"DKIM-looking trailer: long line " + b"x" * 5000 + b"\r\n"
+    )  # longer than aiosmtpd's default limit
     assert send(gateway, raw, [PARENT]) == {}
     [got] = sink.wait_for_text(PARENT, b"<clean1@t>")
     assert got.data.endswith(raw)
     trace = got.data[: len(got.data) - len(raw)]
-    assert trace.startswith(b"Received: from upstream.test (127.0.0.1)") and trace.count(b"Received:") == 1
-    assert gateway.copies() == [] or all(c["recipient"] != PARENT or "clean1" not in c["subject"] for c in gateway.copies())
+    assert (
+        trace.startswith(b"Received: from upstream.test (127.0.0.1)")
+        and trace.count(b"Received:") == 1
+    )
+    assert gateway.copies() == [] or all(
+        c["recipient"] != PARENT or "clean1" not in c["subject"] for c in gateway.copies()
+    )
 
 
 def test_dirty_copy_is_held_while_the_colleague_copy_goes_through(gateway, sink):
@@ -90,7 +106,9 @@ def test_one_log_line_per_message_without_body_or_evidence(gateway, sink):
     records = [r for r in gateway.log_records() if r.get("event") == "message"]
     assert records, gateway.log()
     last = records[-1]
-    assert last["recipients"] == [{"class": "student", "verdict": "held", "rules": last["recipients"][0]["rules"]}]
+    assert last["recipients"] == [
+        {"class": "student", "verdict": "held", "rules": last["recipients"][0]["rules"]}
+    ]
     assert "personal-phone" in last["recipients"][0]["rules"]
     assert {"queue_id", "sender", "size", "scan_ms", "total_ms", "next_hop"} <= set(last)
     assert "secret-body-marker" not in gateway.log() and "900999" not in gateway.log()
@@ -98,7 +116,11 @@ def test_one_log_line_per_message_without_body_or_evidence(gateway, sink):
 
 def test_metrics_endpoint_counts_messages_and_verdicts(gateway, sink):
     send(gateway, mail(DIRTY, to=(PARENT,)), [PARENT])
-    body = urllib.request.urlopen(f"http://127.0.0.1:{gateway.metrics_port}/metrics", timeout=5).read().decode()
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{gateway.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
     assert 'chaperone_messages_total{outcome="accepted"}' in body
     assert 'chaperone_copies_total{recipient_class="parent",verdict="held"}' in body
     assert 'chaperone_rule_hits_total{category="personal_phone",rule="personal-phone"}' in body
@@ -106,6 +128,7 @@ def test_metrics_endpoint_counts_messages_and_verdicts(gateway, sink):
 
 
 # -- access control, the way an open-relay scanner probes ------------------------
+
 
 def test_untrusted_client_is_refused_and_nothing_is_relayed(gateway, sink):
     replies = reply_to(gateway, f"MAIL FROM:<{STAFF}>", source="127.0.0.2")
@@ -117,15 +140,18 @@ def test_untrusted_client_is_refused_and_nothing_is_relayed(gateway, sink):
     assert sink.to("victim@elsewhere.example") == []
 
 
-@pytest.mark.parametrize("recipient", [
-    "victim%elsewhere.example@heartofengland.example",
-    "elsewhere.example!victim",
-    "elsewhere.example!victim@heartofengland.example",
-    "<@relay.example:victim@elsewhere.example>",
-    "victim@[192.0.2.1]",
-    '"victim@elsewhere.example"@heartofengland.example',
-    "postmaster",
-])
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        "victim%elsewhere.example@heartofengland.example",
+        "elsewhere.example!victim",
+        "elsewhere.example!victim@heartofengland.example",
+        "<@relay.example:victim@elsewhere.example>",
+        "victim@[192.0.2.1]",
+        '"victim@elsewhere.example"@heartofengland.example',
+        "postmaster",
+    ],
+)
 def test_relay_tricks_in_recipients_are_refused(gateway, recipient):
     target = recipient if recipient.startswith("<") else f"<{recipient}>"
     (mail_reply, rcpt_reply) = reply_to(gateway, f"MAIL FROM:<{STAFF}>", f"RCPT TO:{target}")
@@ -139,6 +165,7 @@ def test_foreign_and_null_senders(gateway):
 
 
 # -- ESMTP done right --------------------------------------------------------------
+
 
 def test_size_is_advertised_and_enforced(gateway):
     with gateway.smtp() as client:
@@ -167,12 +194,20 @@ def test_nul_bytes_are_refused(gateway, sink):
 
 
 def test_bare_lf_dot_never_becomes_a_second_message(gateway, sink):
-    smuggled = (b"Subject: smuggle\r\n\r\nfirst\n.\nMAIL FROM:<" + STAFF.encode() +
-                b">\nRCPT TO:<smuggled@elsewhere.example>\nDATA\nsecond\r\n")
+    smuggled = (
+        b"Subject: smuggle\r\n\r\nfirst\n.\nMAIL FROM:<"
+        + STAFF.encode()
+        + b">\nRCPT TO:<smuggled@elsewhere.example>\nDATA\nsecond\r\n"
+    )
     with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:
         f = s.makefile("rb")
         f.readline()
-        for line in (b"EHLO upstream.test", f"MAIL FROM:<{STAFF}>".encode(), f"RCPT TO:<{COLLEAGUE}>".encode(), b"DATA"):
+        for line in (
+            b"EHLO upstream.test",
+            f"MAIL FROM:<{STAFF}>".encode(),
+            f"RCPT TO:<{COLLEAGUE}>".encode(),
+            b"DATA",
+        ):
             s.sendall(line + b"\r\n")
             while f.readline()[3:4] == b"-":
                 pass
@@ -215,6 +250,7 @@ def test_a_disk_below_the_free_space_floor_answers_452_and_takes_nothing(sink, t
 
 # -- guarantees -----------------------------------------------------------------------
 
+
 def test_next_hop_down_gives_4xx_and_the_retry_holds_nothing_twice(tmp_path):
     sink = Sink()  # not started: the next hop is down
     g = GatewayProcess(tmp_path, sink).start()
@@ -238,7 +274,11 @@ def test_permanent_refusal_of_one_recipient_reaches_the_sender_as_a_dsn(sink, ga
     raw = mail("Minutes attached.", to=(COLLEAGUE, bad), subject="dsn-1")
     assert send(gateway, raw, [COLLEAGUE, bad]) == {}
     assert sink.wait_for_text(COLLEAGUE, b"dsn-1")
-    dsns = [m for m in sink.wait_for_text(STAFF, b"dsn-1") if m.mail_from == "<>" and b"multipart/report" in m.data]
+    dsns = [
+        m
+        for m in sink.wait_for_text(STAFF, b"dsn-1")
+        if m.mail_from == "<>" and b"multipart/report" in m.data
+    ]
     report = email.message_from_bytes(dsns[-1].data)
     assert dsns[-1].mail_from == "<>" and report.get_content_type() == "multipart/report"
     assert b"Final-Recipient: rfc822; " + bad.encode() in dsns[-1].data
@@ -247,7 +287,11 @@ def test_permanent_refusal_of_one_recipient_reaches_the_sender_as_a_dsn(sink, ga
 
 def test_everyone_refused_is_refused_to_the_client(gateway):
     with pytest.raises(smtplib.SMTPDataError) as refused:
-        send(gateway, mail("hi", to=("nosuchuser@elsewhere.example",)), ["nosuchuser@elsewhere.example"])
+        send(
+            gateway,
+            mail("hi", to=("nosuchuser@elsewhere.example",)),
+            ["nosuchuser@elsewhere.example"],
+        )
     assert refused.value.smtp_code == 550
 
 
@@ -277,7 +321,9 @@ def test_scan_past_its_deadline_holds_the_copy_never_forwards_it(sink, tmp_path)
     g = GatewayProcess(tmp_path, sink, deadline=0.0005).start()
     try:
         # 200 KB of ordinary text takes far longer than the 0.5 ms deadline to scan.
-        raw = mail("Perfectly ordinary note about homework. " * 5000, to=(PARENT,), subject="deadline-1")
+        raw = mail(
+            "Perfectly ordinary note about homework. " * 5000, to=(PARENT,), subject="deadline-1"
+        )
         assert send(g, raw, [PARENT]) == {}
         [held] = g.copies("held")
         assert "did not finish" in held["reason"]
@@ -331,7 +377,9 @@ def test_sigterm_lets_a_transaction_under_way_finish(tmp_path):
 
     def slow_send():
         try:
-            result["reply"] = send(g, mail("Slow one.", to=(COLLEAGUE,), subject="term-1"), [COLLEAGUE])
+            result["reply"] = send(
+                g, mail("Slow one.", to=(COLLEAGUE,), subject="term-1"), [COLLEAGUE]
+            )
         except Exception as exc:  # noqa: BLE001 - asserted below
             result["error"] = exc
 
@@ -346,17 +394,22 @@ def test_sigterm_lets_a_transaction_under_way_finish(tmp_path):
     sink.stop()
 
 
-def test_sighup_and_file_changes_reload_rules_and_a_broken_file_keeps_the_last_good_set(sink, tmp_path):
+def test_sighup_and_file_changes_reload_rules_and_a_broken_file_keeps_the_last_good_set(
+    sink, tmp_path
+):
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "10-test.toml").write_text(
         '[[rule]]\nid = "pineapple"\ncategory = "secrecy"\ndescription = "test"\nclause = "test"\n'
-        'detector = "phrases"\npatterns = ["pineapple"]\napplies_to = ["parent"]\naction = "quarantine"\n')
+        'detector = "phrases"\npatterns = ["pineapple"]\napplies_to = ["parent"]\naction = "quarantine"\n'
+    )
     g = GatewayProcess(tmp_path, sink, rules=[rules]).start()
     try:
         send(g, mail("I like mango.", to=(PARENT,), subject="r1"), [PARENT])
         assert g.copies() == []
-        (rules / "10-test.toml").write_text((rules / "10-test.toml").read_text().replace("pineapple\"]", "mango\"]"))
+        (rules / "10-test.toml").write_text(
+            (rules / "10-test.toml").read_text().replace('pineapple"]', 'mango"]')
+        )
         g.signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         while '"msg": "reloaded"' not in g.log() and time.monotonic() < deadline:
@@ -368,7 +421,10 @@ def test_sighup_and_file_changes_reload_rules_and_a_broken_file_keeps_the_last_g
             time.sleep(0.1)
         assert "20-broken.toml:" in g.log()  # file:line in the log
         send(g, mail("I like mango.", to=(PARENT,), subject="r3"), [PARENT])
-        assert [c["subject"] for c in g.copies("held")] == ["r2", "r3"]  # the last good rules still apply
+        assert [c["subject"] for c in g.copies("held")] == [
+            "r2",
+            "r3",
+        ]  # the last good rules still apply
     finally:
         g.stop()
 

@@ -2,14 +2,14 @@ import pytest
 
 from gateway.judge.rules import RuleError, load_rule_file, load_rules
 
-GOOD = '''
+GOOD = """
 [[rule]]
 id = "x"
 category = "secrecy"
 clause = "transparent"
 detector = "phrases"
 patterns = ["keep ~2 secret"]
-'''
+"""
 
 
 def write(tmp_path, text, name="r.toml"):
@@ -23,14 +23,20 @@ def test_good_file_loads(tmp_path):
     assert rule.patterns[0].search("please keep this a secret")
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("[[rule]\nid=1", "r.toml:1"),
-    (GOOD.replace('"secrecy"', '"gossip"'), "category must be one of"),
-    (GOOD.replace('"keep ~2 secret"', '"keep (secret"'), "not a valid pattern"),
-    (GOOD.replace('"keep ~2 secret"', '"{nolist}"'), "unknown list"),
-    (GOOD.replace('clause = "transparent"\n', ''), "must quote the policy clause"),
-    (GOOD.replace('detector = "phrases"', 'detector = "phrases"\ncolour = "red"'), "unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("[[rule]\nid=1", "r.toml:1"),
+        (GOOD.replace('"secrecy"', '"gossip"'), "category must be one of"),
+        (GOOD.replace('"keep ~2 secret"', '"keep (secret"'), "not a valid pattern"),
+        (GOOD.replace('"keep ~2 secret"', '"{nolist}"'), "unknown list"),
+        (GOOD.replace('clause = "transparent"\n', ""), "must quote the policy clause"),
+        (
+            GOOD.replace('detector = "phrases"', 'detector = "phrases"\ncolour = "red"'),
+            "unknown key 'colour'",
+        ),
+    ],
+)
 def test_broken_files_say_file_line_and_what(tmp_path, text, fragment):
     with pytest.raises(RuleError) as exc:
         load_rule_file(write(tmp_path, text))

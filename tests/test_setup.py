@@ -16,7 +16,9 @@ from .relay_env import ROOT, GatewayProcess, Sink, free_port
 
 
 def need(tool: str) -> str:
-    path = shutil.which(tool) or next((p for p in (f"/usr/sbin/{tool}",) if os.path.exists(p)), None)
+    path = shutil.which(tool) or next(
+        (p for p in (f"/usr/sbin/{tool}",) if os.path.exists(p)), None
+    )
     if path:
         return path
     if os.environ.get("CHAPERONE_REQUIRE_TOOLS"):
@@ -26,11 +28,19 @@ def need(tool: str) -> str:
 
 def test_docker_compose_file_is_valid():
     compose = need("docker-compose")
-    done = subprocess.run([compose, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [compose, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
-    services = subprocess.run([compose, "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
-                              capture_output=True, text=True, timeout=60).stdout.split()
+    services = subprocess.run(
+        [compose, "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split()
     assert set(services) == {"gateway", "web", "postgres", "mailcatcher"}
 
 
@@ -39,14 +49,33 @@ def test_swaks_through_the_gateway_to_postfix_smtp_sink(tmp_path):
     dump = Path(tempfile.mkdtemp(prefix="chaperone-sink-"))
     os.chmod(dump, 0o777)  # smtp-sink runs as nobody
     port = free_port()
-    sink_proc = subprocess.Popen([smtp_sink, "-u", "nobody", "-d", f"{dump}/%H%M%S.", f"127.0.0.1:{port}", "50"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sink_proc = subprocess.Popen(
+        [smtp_sink, "-u", "nobody", "-d", f"{dump}/%H%M%S.", f"127.0.0.1:{port}", "50"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     g = GatewayProcess(tmp_path, Sink(port=port)).start()
     try:
+
         def swaks_send(body: str) -> subprocess.CompletedProcess:
-            return subprocess.run([swaks, "--server", f"127.0.0.1:{g.port}", "--from", STAFF, "--to", PARENT,
-                                   "--header", f"Subject: {body[:12]}", "--body", body],
-                                  capture_output=True, text=True, timeout=60)
+            return subprocess.run(
+                [
+                    swaks,
+                    "--server",
+                    f"127.0.0.1:{g.port}",
+                    "--from",
+                    STAFF,
+                    "--to",
+                    PARENT,
+                    "--header",
+                    f"Subject: {body[:12]}",
+                    "--body",
+                    body,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
 
         clean = swaks_send("The coach leaves at 9 tomorrow.")
         assert clean.returncode == 0 and "250 2.0.0 Ok: queued as" in clean.stdout

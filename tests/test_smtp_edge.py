@@ -19,7 +19,9 @@ async def test_internal_error_answers_451_without_leaking_and_the_session_goes_o
 
     from gateway.config import HostPort
 
-    relay = dataclasses.replace(config.relay, next_hop=HostPort("127.0.0.1", sink.port), scan_workers=1)
+    relay = dataclasses.replace(
+        config.relay, next_hop=HostPort("127.0.0.1", sink.port), scan_workers=1
+    )
     gateway = Gateway(dataclasses.replace(config, relay=relay), store)
     port = free_port()
     await gateway.start("127.0.0.1", port)

@@ -49,15 +49,18 @@ class StockLongLines(SMTP):
 # Either lines over the limit or a small size limit, never both: when a
 # message breaks both, aiosmtpd answers whichever it meets first and
 # GatewaySMTP always the size (see _read_data).
-PAIRS = {"short line limit": (StockSMTP, OurSMTP, 10_000_000),
-         "small size limit": (StockLongLines, GatewaySMTP, 400)}
+PAIRS = {
+    "short line limit": (StockSMTP, OurSMTP, 10_000_000),
+    "small size limit": (StockLongLines, GatewaySMTP, 400),
+}
 
 
 async def _exchange(protocol_class, size_limit: int, stream: bytes) -> tuple[bytes, list[bytes]]:
     recorder = Recorder()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: protocol_class(recorder, hostname="t", data_size_limit=size_limit),
-                                      "127.0.0.1", 0)
+    server = await loop.create_server(
+        lambda: protocol_class(recorder, hostname="t", data_size_limit=size_limit), "127.0.0.1", 0
+    )
     port = server.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(stream)
@@ -69,7 +72,17 @@ async def _exchange(protocol_class, size_limit: int, stream: bytes) -> tuple[byt
     return replies, recorder.messages
 
 
-PIECES = [b"hello", b"x" * 40, b".", b"..", b". ", b"", b"MAIL FROM:<evil@example.org>", b"\x00", b"caf\xc3\xa9"]
+PIECES = [
+    b"hello",
+    b"x" * 40,
+    b".",
+    b"..",
+    b". ",
+    b"",
+    b"MAIL FROM:<evil@example.org>",
+    b"\x00",
+    b"caf\xc3\xa9",
+]
 ENDINGS = [b"\r\n", b"\r\n", b"\r\n", b"\n", b"\r", b""]
 
 
@@ -107,9 +120,11 @@ async def test_data_is_read_exactly_as_aiosmtpd_reads_it(pair):
 
 
 async def test_a_bare_lf_dot_never_ends_the_message():
-    stream = (b"EHLO c\r\nMAIL FROM:<a@school.example>\r\nRCPT TO:<p@home.example>\r\nDATA\r\n"
-              b"one\n.\nMAIL FROM:<x@evil.example>\r\nRCPT TO:<y@evil.example>\r\nDATA\r\nsmuggled\r\n.\r\n"
-              b"QUIT\r\n")
+    stream = (
+        b"EHLO c\r\nMAIL FROM:<a@school.example>\r\nRCPT TO:<p@home.example>\r\nDATA\r\n"
+        b"one\n.\nMAIL FROM:<x@evil.example>\r\nRCPT TO:<y@evil.example>\r\nDATA\r\nsmuggled\r\n.\r\n"
+        b"QUIT\r\n"
+    )
     replies, messages = await _exchange(OurSMTP, 100_000, stream)
     assert len(messages) == 1
     assert b"smuggled" in messages[0] and messages[0].startswith(b"one\n.\nMAIL FROM")
@@ -124,9 +139,24 @@ async def test_dot_stuffing_is_undone_and_a_lone_dot_first_is_an_empty_message()
 
 
 ADDRESS_ARGS = [
-    "<a@b.example>", "<a@b.example> SIZE=100 BODY=8BITMIME", "a@b.example", "a@b.example SIZE=1", "<>", "", "<a b@c>",
-    "<\"quoted name\"@b.example>", "<a@b.example", "a@", "@b.example", "<a@[127.0.0.1]>", "<a%b@c.example>",
-    "<a!b@c.example>", "  <a@b.example>", "<a@b.example>trailing", "<(comment)a@b.example>", "<caf\u00e9@b.example>",
+    "<a@b.example>",
+    "<a@b.example> SIZE=100 BODY=8BITMIME",
+    "a@b.example",
+    "a@b.example SIZE=1",
+    "<>",
+    "",
+    "<a b@c>",
+    '<"quoted name"@b.example>',
+    "<a@b.example",
+    "a@",
+    "@b.example",
+    "<a@[127.0.0.1]>",
+    "<a%b@c.example>",
+    "<a!b@c.example>",
+    "  <a@b.example>",
+    "<a@b.example>trailing",
+    "<(comment)a@b.example>",
+    "<caf\u00e9@b.example>",
     "<" + "l" * 70 + "@b.example>",
 ]
 
@@ -138,7 +168,9 @@ async def test_addresses_parse_as_aiosmtpd_parses_them(limit):
     for arg in ADDRESS_ARGS:
         try:
             expected = stock._getaddr(arg)
-        except IndexError:  # aiosmtpd's parser fails on a few; the session answers them as malformed
+        except (
+            IndexError
+        ):  # aiosmtpd's parser fails on a few; the session answers them as malformed
             expected = (None, None)
         assert _parse_address(arg, limit) == expected, arg
 
@@ -166,9 +198,13 @@ async def test_a_next_hop_without_esmtp_still_gets_the_message_after_helo():
     recorder = Recorder()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _HeloOnly(recorder, hostname="old"), "127.0.0.1", 0)
-    hop = NextHop(HostPort("127.0.0.1", server.sockets[0].getsockname()[1]), local_hostname="gateway.test")
+    hop = NextHop(
+        HostPort("127.0.0.1", server.sockets[0].getsockname()[1]), local_hostname="gateway.test"
+    )
     try:
-        delivery = await hop.send("t@school.example", ["p@home.example"], b"Subject: hi\r\n\r\nhello\r\n")
+        delivery = await hop.send(
+            "t@school.example", ["p@home.example"], b"Subject: hi\r\n\r\nhello\r\n"
+        )
     finally:
         await hop.close()
         server.close()

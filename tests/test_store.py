@@ -12,14 +12,34 @@ from gateway.store.migrations import MIGRATIONS
 
 from .conftest import PARENT, STAFF, mail
 
-FINDING = StoredFinding("personal-mobile", "personal_phone", "quarantine", "07700 900999", "body", "new",
-                        False, "mobile", "ring me on 07700 900999 tonight")
+FINDING = StoredFinding(
+    "personal-mobile",
+    "personal_phone",
+    "quarantine",
+    "07700 900999",
+    "body",
+    "new",
+    False,
+    "mobile",
+    "ring me on 07700 900999 tonight",
+)
 
 
 def _hold(store: Store, raw: bytes, recipient: str = PARENT):
-    env = Envelope(STAFF, (recipient, "colleague@heartofengland.example"), ("BODY=8BITMIME",), "127.0.0.1", "mx.school")
-    return store.accept(env, raw, [NewCopy(recipient, "parent", "held", "policy", (FINDING,))],
-                        subject="Trip", header_message_id="<a@b>")
+    env = Envelope(
+        STAFF,
+        (recipient, "colleague@heartofengland.example"),
+        ("BODY=8BITMIME",),
+        "127.0.0.1",
+        "mx.school",
+    )
+    return store.accept(
+        env,
+        raw,
+        [NewCopy(recipient, "parent", "held", "policy", (FINDING,))],
+        subject="Trip",
+        header_message_id="<a@b>",
+    )
 
 
 def test_schema_is_migrated_once_and_versioned(store_url):
@@ -38,7 +58,12 @@ def test_held_copy_keeps_exact_bytes_envelope_and_findings(store_url):
     assert accepted.new
     [copy] = store.copies("held")
     assert copy.id == accepted.copy_ids[PARENT]
-    assert (copy.recipient, copy.recipient_class, copy.status, copy.mail_from) == (PARENT, "parent", "held", STAFF)
+    assert (copy.recipient, copy.recipient_class, copy.status, copy.mail_from) == (
+        PARENT,
+        "parent",
+        "held",
+        STAFF,
+    )
     assert copy.findings == (FINDING,)
     message = store.message(accepted.message_id)
     assert message.raw == raw
@@ -100,17 +125,25 @@ def test_queued_copy_is_claimed_by_one_worker_until_its_lease_ends(store_url):
     store = Store(store_url)
     env = Envelope(STAFF, (PARENT,))
     at = now_utc()
-    accepted = store.accept(env, mail("x"), [NewCopy(PARENT, "parent", "queued", "next hop deferred")], at=at)
+    accepted = store.accept(
+        env, mail("x"), [NewCopy(PARENT, "parent", "queued", "next hop deferred")], at=at
+    )
     copy_id = accepted.copy_ids[PARENT]
     lease = timedelta(minutes=5)
     assert [c.id for c in store.claim_due(at, lease)] == [copy_id]
     assert store.claim_due(at, lease) == []  # the lease keeps a second worker off it
-    again = store.claim_due(at + lease + timedelta(seconds=1), lease)  # its worker died: claimable again
+    again = store.claim_due(
+        at + lease + timedelta(seconds=1), lease
+    )  # its worker died: claimable again
     assert [c.id for c in again] == [copy_id] and again[0].attempts == 2
     assert store.settle(copy_id, "delivered", "250 2.0.0 Ok")
     assert not store.settle(copy_id, "failed", "late")  # only a queued copy can settle
     assert store.copy(copy_id).status == "delivered"
-    assert [e.action for e in store.audit_log(copy_id)] == ["queued", "possible-duplicate", "delivered"]
+    assert [e.action for e in store.audit_log(copy_id)] == [
+        "queued",
+        "possible-duplicate",
+        "delivered",
+    ]
     assert store.copy(copy_id).possible_duplicate  # the first claim never settled
     assert store.counts()["delivered"] == 1
     store.close()
@@ -120,7 +153,12 @@ def test_concurrent_claims_never_hand_out_a_copy_twice(store_url):
     store = Store(store_url)
     at = now_utc()
     for i in range(20):
-        store.accept(Envelope(STAFF, (PARENT,)), mail(f"m{i}"), [NewCopy(PARENT, "parent", "queued", "later")], at=at)
+        store.accept(
+            Envelope(STAFF, (PARENT,)),
+            mail(f"m{i}"),
+            [NewCopy(PARENT, "parent", "queued", "later")],
+            at=at,
+        )
     got: list[int] = []
     lock = threading.Lock()
 

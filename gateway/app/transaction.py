@@ -51,16 +51,38 @@ class _Message:
     header_message_id: str
 
     def findings_for(self, recipient: str) -> tuple[StoredFinding, ...]:
-        return tuple(StoredFinding(f.rule, f.category, f.action, f.evidence, f.part, f.zone, f.quoted, f.note,
-                                   f.context, f.value)
-                     for f in (self.result.findings if self.result else ()) if recipient in f.copies)
+        return tuple(
+            StoredFinding(
+                f.rule,
+                f.category,
+                f.action,
+                f.evidence,
+                f.part,
+                f.zone,
+                f.quoted,
+                f.note,
+                f.context,
+                f.value,
+            )
+            for f in (self.result.findings if self.result else ())
+            if recipient in f.copies
+        )
 
 
 class MailPath:
     """The relay's work for each message the edge hands in (``process``)."""
 
-    def __init__(self, config: Callable[[], Config], store: Store, workers: ScanWorkers, next_hop: NextHop,
-                 outbox: Outbox, metrics: Metrics, run: Run, wake_outbox: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: Callable[[], Config],
+        store: Store,
+        workers: ScanWorkers,
+        next_hop: NextHop,
+        outbox: Outbox,
+        metrics: Metrics,
+        run: Run,
+        wake_outbox: Callable[[], None],
+    ) -> None:
         self._config = config
         self.store = store
         self.workers = workers
@@ -80,7 +102,9 @@ class MailPath:
         # classes no rule names (staff, with the shipped rules) goes straight on.
         if set(classes.values()) & config.rules.classes:
             t = time.perf_counter()
-            result = await self.workers.scan(raw, env.mail_from or None, list(env.rcpt_tos), now_utc())
+            result = await self.workers.scan(
+                raw, env.mail_from or None, list(env.rcpt_tos), now_utc()
+            )
             scan_seconds = time.perf_counter() - t
             self.metrics.scan_seconds.observe(scan_seconds)
             if result.error:
@@ -88,13 +112,24 @@ class MailPath:
             for f in result.findings:
                 if f.copies:
                     self.metrics.rule_hits.labels(f.rule, f.category).inc()
-        plan = dispose(env.rcpt_tos, result.recipients if result else {}, result.findings if result else ())
-        subject, message_id = ((result.subject, result.message_id) if result and not result.error
-                               else header_fields(raw) if plan.hold or plan.refuse else ("", ""))
+        plan = dispose(
+            env.rcpt_tos, result.recipients if result else {}, result.findings if result else ()
+        )
+        subject, message_id = (
+            (result.subject, result.message_id)
+            if result and not result.error
+            else header_fields(raw)
+            if plan.hold or plan.refuse
+            else ("", "")
+        )
         msg = _Message(env, raw, new_queue_id(), classes, result, subject, message_id)
         outcome: dict[str, str] = {}
-        record: dict[str, Any] = {"event": "message", "sender": env.mail_from or "<>",
-                                  "client": env.client_address, "size": len(raw)}
+        record: dict[str, Any] = {
+            "event": "message",
+            "sender": env.mail_from or "<>",
+            "client": env.client_address,
+            "size": len(raw),
+        }
 
         def finish(reply: str, how: str, next_hop: str = "") -> str:
             total = time.perf_counter() - started
@@ -103,11 +138,23 @@ class MailPath:
             for r, fate in outcome.items():
                 self.metrics.copies.labels(fate, classes[r]).inc()
             record["recipients"] = [
-                {"class": classes[r], "verdict": outcome.get(r, "none"),
-                 "rules": sorted({f.rule for f in (result.findings if result else ()) if r in f.copies})}
-                for r in env.rcpt_tos]
-            record.update(queue_id=queue_id, outcome=how, reply=reply.split(" ", 1)[0],
-                          scan_ms=round(scan_seconds * 1000, 1), total_ms=round(total * 1000, 1), next_hop=next_hop)
+                {
+                    "class": classes[r],
+                    "verdict": outcome.get(r, "none"),
+                    "rules": sorted(
+                        {f.rule for f in (result.findings if result else ()) if r in f.copies}
+                    ),
+                }
+                for r in env.rcpt_tos
+            ]
+            record.update(
+                queue_id=queue_id,
+                outcome=how,
+                reply=reply.split(" ", 1)[0],
+                scan_ms=round(scan_seconds * 1000, 1),
+                total_ms=round(total * 1000, 1),
+                next_hop=next_hop,
+            )
             if result and result.error:
                 record["scan_error"] = result.error
             log.info("message", extra={"json": record})
@@ -136,14 +183,18 @@ class MailPath:
             # Nothing went through and the next hop may take it later: the
             # client keeps the message and retries; held copies are already
             # stored and will not be stored twice.
-            return finish("451 4.4.1 Next hop unavailable, please try again later", "deferred", delivery.reply)
+            return finish(
+                "451 4.4.1 Next hop unavailable, please try again later", "deferred", delivery.reply
+            )
         if not delivery.accepted and not delivery.temporary and not plan.hold and not plan.refuse:
             # Refused outright for every recipient: let the client's own
             # server bounce it, with the next hop's reason.
             first = next(iter(delivery.permanent.values()))
             code = first[:3] if first[:3].isdigit() and first[0] == "5" else "550"
             outcome.update(dict.fromkeys(plan.delivered, "refused"))
-            return finish(f"{code} 5.0.0 Refused by the next hop: {first[4:200]}", "refused", delivery.reply)
+            return finish(
+                f"{code} 5.0.0 Refused by the next hop: {first[4:200]}", "refused", delivery.reply
+            )
         # Some copies went through: the rest must become our responsibility now.
         later = await self._take_over(msg, queue_id, delivery)
         if later is None:
@@ -158,22 +209,58 @@ class MailPath:
         config = self._config()
         result = msg.result
         error = result.error if result else None
-        reason = (f"held unscanned: {error}" if error else
-                  "rules: " + ", ".join(_rules(msg, plan.hold)) if result else "policy")
-        copies = [NewCopy(r, msg.classes[r], CopyStatus.HELD, reason, msg.findings_for(r)) for r in plan.hold]
-        copies += [NewCopy(r, msg.classes[r], CopyStatus.REJECTED, "refused by rules: " + ", ".join(
-            _rules(msg, (r,))), msg.findings_for(r)) for r in plan.refuse]
+        reason = (
+            f"held unscanned: {error}"
+            if error
+            else "rules: " + ", ".join(_rules(msg, plan.hold))
+            if result
+            else "policy"
+        )
+        copies = [
+            NewCopy(r, msg.classes[r], CopyStatus.HELD, reason, msg.findings_for(r))
+            for r in plan.hold
+        ]
+        copies += [
+            NewCopy(
+                r,
+                msg.classes[r],
+                CopyStatus.REJECTED,
+                "refused by rules: " + ", ".join(_rules(msg, (r,))),
+                msg.findings_for(r),
+            )
+            for r in plan.refuse
+        ]
         findings = result.findings if result else ()
-        notices = held_notices(config, sender=msg.env.mail_from, subject=msg.subject, queue_id=msg.queue_id,
-                               held={r: [f for f in findings if r in f.copies] for r in plan.hold},
-                               scan_error=error, at=now_utc()) if plan.hold else []
+        notices = (
+            held_notices(
+                config,
+                sender=msg.env.mail_from,
+                subject=msg.subject,
+                queue_id=msg.queue_id,
+                held={r: [f for f in findings if r in f.copies] for r in plan.hold},
+                scan_error=error,
+                at=now_utc(),
+            )
+            if plan.hold
+            else []
+        )
         try:
-            accepted = await self._run(self.store.accept, msg.env, msg.raw, copies, subject=msg.subject,
-                                       header_message_id=msg.header_message_id, scan_error=error,
-                                       queue_id=msg.queue_id, notices=notices)
+            accepted = await self._run(
+                self.store.accept,
+                msg.env,
+                msg.raw,
+                copies,
+                subject=msg.subject,
+                header_message_id=msg.header_message_id,
+                scan_error=error,
+                queue_id=msg.queue_id,
+                notices=notices,
+            )
         except StoreError as exc:
-            log.error("store unavailable; answering 4xx", extra={"json": {"queue_id": msg.queue_id,
-                                                                           "error": str(exc)}})
+            log.error(
+                "store unavailable; answering 4xx",
+                extra={"json": {"queue_id": msg.queue_id, "error": str(exc)}},
+            )
             return None
         if accepted.new and notices:
             self._wake()
@@ -182,55 +269,91 @@ class MailPath:
     async def _forward(self, msg: _Message, queue_id: str, plan: Disposition) -> Delivery:
         """Plain copies in one transaction; flagged copies with their header, one per set of rules."""
         config = self._config()
-        trace = received_header(msg.env.client_helo, msg.env.client_address, config.relay.hostname, queue_id,
-                                now_utc())
+        trace = received_header(
+            msg.env.client_helo, msg.env.client_address, config.relay.hostname, queue_id, now_utc()
+        )
         groups: dict[bytes, list[str]] = {b"": list(plan.forward)} if plan.forward else {}
         for r, rules in plan.flag.items():
             groups.setdefault(flag_header(rules), []).append(r)
-        sends = [self.next_hop.send(msg.env.mail_from, rcpts, trace + header + msg.raw, msg.env.mail_options)
-                 for header, rcpts in groups.items()]
+        sends = [
+            self.next_hop.send(
+                msg.env.mail_from, rcpts, trace + header + msg.raw, msg.env.mail_options
+            )
+            for header, rcpts in groups.items()
+        ]
         deliveries = await asyncio.gather(*sends)
         if len(deliveries) == 1:
             return deliveries[0]
-        return Delivery(accepted=tuple(r for d in deliveries for r in d.accepted),
-                        temporary={r: v for d in deliveries for r, v in d.temporary.items()},
-                        permanent={r: v for d in deliveries for r, v in d.permanent.items()},
-                        reply=" | ".join(d.reply for d in deliveries if d.reply),
-                        possible_duplicate=any(d.possible_duplicate for d in deliveries))
+        return Delivery(
+            accepted=tuple(r for d in deliveries for r in d.accepted),
+            temporary={r: v for d in deliveries for r, v in d.temporary.items()},
+            permanent={r: v for d in deliveries for r, v in d.permanent.items()},
+            reply=" | ".join(d.reply for d in deliveries if d.reply),
+            possible_duplicate=any(d.possible_duplicate for d in deliveries),
+        )
 
-    async def _take_over(self, msg: _Message, queue_id: str, delivery: Delivery) -> dict[str, str] | None:
+    async def _take_over(
+        self, msg: _Message, queue_id: str, delivery: Delivery
+    ) -> dict[str, str] | None:
         """Queue temporarily refused copies; record permanent refusals and notify the sender."""
         if not delivery.temporary and not delivery.permanent:
             return {}
-        subject, message_id = (msg.subject, msg.header_message_id) if msg.subject or msg.header_message_id \
+        subject, message_id = (
+            (msg.subject, msg.header_message_id)
+            if msg.subject or msg.header_message_id
             else header_fields(msg.raw)
-        copies = [NewCopy(r, msg.classes[r], CopyStatus.QUEUED, "next hop deferred", last_reply=reply)
-                  for r, reply in delivery.temporary.items()]
-        copies += [NewCopy(r, msg.classes[r], CopyStatus.FAILED, "refused by the next hop", last_reply=reply)
-                   for r, reply in delivery.permanent.items()]
+        )
+        copies = [
+            NewCopy(r, msg.classes[r], CopyStatus.QUEUED, "next hop deferred", last_reply=reply)
+            for r, reply in delivery.temporary.items()
+        ]
+        copies += [
+            NewCopy(
+                r, msg.classes[r], CopyStatus.FAILED, "refused by the next hop", last_reply=reply
+            )
+            for r, reply in delivery.permanent.items()
+        ]
         try:
-            await self._run(self.store.accept, msg.env, msg.raw, copies, subject=subject,
-                            header_message_id=message_id, queue_id=queue_id)
+            await self._run(
+                self.store.accept,
+                msg.env,
+                msg.raw,
+                copies,
+                subject=subject,
+                header_message_id=message_id,
+                queue_id=queue_id,
+            )
             if delivery.permanent:
-                await self.outbox.notify_failure(msg.env.mail_from, queue_id, delivery.permanent, msg.raw)
+                await self.outbox.notify_failure(
+                    msg.env.mail_from, queue_id, delivery.permanent, msg.raw
+                )
                 self._wake()
         except StoreError as exc:
-            log.error("store unavailable after a partial delivery",
-                      extra={"json": {"queue_id": queue_id, "error": str(exc)}})
+            log.error(
+                "store unavailable after a partial delivery",
+                extra={"json": {"queue_id": queue_id, "error": str(exc)}},
+            )
             return None
         if delivery.temporary:
             self._wake()
-        return {**dict.fromkeys(delivery.temporary, "queued"), **dict.fromkeys(delivery.permanent, "failed")}
+        return {
+            **dict.fromkeys(delivery.temporary, "queued"),
+            **dict.fromkeys(delivery.permanent, "failed"),
+        }
 
     async def _tell_refused(self, msg: _Message, queue_id: str, plan: Disposition) -> None:
         """A DSN to the sender for the copies the policy refused (the others went on or are held)."""
         failed = {r: refusal(_rules(msg, (r,))) for r in plan.refuse}
         try:
-            await self.outbox.notify_failure(msg.env.mail_from, queue_id, failed, msg.raw, why=POLICY_REFUSED)
+            await self.outbox.notify_failure(
+                msg.env.mail_from, queue_id, failed, msg.raw, why=POLICY_REFUSED
+            )
         except StoreError as exc:
             # The refused copies are recorded; only the sender's notice is missing.
-            log.error("cannot queue the notice of refused copies",
-                      extra={"json": {"queue_id": queue_id, "error": str(exc)}})
+            log.error(
+                "cannot queue the notice of refused copies",
+                extra={"json": {"queue_id": queue_id, "error": str(exc)}},
+            )
             return
         self._wake()
 

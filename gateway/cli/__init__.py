@@ -13,7 +13,9 @@ from gateway.cli import check, evaluate, quarantine, rules, serve, users, web
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gateway", description="Chaperone: outbound e-mail compliance gateway for schools")
+    p = argparse.ArgumentParser(
+        prog="gateway", description="Chaperone: outbound e-mail compliance gateway for schools"
+    )
     sub = p.add_subparsers(dest="command", required=True)
     for command in (check, evaluate, serve, web, users, quarantine, rules):
         command.add(sub)

@@ -21,7 +21,11 @@ def report(file: str, result: ScanResult) -> str:
         lines.append(f"  {verdict:<10} {rcpt} ({result.classes.get(rcpt, '?')})")
     for f in result.findings:
         where = f"{f.part}, {f.zone}{' (quoted)' if f.quoted else ''}"
-        ctx = f.context.replace(f.evidence, f"[[{f.evidence}]]", 1) if f.evidence in f.context else f.context
+        ctx = (
+            f.context.replace(f.evidence, f"[[{f.evidence}]]", 1)
+            if f.evidence in f.context
+            else f.context
+        )
         lines.append(f"  - {f.category} by rule {f.rule} ({f.action}) in {where}: {f.note}")
         lines.append(f"      ...{ctx}...")
     for note in result.notes:
@@ -48,8 +52,14 @@ def run(args: argparse.Namespace) -> int:
         for i, (file, result) in enumerate(zip(args.files, pool.scan_many(jobs()), strict=True)):
             if i in unreadable:
                 result = pool.scanner.held(unreadable[i], args.mail_from, args.rcpt)
-            print(json.dumps(result.as_json(file), ensure_ascii=False) if args.json else report(file, result))
-            worst = max(worst, 1 if caught(result.verdict) else 0)  # some copy would be held or refused
+            print(
+                json.dumps(result.as_json(file), ensure_ascii=False)
+                if args.json
+                else report(file, result)
+            )
+            worst = max(
+                worst, 1 if caught(result.verdict) else 0
+            )  # some copy would be held or refused
     return worst
 
 
@@ -58,8 +68,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--config", default=DEFAULT_CONFIG)
     c.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
     c.add_argument("--mail-from", help="envelope sender (default: the From header)")
-    c.add_argument("--rcpt", action="append", help="envelope recipient, repeatable (default: To, Cc and Bcc)")
-    c.add_argument("--at", help="judge approvals at this date-time (default: each message's Date header)")
+    c.add_argument(
+        "--rcpt", action="append", help="envelope recipient, repeatable (default: To, Cc and Bcc)"
+    )
+    c.add_argument(
+        "--at", help="judge approvals at this date-time (default: each message's Date header)"
+    )
     c.add_argument("--workers", type=int, default=1, help="scan processes (default: 1)")
     c.add_argument("files", nargs="+")
     c.set_defaults(func=run)

@@ -26,7 +26,9 @@ def parse_at(value: str | None, config: Config) -> datetime | None:
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        raise fail(f"--at {value!r} is not an ISO date or date-time (e.g. 2026-12-21T09:00)") from None
+        raise fail(
+            f"--at {value!r} is not an ISO date or date-time (e.g. 2026-12-21T09:00)"
+        ) from None
     return at if at.tzinfo else at.replace(tzinfo=config.timezone)
 
 
@@ -50,7 +52,10 @@ def load_for_store(path: str) -> Config:
     try:
         config = load_config(path)
     except RuleError as exc:
-        print(f"gateway: warning: {exc} (rules not loaded; the store is still readable)", file=sys.stderr)
+        print(
+            f"gateway: warning: {exc} (rules not loaded; the store is still readable)",
+            file=sys.stderr,
+        )
     else:
         warn(config)
         return config
@@ -68,9 +73,13 @@ def with_arguments(config: Config, args: argparse.Namespace) -> Config:
         if getattr(args, "listen", None):
             relay = dataclasses.replace(relay, listen=parse_host_port(args.listen, "--listen"))
         if getattr(args, "next_hop", None):
-            relay = dataclasses.replace(relay, next_hop=parse_host_port(args.next_hop, "--next-hop"))
+            relay = dataclasses.replace(
+                relay, next_hop=parse_host_port(args.next_hop, "--next-hop")
+            )
         if getattr(args, "metrics_listen", None):
-            relay = dataclasses.replace(relay, metrics_listen=parse_host_port(args.metrics_listen, "--metrics-listen"))
+            relay = dataclasses.replace(
+                relay, metrics_listen=parse_host_port(args.metrics_listen, "--metrics-listen")
+            )
     except ValueError as exc:
         raise fail(str(exc)) from None
     if getattr(args, "data_dir", None):
@@ -95,8 +104,12 @@ def store_of(config: Config) -> Store:
 
 def store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=DEFAULT_CONFIG)
-    parser.add_argument("--data-dir", help="where the embedded SQLite store lives (default: relay.data_dir)")
-    parser.add_argument("--store-url", help="postgresql://... instead of the embedded store (default: store.url)")
+    parser.add_argument(
+        "--data-dir", help="where the embedded SQLite store lives (default: relay.data_dir)"
+    )
+    parser.add_argument(
+        "--store-url", help="postgresql://... instead of the embedded store (default: store.url)"
+    )
 
 
 def read_password() -> str:

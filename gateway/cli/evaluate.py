@@ -24,7 +24,9 @@ def run(args: argparse.Namespace) -> int:
 def add(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("eval", help="score the rules on a labelled corpus (manifest.jsonl)")
     e.add_argument("--config", default=DEFAULT_CONFIG)
-    e.add_argument("--at", help="judge approvals at this date-time (default: each message's Date header)")
+    e.add_argument(
+        "--at", help="judge approvals at this date-time (default: each message's Date header)"
+    )
     e.add_argument("--workers", type=int, default=1, help="scan processes (default: 1)")
     e.add_argument("manifest")
     e.set_defaults(func=run)

@@ -17,7 +17,9 @@ from gateway.store import Store, StoreError
 def list_copies(args: argparse.Namespace) -> int:
     store = store_of(with_arguments(load_for_store(args.config), args))
     try:
-        copies = store.copies(args.status, limit=args.limit or None, kind=None if args.all else "mail")
+        copies = store.copies(
+            args.status, limit=args.limit or None, kind=None if args.all else "mail"
+        )
     except StoreError as exc:
         raise fail(str(exc)) from None
     if args.json:
@@ -27,8 +29,10 @@ def list_copies(args: argparse.Namespace) -> int:
         print(f"no copies{' with status ' + args.status if args.status else ''}")
     for c in copies:
         cats = ",".join(sorted({f.category for f in c.findings})) or c.reason
-        print(f"{c.id:>6}  {c.status:<9} {c.created_at:%Y-%m-%d %H:%M}  {c.mail_from} -> {c.recipient} "
-              f"({c.recipient_class})  {printable(c.subject)[:40]!r}  [{cats}]")
+        print(
+            f"{c.id:>6}  {c.status:<9} {c.created_at:%Y-%m-%d %H:%M}  {c.mail_from} -> {c.recipient} "
+            f"({c.recipient_class})  {printable(c.subject)[:40]!r}  [{cats}]"
+        )
     return 0
 
 
@@ -56,12 +60,16 @@ def _show_one(config: Config, store: Store, copy_id: int) -> None:
     env = message.envelope
     print(f"copy {copy.id} of message {message.id}: {copy.status} ({copy.reason})")
     if copy.decided_by:
-        print(f"  decision   {copy.status} by {copy.decided_by} at {copy.decided_at:%Y-%m-%d %H:%M %Z}: "
-              f"{copy.decision_reason}")
+        print(
+            f"  decision   {copy.status} by {copy.decided_by} at {copy.decided_at:%Y-%m-%d %H:%M %Z}: "
+            f"{copy.decision_reason}"
+        )
     print(f"  recipient  {copy.recipient} ({copy.recipient_class})")
     print(f"  sender     {env.mail_from or '<>'} from {env.client_address} ({env.client_helo})")
-    print(f"  received   {message.received_at:%Y-%m-%d %H:%M:%S %Z}, {message.size} bytes, "
-          f"sha256 {message.sha256[:16]}")
+    print(
+        f"  received   {message.received_at:%Y-%m-%d %H:%M:%S %Z}, {message.size} bytes, "
+        f"sha256 {message.sha256[:16]}"
+    )
     if copy.last_reply:
         print(f"  next hop   {copy.last_reply}")
     for warning in held.warnings:
@@ -85,7 +93,9 @@ def _show_one(config: Config, store: Store, copy_id: int) -> None:
             print(f"  {printable(line)}")
 
 
-def _decision(args: argparse.Namespace, decide: Callable[[Config, Store], list[DecisionResult]]) -> int:
+def _decision(
+    args: argparse.Namespace, decide: Callable[[Config, Store], list[DecisionResult]]
+) -> int:
     config = with_arguments(load_for_store(args.config), args)
     store = store_of(config)
     try:
@@ -94,20 +104,41 @@ def _decision(args: argparse.Namespace, decide: Callable[[Config, Store], list[D
         raise fail(str(exc)) from None
     for r in results:
         print(r.describe())
-    print("the running gateway delivers released copies and notices within seconds" if any(
-        r.changed for r in results) else "nothing changed")
+    print(
+        "the running gateway delivers released copies and notices within seconds"
+        if any(r.changed for r in results)
+        else "nothing changed"
+    )
     return 0
 
 
 def release_copies(args: argparse.Namespace) -> int:
-    return _decision(args, lambda config, store: release(
-        config, store, args.target, actor=args.as_user, reason=args.reason, recipient=args.recipient))
+    return _decision(
+        args,
+        lambda config, store: release(
+            config,
+            store,
+            args.target,
+            actor=args.as_user,
+            reason=args.reason,
+            recipient=args.recipient,
+        ),
+    )
 
 
 def reject_copies(args: argparse.Namespace) -> int:
-    return _decision(args, lambda config, store: reject(
-        config, store, args.target, actor=args.as_user, reason=args.reason, tell_sender=args.tell_sender or "",
-        recipient=args.recipient))
+    return _decision(
+        args,
+        lambda config, store: reject(
+            config,
+            store,
+            args.target,
+            actor=args.as_user,
+            reason=args.reason,
+            tell_sender=args.tell_sender or "",
+            recipient=args.recipient,
+        ),
+    )
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -115,24 +146,38 @@ def add(sub: argparse._SubParsersAction) -> None:
     qsub = q.add_subparsers(dest="quarantine_command", required=True)
     ql = qsub.add_parser("list", help="list copies (default: every status)")
     store_arguments(ql)
-    ql.add_argument("--status", choices=[s.value for s in CopyStatus], metavar="STATUS",
-                    help="held, released, rejected, expired, delivered, queued or failed")
+    ql.add_argument(
+        "--status",
+        choices=[s.value for s in CopyStatus],
+        metavar="STATUS",
+        help="held, released, rejected, expired, delivered, queued or failed",
+    )
     ql.add_argument("--json", action="store_true")
-    ql.add_argument("--all", action="store_true", help="include the notices and DSNs the gateway wrote")
-    ql.add_argument("--limit", type=int, default=0, help="at most this many, oldest first (default: all)")
+    ql.add_argument(
+        "--all", action="store_true", help="include the notices and DSNs the gateway wrote"
+    )
+    ql.add_argument(
+        "--limit", type=int, default=0, help="at most this many, oldest first (default: all)"
+    )
     ql.set_defaults(func=list_copies)
-    qs = qsub.add_parser("show", help="one copy (or a queue id's copies): headers, findings in context, the text")
+    qs = qsub.add_parser(
+        "show", help="one copy (or a queue id's copies): headers, findings in context, the text"
+    )
     store_arguments(qs)
     qs.add_argument("id", help="copy id, or queue id")
     qs.set_defaults(func=show)
-    for name, func, what in (("release", release_copies, "deliver held copies exactly as written"),
-                             ("reject", reject_copies, "never deliver held copies; tell the sender")):
+    for name, func, what in (
+        ("release", release_copies, "deliver held copies exactly as written"),
+        ("reject", reject_copies, "never deliver held copies; tell the sender"),
+    ):
         d = qsub.add_parser(name, help=what)
         store_arguments(d)
         d.add_argument("target", metavar="ID", help="copy id, or queue id (all its held copies)")
         d.add_argument("--recipient", help="only the copy to this address")
         d.add_argument("--reason", required=True, help="why (kept in the audit log)")
-        d.add_argument("--as", dest="as_user", required=True, metavar="USER", help="who is deciding")
+        d.add_argument(
+            "--as", dest="as_user", required=True, metavar="USER", help="who is deciding"
+        )
         if name == "reject":
             d.add_argument("--tell-sender", help="a note to the sender, in the reviewer's words")
         d.set_defaults(func=func)

@@ -9,10 +9,14 @@ from gateway.cli.common import DEFAULT_CONFIG, load
 
 def check(args: argparse.Namespace) -> int:
     config = load(args.config)
-    print(f"configuration {config.path}: OK ({config.school_name})"
-          + (f", {len(config.warnings)} warning(s) above" if config.warnings else ""))
+    print(
+        f"configuration {config.path}: OK ({config.school_name})"
+        + (f", {len(config.warnings)} warning(s) above" if config.warnings else "")
+    )
     d = config.directory
-    print(f"  directory: {len(d.parents)} parents, {len(d.students)} students, {len(d.staff_names)} staff")
+    print(
+        f"  directory: {len(d.parents)} parents, {len(d.students)} students, {len(d.staff_names)} staff"
+    )
     print(f"  approved details: {len(config.approved)}")
     for a in config.approved:
         until = f", until {a.until:%Y-%m-%d %H:%M %Z}" if a.until else ""
@@ -20,7 +24,9 @@ def check(args: argparse.Namespace) -> int:
     print(f"  approved platforms: {', '.join(config.official_platforms) or '-'}")
     print(f"rules: {len(config.rules.rules)} from {len(config.rules.files)} files")
     for r in config.rules.rules:
-        print(f"  {r.id:<36} {r.category:<20} {r.action:<10} {','.join(r.applies_to):<16} {r.source}")
+        print(
+            f"  {r.id:<36} {r.category:<20} {r.action:<10} {','.join(r.applies_to):<16} {r.source}"
+        )
     return 0
 
 

@@ -21,13 +21,17 @@ def run(args: argparse.Namespace) -> int:
     if args.dev_sink:
         from gateway.deliver.devsink import DevSink
 
-        sink = DevSink(config.relay.next_hop.host, config.relay.next_hop.port, Path(args.dev_sink).resolve())
+        sink = DevSink(
+            config.relay.next_hop.host, config.relay.next_hop.port, Path(args.dev_sink).resolve()
+        )
     listen = (config.relay.listen.host, config.relay.listen.port)
     try:
         asyncio.run(serve(config, store, listen=listen, dev_sink=sink))
     except OSError as exc:
-        raise fail(f"cannot listen on {config.relay.listen} (or the dev sink on {config.relay.next_hop}): "
-                   f"{exc.strerror}") from None
+        raise fail(
+            f"cannot listen on {config.relay.listen} (or the dev sink on {config.relay.next_hop}): "
+            f"{exc.strerror}"
+        ) from None
     return 0
 
 
@@ -35,10 +39,23 @@ def add(sub: argparse._SubParsersAction) -> None:
     sv = sub.add_parser("serve", help="run the SMTP gateway")
     store_arguments(sv)
     sv.add_argument("--listen", help="HOST:PORT to accept mail on (default: relay.listen)")
-    sv.add_argument("--next-hop", help="HOST:PORT to forward clean mail to (default: next_hop.address)")
-    sv.add_argument("--trusted-network", action="append", metavar="CIDR",
-                    help="networks that may relay, repeatable (default: relay.trusted_networks)")
-    sv.add_argument("--metrics-listen", metavar="HOST:PORT", help="serve /metrics here (default: relay.metrics_listen)")
-    sv.add_argument("--dev-sink", metavar="DIR",
-                    help="also run a development next hop on the next-hop address that saves mail in DIR")
+    sv.add_argument(
+        "--next-hop", help="HOST:PORT to forward clean mail to (default: next_hop.address)"
+    )
+    sv.add_argument(
+        "--trusted-network",
+        action="append",
+        metavar="CIDR",
+        help="networks that may relay, repeatable (default: relay.trusted_networks)",
+    )
+    sv.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve /metrics here (default: relay.metrics_listen)",
+    )
+    sv.add_argument(
+        "--dev-sink",
+        metavar="DIR",
+        help="also run a development next hop on the next-hop address that saves mail in DIR",
+    )
     sv.set_defaults(func=run)

@@ -23,9 +23,15 @@ def user(args: argparse.Namespace) -> int:
     try:
         if args.user_command == "add":
             if store.user(args.name):
-                raise fail(f"user {args.name!r} exists; use 'gateway user passwd' or --role to change it")
-            store.put_user(args.name, role=args.role, email=args.email or "",
-                           password_hash=hash_password(read_password()))
+                raise fail(
+                    f"user {args.name!r} exists; use 'gateway user passwd' or --role to change it"
+                )
+            store.put_user(
+                args.name,
+                role=args.role,
+                email=args.email or "",
+                password_hash=hash_password(read_password()),
+            )
             print(f"user {args.name} added ({args.role})")
         elif args.user_command == "passwd":
             if not store.user(args.name):
@@ -50,7 +56,9 @@ def smtp_password(args: argparse.Namespace) -> int:
 def add(sub: argparse._SubParsersAction) -> None:
     us = sub.add_parser("user", help="web app accounts")
     usub = us.add_subparsers(dest="user_command", required=True)
-    ua = usub.add_parser("add", help="add an account (the password is asked for, or read from stdin)")
+    ua = usub.add_parser(
+        "add", help="add an account (the password is asked for, or read from stdin)"
+    )
     store_arguments(ua)
     ua.add_argument("name")
     ua.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -64,5 +72,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     store_arguments(ud)
     ud.add_argument("name")
     ud.set_defaults(func=user)
-    pw = sub.add_parser("smtp-password", help="hash a password for the SMTP users file (reads stdin or asks)")
+    pw = sub.add_parser(
+        "smtp-password", help="hash a password for the SMTP users file (reads stdin or asks)"
+    )
     pw.set_defaults(func=smtp_password)

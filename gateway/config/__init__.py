@@ -14,6 +14,14 @@ from gateway.config.settings import (
 )
 
 __all__ = [
-    "ApprovedDetail", "Config", "HostPort", "NoticeSettings", "RelaySettings", "ScannerLimits", "WebSettings",
-    "load_config", "parse_host_port", "with_exceptions",
+    "ApprovedDetail",
+    "Config",
+    "HostPort",
+    "NoticeSettings",
+    "RelaySettings",
+    "ScannerLimits",
+    "WebSettings",
+    "load_config",
+    "parse_host_port",
+    "with_exceptions",
 ]

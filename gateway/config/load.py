@@ -34,7 +34,9 @@ def _load_auth_users(path: Path, referenced_at: str) -> tuple[tuple[str, str], .
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text)
     except OSError as exc:
-        raise RuleError(f"{referenced_at}: cannot read SMTP users file {path} ({exc.strerror})") from None
+        raise RuleError(
+            f"{referenced_at}: cannot read SMTP users file {path} ({exc.strerror})"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(f"{path}:{getattr(exc, 'lineno', 1)}: {exc}") from None
     users = data.get("users", {})
@@ -42,8 +44,10 @@ def _load_auth_users(path: Path, referenced_at: str) -> tuple[tuple[str, str], .
         raise RuleError(f"{path}:1: [users] must map user names to password hashes")
     for name, hashed in users.items():
         if not isinstance(hashed, str) or not hashed.startswith("$argon2"):
-            raise RuleError(f"{path}:{_line_of(text, name)}: user {name!r}: not an argon2 hash "
-                            "(make one with 'gateway smtp-password')")
+            raise RuleError(
+                f"{path}:{_line_of(text, name)}: user {name!r}: not an argon2 hash "
+                "(make one with 'gateway smtp-password')"
+            )
     return tuple(users.items())
 
 
@@ -59,13 +63,20 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         return f"{path}:{_line_of(text, key)}"
 
     try:
-        nets = tuple(ip_network(n, strict=False) for n in relay.get("trusted_networks", ["127.0.0.0/8", "::1/128"]))
+        nets = tuple(
+            ip_network(n, strict=False)
+            for n in relay.get("trusted_networks", ["127.0.0.0/8", "::1/128"])
+        )
     except ValueError as exc:
         raise RuleError(f"{where('trusted_networks')}: {exc}") from None
     try:
         listen = parse_host_port(relay.get("listen", str(defaults.listen)), "relay.listen")
         next_hop = parse_host_port(hop.get("address", str(defaults.next_hop)), "next_hop.address")
-        metrics = parse_host_port(relay["metrics_listen"], "relay.metrics_listen") if relay.get("metrics_listen") else None
+        metrics = (
+            parse_host_port(relay["metrics_listen"], "relay.metrics_listen")
+            if relay.get("metrics_listen")
+            else None
+        )
     except ValueError as exc:
         raise RuleError(f"{where(str(exc).split()[0].split('.')[-1])}: {exc}") from None
 
@@ -74,12 +85,16 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
 
     cert, key = opt_path(relay.get("tls_certificate")), opt_path(relay.get("tls_key"))
     if bool(cert) != bool(key):
-        raise RuleError(f"{where('tls_')}: give both relay.tls_certificate and relay.tls_key, or neither")
+        raise RuleError(
+            f"{where('tls_')}: give both relay.tls_certificate and relay.tls_key, or neither"
+        )
     auth_users: tuple[tuple[str, str], ...] = ()
     if relay.get("auth_users"):
         auth_users = _load_auth_users(base / relay["auth_users"], where("auth_users"))
         if not cert:
-            raise RuleError(f"{where('auth_users')}: SMTP AUTH needs TLS: set relay.tls_certificate and relay.tls_key")
+            raise RuleError(
+                f"{where('auth_users')}: SMTP AUTH needs TLS: set relay.tls_certificate and relay.tls_key"
+            )
     settings = RelaySettings(
         listen=listen,
         hostname=str(relay.get("hostname", defaults.hostname)),
@@ -96,14 +111,18 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         next_hop=next_hop,
         next_hop_starttls=bool(hop.get("starttls", False)),
         next_hop_ca_file=opt_path(hop.get("ca_file")),
-        next_hop_timeout_seconds=float(hop.get("timeout_seconds", defaults.next_hop_timeout_seconds)),
+        next_hop_timeout_seconds=float(
+            hop.get("timeout_seconds", defaults.next_hop_timeout_seconds)
+        ),
         next_hop_connections=int(hop.get("connections", defaults.next_hop_connections)),
         data_dir=(base / relay.get("data_dir", "../var")).resolve(),
         store_url=str(store.get("url", "")),
         metrics_listen=metrics,
         scan_workers=int(relay.get("scan_workers", defaults.scan_workers)),
         min_free_disk_mb=int(relay.get("min_free_disk_mb", defaults.min_free_disk_mb)),
-        retry_initial_seconds=float(delivery.get("retry_initial_seconds", defaults.retry_initial_seconds)),
+        retry_initial_seconds=float(
+            delivery.get("retry_initial_seconds", defaults.retry_initial_seconds)
+        ),
         retry_max_seconds=float(delivery.get("retry_max_seconds", defaults.retry_max_seconds)),
         give_up_seconds=float(delivery.get("give_up_seconds", defaults.give_up_seconds)),
         lease_seconds=float(delivery.get("lease_seconds", 0.0)),
@@ -112,18 +131,36 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         two_person_categories=tuple(quarantine.get("two_person_release", [])),
     )
     if settings.max_recipients < 100:
-        raise RuleError(f"{where('max_recipients')}: max_recipients must be at least 100 (RFC 5321 4.5.3.1.8)")
+        raise RuleError(
+            f"{where('max_recipients')}: max_recipients must be at least 100 (RFC 5321 4.5.3.1.8)"
+        )
     if settings.min_free_disk_mb < 0:
         raise RuleError(f"{where('min_free_disk_mb')}: min_free_disk_mb must be 0 (off) or more")
-    if settings.scan_workers < 1 or settings.next_hop_connections < 1 or settings.max_connections < 1:
-        raise RuleError(f"{path}:1: scan_workers, connections and max_connections must be at least 1")
+    if (
+        settings.scan_workers < 1
+        or settings.next_hop_connections < 1
+        or settings.max_connections < 1
+    ):
+        raise RuleError(
+            f"{path}:1: scan_workers, connections and max_connections must be at least 1"
+        )
     return settings
 
 
-_TEMPLATE_NAMES = ("held", "released", "rejected", "reviewer-held", "expired", "reviewer-reminder", "reviewer-digest")
+_TEMPLATE_NAMES = (
+    "held",
+    "released",
+    "rejected",
+    "reviewer-held",
+    "expired",
+    "reviewer-reminder",
+    "reviewer-digest",
+)
 
 
-def _notice_settings(data: dict, base: Path, path: Path, text: str, relay_hostname: str) -> NoticeSettings:
+def _notice_settings(
+    data: dict, base: Path, path: Path, text: str, relay_hostname: str
+) -> NoticeSettings:
     n = data.get("notices", {})
     folder = (base / n.get("templates", "templates")).resolve()
     templates = {}
@@ -131,22 +168,32 @@ def _notice_settings(data: dict, base: Path, path: Path, text: str, relay_hostna
         try:
             templates[name] = (folder / f"{name}.txt").read_text(encoding="utf-8")
         except OSError as exc:
-            raise RuleError(f"{path}:{_line_of(text, 'templates')}: cannot read notice template "
-                            f"{folder / (name + '.txt')} ({exc.strerror})") from None
-        html_file = folder / f"{name}.html"  # optional: without it the HTML part is the text, escaped
+            raise RuleError(
+                f"{path}:{_line_of(text, 'templates')}: cannot read notice template "
+                f"{folder / (name + '.txt')} ({exc.strerror})"
+            ) from None
+        html_file = (
+            folder / f"{name}.html"
+        )  # optional: without it the HTML part is the text, escaped
         if html_file.exists():
             try:
                 templates[name + ".html"] = html_file.read_text(encoding="utf-8")
             except OSError as exc:
-                raise RuleError(f"{path}:1: cannot read notice template {html_file} ({exc.strerror})") from None
+                raise RuleError(
+                    f"{path}:1: cannot read notice template {html_file} ({exc.strerror})"
+                ) from None
     reviewers = tuple(n.get("reviewers", []))
     for address in (n.get("from", ""), *reviewers):
         if address and ("@" not in address or any(c in address for c in "\r\n<>, ")):
-            raise RuleError(f"{path}:{_line_of(text, address)}: {address!r} is not a plain e-mail address")
+            raise RuleError(
+                f"{path}:{_line_of(text, address)}: {address!r} is not a plain e-mail address"
+            )
     mode = n.get("reviewers_on_hold", "each")
     mode = {True: "each", False: "off"}.get(mode, mode)
     if mode not in ("each", "digest", "off"):
-        raise RuleError(f"{path}:{_line_of(text, 'reviewers_on_hold')}: reviewers_on_hold must be each, digest or off")
+        raise RuleError(
+            f"{path}:{_line_of(text, 'reviewers_on_hold')}: reviewers_on_hold must be each, digest or off"
+        )
     return NoticeSettings(
         from_address=n.get("from", "") or f"chaperone@{relay_hostname}",
         reviewers=reviewers,
@@ -165,8 +212,17 @@ def _err(path: Path, text: str, needle: str, message: str) -> RuleError:
 
 def with_exceptions(config: Config, rows: list[dict]) -> Config:
     """The configuration plus approved details reviewers added in the store (see Store.exceptions)."""
-    extra = tuple(ApprovedDetail(DetailKind(r["kind"]), r["value"], r["label"], r["until"], tuple(r["senders"]),
-                                 tuple(r["recipients"])) for r in rows)
+    extra = tuple(
+        ApprovedDetail(
+            DetailKind(r["kind"]),
+            r["value"],
+            r["label"],
+            r["until"],
+            tuple(r["senders"]),
+            tuple(r["recipients"]),
+        )
+        for r in rows
+    )
     return dataclasses.replace(config, approved=config.approved + extra) if extra else config
 
 
@@ -196,11 +252,16 @@ def load_config(path: str | Path, *, with_rules: bool = True) -> Config:
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         # The schema should have said where; this is the net under it, so a
         # running gateway keeps its last good configuration whatever is written.
-        raise RuleError(f"{path}:1: the configuration cannot be used ({type(exc).__name__}: {exc})") from None
+        raise RuleError(
+            f"{path}:1: the configuration cannot be used ({type(exc).__name__}: {exc})"
+        ) from None
 
 
-_DETAIL_WORDS = {DetailKind.PHONE: "a phone number", DetailKind.EMAIL: "an e-mail address",
-                 DetailKind.ACCOUNT: "an account (write it as platform:handle)"}
+_DETAIL_WORDS = {
+    DetailKind.PHONE: "a phone number",
+    DetailKind.EMAIL: "an e-mail address",
+    DetailKind.ACCOUNT: "an account (write it as platform:handle)",
+}
 
 
 def _approved_detail(kind: DetailKind, written: str, region: str, where: str, what: str) -> str:
@@ -210,13 +271,17 @@ def _approved_detail(kind: DetailKind, written: str, region: str, where: str, wh
     return value
 
 
-def _build(path: Path, text: str, data: dict[str, Any], warnings: list[str], *, with_rules: bool) -> Config:
+def _build(
+    path: Path, text: str, data: dict[str, Any], warnings: list[str], *, with_rules: bool
+) -> Config:
     base = path.parent
     school = data.get("school", {})
     try:
         tz = ZoneInfo(school.get("timezone", "Europe/London"))
     except (ZoneInfoNotFoundError, ValueError):
-        raise _err(path, text, "timezone", f"unknown time zone {school.get('timezone')!r}") from None
+        raise _err(
+            path, text, "timezone", f"unknown time zone {school.get('timezone')!r}"
+        ) from None
     region = school.get("phone_region", "GB")
     directory = load_directory(data.get("domains", {}), data.get("directory", {}), base, path)
     approved: list[ApprovedDetail] = []
@@ -224,13 +289,30 @@ def _build(path: Path, text: str, data: dict[str, Any], warnings: list[str], *, 
     line = schema.Locator(text).line
     for i, entry in enumerate(appr.get("phones", [])):
         where = f"{path}:{line(('approved', 'phones', i))}"
-        approved.append(ApprovedDetail(DetailKind.PHONE, _approved_detail(
-            DetailKind.PHONE, entry["number"], region, where, "approved phone"), entry.get("label", "")))
+        approved.append(
+            ApprovedDetail(
+                DetailKind.PHONE,
+                _approved_detail(
+                    DetailKind.PHONE, entry["number"], region, where, "approved phone"
+                ),
+                entry.get("label", ""),
+            )
+        )
     for i, entry in enumerate(appr.get("accounts", [])):
         where = f"{path}:{line(('approved', 'accounts', i))}"
-        approved.append(ApprovedDetail(DetailKind.ACCOUNT, _approved_detail(
-            DetailKind.ACCOUNT, f"{entry['platform']}:{entry['handle']}", region, where, "approved account"),
-            entry.get("label", "")))
+        approved.append(
+            ApprovedDetail(
+                DetailKind.ACCOUNT,
+                _approved_detail(
+                    DetailKind.ACCOUNT,
+                    f"{entry['platform']}:{entry['handle']}",
+                    region,
+                    where,
+                    "approved account",
+                ),
+                entry.get("label", ""),
+            )
+        )
     for i, entry in enumerate(data.get("exceptions", [])):
         where = f"{path}:{line(('exceptions', i, 'value'))}"
         kind = DetailKind(entry["kind"])
@@ -241,12 +323,23 @@ def _build(path: Path, text: str, data: dict[str, Any], warnings: list[str], *, 
             until_dt = until if until.tzinfo else until.replace(tzinfo=tz)
         elif isinstance(until, date):
             until_dt = through_day(until, tz)
-        approved.append(ApprovedDetail(kind, value, entry.get("label", ""), until_dt,
-                                       tuple(s.lower() for s in entry.get("senders", [])),
-                                       tuple(r.lower() for r in entry.get("recipients", []))))
+        approved.append(
+            ApprovedDetail(
+                kind,
+                value,
+                entry.get("label", ""),
+                until_dt,
+                tuple(s.lower() for s in entry.get("senders", [])),
+                tuple(r.lower() for r in entry.get("recipients", [])),
+            )
+        )
     rule_paths = [(base / p).resolve() for p in data.get("rules", {}).get("paths", ["../rules"])]
     platforms = tuple(appr.get("platforms", []))
-    rules = load_rules(rule_paths, {"approved_platforms": list(platforms)}) if with_rules else RuleSet(())
+    rules = (
+        load_rules(rule_paths, {"approved_platforms": list(platforms)})
+        if with_rules
+        else RuleSet(())
+    )
     sc = data.get("scanner", {})
     limits = ScannerLimits(
         deadline_seconds=float(sc.get("deadline_seconds", 10.0)),
@@ -255,21 +348,39 @@ def _build(path: Path, text: str, data: dict[str, Any], warnings: list[str], *, 
         max_parts=int(sc.get("max_parts", 2000)),
     )
     files = data.get("directory", {})
-    sources = (path.resolve(), *((base / files[k]).resolve() for k in ("parents", "staff") if files.get(k)),
-               *(Path(f).resolve() for f in rules.files), *rule_paths)  # folders: a new file changes their mtime
+    sources = (
+        path.resolve(),
+        *((base / files[k]).resolve() for k in ("parents", "staff") if files.get(k)),
+        *(Path(f).resolve() for f in rules.files),
+        *rule_paths,
+    )  # folders: a new file changes their mtime
     relay = _relay_settings(data, base, path, text)
     w = data.get("web", {})
     try:
-        web = WebSettings(listen=parse_host_port(w.get("listen", "127.0.0.1:8080"), "web.listen"),
-                          secret_file=(base / w["secret_file"]).resolve() if w.get("secret_file") else None,
-                          https=bool(w.get("https", False)))
+        web = WebSettings(
+            listen=parse_host_port(w.get("listen", "127.0.0.1:8080"), "web.listen"),
+            secret_file=(base / w["secret_file"]).resolve() if w.get("secret_file") else None,
+            https=bool(w.get("https", False)),
+        )
     except ValueError as exc:
         raise RuleError(f"{path}:{_line_of(text, '[web]')}: {exc}") from None
-    return Config(path, school.get("name", ""), tz, region, directory, tuple(approved),
-                  tuple(d.lower() for d in appr.get("email_domains", [])),
-                  platforms, rules, limits,
-                  relay, _notice_settings(data, base, path, text, relay.hostname), web, sources,
-                  tuple(warnings))
+    return Config(
+        path,
+        school.get("name", ""),
+        tz,
+        region,
+        directory,
+        tuple(approved),
+        tuple(d.lower() for d in appr.get("email_domains", [])),
+        platforms,
+        rules,
+        limits,
+        relay,
+        _notice_settings(data, base, path, text, relay.hostname),
+        web,
+        sources,
+        tuple(warnings),
+    )
 
 
 def _read_csv(path: Path, config_path: Path) -> list[dict[str, str]]:
@@ -277,7 +388,9 @@ def _read_csv(path: Path, config_path: Path) -> list[dict[str, str]]:
         with path.open(newline="", encoding="utf-8-sig") as f:
             return list(csv.DictReader(f))
     except OSError as exc:
-        raise RuleError(f"{config_path}:1: cannot read directory file {path} ({exc.strerror})") from None
+        raise RuleError(
+            f"{config_path}:1: cannot read directory file {path} ({exc.strerror})"
+        ) from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise RuleError(f"{path}:1: cannot read this directory file as UTF-8 CSV ({exc})") from None
 
@@ -299,5 +412,12 @@ def load_directory(domains: dict, files: dict, base: Path, config_path: Path) ->
             if row.get("name"):
                 staff_names.append(row["name"].strip())
     low = lambda xs: tuple(x.lower() for x in xs)  # noqa: E731
-    return Directory(low(domains.get("staff", [])), low(domains.get("student", [])), low(domains.get("partner", [])),
-                     unknown, frozenset(parents), frozenset(students), tuple(staff_names))
+    return Directory(
+        low(domains.get("staff", [])),
+        low(domains.get("student", [])),
+        low(domains.get("partner", [])),
+        unknown,
+        frozenset(parents),
+        frozenset(students),
+        tuple(staff_names),
+    )

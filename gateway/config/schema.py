@@ -57,69 +57,143 @@ def _int(minimum: int | None = None) -> Value:
 
 _BOOL = Value("bool")
 
-SCHEMA = Table({
-    "school": Table({"name": _str(), "timezone": _str(), "phone_region": _str()}),
-    "domains": Table({
-        "staff": _strs(), "student": _strs(), "partner": _strs(),
-        "unknown_external": _str(choices=("parent", "student", "partner")),
-    }),
-    "directory": Table({"parents": _str(), "staff": _str()}),
-    "approved": Table({
-        "phones": Value("list", item=Table({"number": _str(required=True), "label": _str()})),
-        "accounts": Value("list", item=Table({"platform": _str(required=True), "handle": _str(required=True),
-                                               "label": _str()})),
-        "email_domains": _strs(),
-        "platforms": _strs(),
-    }),
-    "exceptions": Value("list", item=Table({
-        "kind": _str(required=True, choices=("phone", "email", "account")),
-        "value": _str(required=True),
-        "label": _str(),
-        "until": Value("date"),
-        "agreed_by": _str(),
-        "senders": _strs(),
-        "recipients": _strs(),
-    })),
-    "rules": Table({"paths": _strs()}),
-    "scanner": Table({
-        "deadline_seconds": _num(minimum=0.0001),
-        "pattern_timeout_seconds": _num(minimum=0.001),
-        "max_mime_depth": _int(minimum=1),
-        "max_parts": _int(minimum=1),
-    }),
-    "relay": Table({
-        "listen": _str(), "hostname": _str(), "trusted_networks": _strs(), "sender_domains": _strs(),
-        "max_message_bytes": _int(minimum=1024), "max_recipients": _int(minimum=100),
-        "max_connections": _int(minimum=1), "timeout_seconds": _num(minimum=0.1),
-        "tls_certificate": _str(), "tls_key": _str(), "require_tls": _BOOL, "auth_users": _str(),
-        "data_dir": _str(), "metrics_listen": _str(), "scan_workers": _int(minimum=1),
-        "min_free_disk_mb": _int(minimum=0),
-    }),
-    "next_hop": Table({
-        "address": _str(), "starttls": _BOOL, "ca_file": _str(), "timeout_seconds": _num(minimum=0.1),
-        "connections": _int(minimum=1),
-    }),
-    "delivery": Table({
-        "retry_initial_seconds": _num(minimum=0.01), "retry_max_seconds": _num(minimum=0.01),
-        "give_up_seconds": _num(minimum=1), "lease_seconds": _num(minimum=0),
-    }),
-    "store": Table({"url": _str()}),
-    "notices": Table({
-        "from": _str(), "reviewers": _strs(), "sender_on_hold": _BOOL, "sender_on_decision": _BOOL,
-        "reviewers_on_hold": Value("any", choices=("each", "digest", "off", True, False)),
-        "digest_hours": _num(minimum=0.01), "review_url": _str(), "templates": _str(),
-    }),
-    "quarantine": Table({
-        "expire_days": _num(minimum=0.001), "remind_days_before": _num(minimum=0),
-        "two_person_release": Value("list", item=_str(choices=(
-            "personal_phone", "personal_email", "social_profile", "unapproved_channel",
-            "info_request", "social_contact", "secrecy"))),
-    }),
-    "web": Table({"listen": _str(), "secret_file": _str(), "https": _BOOL}),
-})
+SCHEMA = Table(
+    {
+        "school": Table({"name": _str(), "timezone": _str(), "phone_region": _str()}),
+        "domains": Table(
+            {
+                "staff": _strs(),
+                "student": _strs(),
+                "partner": _strs(),
+                "unknown_external": _str(choices=("parent", "student", "partner")),
+            }
+        ),
+        "directory": Table({"parents": _str(), "staff": _str()}),
+        "approved": Table(
+            {
+                "phones": Value(
+                    "list", item=Table({"number": _str(required=True), "label": _str()})
+                ),
+                "accounts": Value(
+                    "list",
+                    item=Table(
+                        {
+                            "platform": _str(required=True),
+                            "handle": _str(required=True),
+                            "label": _str(),
+                        }
+                    ),
+                ),
+                "email_domains": _strs(),
+                "platforms": _strs(),
+            }
+        ),
+        "exceptions": Value(
+            "list",
+            item=Table(
+                {
+                    "kind": _str(required=True, choices=("phone", "email", "account")),
+                    "value": _str(required=True),
+                    "label": _str(),
+                    "until": Value("date"),
+                    "agreed_by": _str(),
+                    "senders": _strs(),
+                    "recipients": _strs(),
+                }
+            ),
+        ),
+        "rules": Table({"paths": _strs()}),
+        "scanner": Table(
+            {
+                "deadline_seconds": _num(minimum=0.0001),
+                "pattern_timeout_seconds": _num(minimum=0.001),
+                "max_mime_depth": _int(minimum=1),
+                "max_parts": _int(minimum=1),
+            }
+        ),
+        "relay": Table(
+            {
+                "listen": _str(),
+                "hostname": _str(),
+                "trusted_networks": _strs(),
+                "sender_domains": _strs(),
+                "max_message_bytes": _int(minimum=1024),
+                "max_recipients": _int(minimum=100),
+                "max_connections": _int(minimum=1),
+                "timeout_seconds": _num(minimum=0.1),
+                "tls_certificate": _str(),
+                "tls_key": _str(),
+                "require_tls": _BOOL,
+                "auth_users": _str(),
+                "data_dir": _str(),
+                "metrics_listen": _str(),
+                "scan_workers": _int(minimum=1),
+                "min_free_disk_mb": _int(minimum=0),
+            }
+        ),
+        "next_hop": Table(
+            {
+                "address": _str(),
+                "starttls": _BOOL,
+                "ca_file": _str(),
+                "timeout_seconds": _num(minimum=0.1),
+                "connections": _int(minimum=1),
+            }
+        ),
+        "delivery": Table(
+            {
+                "retry_initial_seconds": _num(minimum=0.01),
+                "retry_max_seconds": _num(minimum=0.01),
+                "give_up_seconds": _num(minimum=1),
+                "lease_seconds": _num(minimum=0),
+            }
+        ),
+        "store": Table({"url": _str()}),
+        "notices": Table(
+            {
+                "from": _str(),
+                "reviewers": _strs(),
+                "sender_on_hold": _BOOL,
+                "sender_on_decision": _BOOL,
+                "reviewers_on_hold": Value("any", choices=("each", "digest", "off", True, False)),
+                "digest_hours": _num(minimum=0.01),
+                "review_url": _str(),
+                "templates": _str(),
+            }
+        ),
+        "quarantine": Table(
+            {
+                "expire_days": _num(minimum=0.001),
+                "remind_days_before": _num(minimum=0),
+                "two_person_release": Value(
+                    "list",
+                    item=_str(
+                        choices=(
+                            "personal_phone",
+                            "personal_email",
+                            "social_profile",
+                            "unapproved_channel",
+                            "info_request",
+                            "social_contact",
+                            "secrecy",
+                        )
+                    ),
+                ),
+            }
+        ),
+        "web": Table({"listen": _str(), "secret_file": _str(), "https": _BOOL}),
+    }
+)
 
-_TYPE_NAMES = {"str": "a string", "int": "a whole number", "number": "a number", "bool": "true or false",
-               "date": "a date such as 2026-12-20", "list": "a list", "table": "a table"}
+_TYPE_NAMES = {
+    "str": "a string",
+    "int": "a whole number",
+    "number": "a number",
+    "bool": "true or false",
+    "date": "a date such as 2026-12-20",
+    "list": "a list",
+    "table": "a table",
+}
 
 
 class Locator:
@@ -131,8 +205,11 @@ class Locator:
 
     def _header(self, name: str, index: int | None) -> int:
         """0-based line of ``[name]``, or of the ``index``-th ``[[name]]``; -1 if none."""
-        pattern = regex.compile(r"\s*\[\[\s*" + regex.escape(name) + r"\s*\]\]" if index is not None
-                                else r"\s*\[\s*" + regex.escape(name) + r"\s*\]")
+        pattern = regex.compile(
+            r"\s*\[\[\s*" + regex.escape(name) + r"\s*\]\]"
+            if index is not None
+            else r"\s*\[\s*" + regex.escape(name) + r"\s*\]"
+        )
         seen = 0
         for i, line in enumerate(self.lines):
             if pattern.match(line):
@@ -223,15 +300,19 @@ def check(data: dict[str, Any], text: str, path_name: str) -> list[str]:
             for key, sub_value in value.items():
                 if key not in schema.keys:
                     known = ", ".join(sorted(schema.keys))
-                    warnings.append(f"{path_name}:{where.line((*path, key))}: {_name((*path, key))}: "
-                                    f"unknown key, ignored (known here: {known})")
+                    warnings.append(
+                        f"{path_name}:{where.line((*path, key))}: {_name((*path, key))}: "
+                        f"unknown key, ignored (known here: {known})"
+                    )
                     continue
                 walk(schema.keys[key], sub_value, (*path, key))
             return
         if not _type_ok(value, schema.type):
             raise fail(path, f"must be {_TYPE_NAMES[schema.type]}, not {value!r}")
         if schema.choices and value not in schema.choices:
-            options = ", ".join(str(c).lower() if isinstance(c, bool) else repr(c) for c in schema.choices)
+            options = ", ".join(
+                str(c).lower() if isinstance(c, bool) else repr(c) for c in schema.choices
+            )
             raise fail(path, f"must be one of {options} (got {value!r})")
         if schema.minimum is not None and value < schema.minimum:
             raise fail(path, f"must be at least {schema.minimum:g} (got {value!r})")

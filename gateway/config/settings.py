@@ -157,5 +157,5 @@ class Config:
 
 
 def through_day(day: date, tz: ZoneInfo) -> datetime:
-    """"Until 2026-12-20" means through that whole day, in the school's time."""
+    """ "Until 2026-12-20" means through that whole day, in the school's time."""
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)

@@ -27,8 +27,12 @@ class SinkHandler:
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{self.count:05d}.eml"
         path = self.folder / name
         path.write_bytes(envelope.original_content)
-        log.info("dev sink delivered", extra={"json": {"event": "dev-sink", "file": str(path),
-                                                      "rcpts": list(envelope.rcpt_tos)}})
+        log.info(
+            "dev sink delivered",
+            extra={
+                "json": {"event": "dev-sink", "file": str(path), "rcpts": list(envelope.rcpt_tos)}
+            },
+        )
         return "250 2.0.0 Ok: delivered to the development sink"
 
 
@@ -43,8 +47,13 @@ class DevSink:
         handler = SinkHandler(self.folder)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: SMTP(handler, hostname="dev-sink", ident="Chaperone dev sink", enable_SMTPUTF8=True),
-            self.host, self.port, reuse_address=True)
+            lambda: SMTP(
+                handler, hostname="dev-sink", ident="Chaperone dev sink", enable_SMTPUTF8=True
+            ),
+            self.host,
+            self.port,
+            reuse_address=True,
+        )
 
     async def stop(self) -> None:
         if self._server:

@@ -51,8 +51,9 @@ def wire_size(data: bytes) -> int:
     return len(normalize_message_line_endings(data))
 
 
-async def _transaction(client: aiosmtplib.SMTP, sender: str, rcpts: list[str], data: bytes,
-                       options: list[str]) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+async def _transaction(
+    client: aiosmtplib.SMTP, sender: str, rcpts: list[str], data: bytes, options: list[str]
+) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
     """aiosmtplib's ``sendmail``, step by step with its public commands, less
     its second pass over the message for SIZE. Raises as ``sendmail`` does:
     SMTPRecipientsRefused when every recipient is refused, the command's own
@@ -68,7 +69,11 @@ async def _transaction(client: aiosmtplib.SMTP, sender: str, rcpts: list[str], d
             await client.helo()
     if utf8 and not client.supports_extension("smtputf8"):
         raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
-    mail_options = [f"SIZE={wire_size(data)}", *options] if client.supports_extension("size") else list(options)
+    mail_options = (
+        [f"SIZE={wire_size(data)}", *options]
+        if client.supports_extension("size")
+        else list(options)
+    )
     refused: list[aiosmtplib.SMTPRecipientRefused] = []
     try:
         await client.mail(sender, options=mail_options, encoding=encoding)
@@ -84,7 +89,9 @@ async def _transaction(client: aiosmtplib.SMTP, sender: str, rcpts: list[str], d
         with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
             await client.rset()
         raise
-    return {r.recipient: aiosmtplib.SMTPResponse(r.code, r.message) for r in refused}, response.message
+    return {
+        r.recipient: aiosmtplib.SMTPResponse(r.code, r.message) for r in refused
+    }, response.message
 
 
 def _reply(code: int, message: str) -> str:
@@ -100,9 +107,18 @@ class _Connection:
 
 
 class NextHop:
-    def __init__(self, address: HostPort, *, local_hostname: str, starttls: bool = False,
-                 ca_file: str | None = None, timeout: float = 120.0, max_connections: int = 20,
-                 max_messages_per_connection: int = 100, max_age_seconds: float = 300.0) -> None:
+    def __init__(
+        self,
+        address: HostPort,
+        *,
+        local_hostname: str,
+        starttls: bool = False,
+        ca_file: str | None = None,
+        timeout: float = 120.0,
+        max_connections: int = 20,
+        max_messages_per_connection: int = 100,
+        max_age_seconds: float = 300.0,
+    ) -> None:
         self.address = address
         self.local_hostname = local_hostname
         self.starttls = starttls
@@ -120,8 +136,13 @@ class NextHop:
             tls = {"start_tls": True, "tls_context": context}
         else:
             tls = {"start_tls": False}
-        client = aiosmtplib.SMTP(hostname=self.address.host, port=self.address.port,
-                                 local_hostname=self.local_hostname, timeout=self.timeout, **tls)
+        client = aiosmtplib.SMTP(
+            hostname=self.address.host,
+            port=self.address.port,
+            local_hostname=self.local_hostname,
+            timeout=self.timeout,
+            **tls,
+        )
         await client.connect()
         return _Connection(client, time.monotonic())
 
@@ -152,7 +173,13 @@ class NextHop:
         except Exception:  # noqa: BLE001 - closing anyway
             conn.client.close()
 
-    async def send(self, mail_from: str, rcpts: list[str], data: bytes, mail_options: list[str] | tuple[str, ...] = ()) -> Delivery:
+    async def send(
+        self,
+        mail_from: str,
+        rcpts: list[str],
+        data: bytes,
+        mail_options: list[str] | tuple[str, ...] = (),
+    ) -> Delivery:
         """One transaction for these recipients; never raises for SMTP or network trouble."""
         sender = "" if mail_from in ("<>", "") else mail_from
         options = [o for o in mail_options if o.upper() in _PASSED_ON]
@@ -169,7 +196,9 @@ class NextHop:
                 temporary: dict[str, str] = {}
                 permanent: dict[str, str] = {}
                 for refusal in exc.recipients:
-                    (temporary if refusal.code // 100 != 5 else permanent)[refusal.recipient] = _reply(refusal.code, refusal.message)
+                    (temporary if refusal.code // 100 != 5 else permanent)[refusal.recipient] = (
+                        _reply(refusal.code, refusal.message)
+                    )
                 return Delivery((), temporary, permanent, "all recipients refused")
             except aiosmtplib.SMTPResponseException as exc:
                 await self._discard(conn)
@@ -181,7 +210,9 @@ class NextHop:
                 await self._discard(conn)
                 text = f"next hop {self.address}: {type(exc).__name__}"
                 # A timeout or disconnect may have come after the body was sent.
-                dup = isinstance(exc, aiosmtplib.SMTPReadTimeoutError | aiosmtplib.SMTPServerDisconnected)
+                dup = isinstance(
+                    exc, aiosmtplib.SMTPReadTimeoutError | aiosmtplib.SMTPServerDisconnected
+                )
                 return Delivery((), dict.fromkeys(rcpts, text), {}, text, possible_duplicate=dup)
             except BaseException:
                 await self._discard(conn)
@@ -189,7 +220,9 @@ class NextHop:
             self._release(conn)
         temporary, permanent = {}, {}
         for rcpt, response in errors.items():
-            (permanent if response.code // 100 == 5 else temporary)[rcpt] = _reply(response.code, response.message)
+            (permanent if response.code // 100 == 5 else temporary)[rcpt] = _reply(
+                response.code, response.message
+            )
         accepted = tuple(r for r in rcpts if r not in errors)
         return Delivery(accepted, temporary, permanent, " ".join(reply.split())[:300])
 

@@ -32,11 +32,17 @@ log = logging.getLogger("chaperone")
 
 
 class Outbox:
-    def __init__(self, config: Callable[[], Config], store: Store, next_hop: NextHop, *,
-                 clock: Callable[[], datetime] = now_utc,
-                 run: Callable[..., Awaitable[Any]] | None = None,
-                 on_attempt: Callable[[str], None] | None = None,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        config: Callable[[], Config],
+        store: Store,
+        next_hop: NextHop,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+        run: Callable[..., Awaitable[Any]] | None = None,
+        on_attempt: Callable[[str], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self._config = config  # a callable: reloads take effect on the next attempt
         self.store = store
         self.next_hop = next_hop
@@ -76,41 +82,93 @@ class Outbox:
             # released copy is never scanned again.
             data = release_header(host, message.id, now) + message.raw
         else:
-            data = received_header(env.client_helo, env.client_address, host, message.id, now) + message.raw
+            data = (
+                received_header(env.client_helo, env.client_address, host, message.id, now)
+                + message.raw
+            )
         delivery = await self.next_hop.send(env.mail_from, [copy.recipient], data, env.mail_options)
         now = self.clock()
         if delivery.accepted:
             await self._run(self.store.settle, copy.id, "delivered", delivery.reply, at=now)
             outcome = "delivered"
-        elif delivery.permanent or now - copy.created_at >= timedelta(seconds=self.config.relay.give_up_seconds):
+        elif delivery.permanent or now - copy.created_at >= timedelta(
+            seconds=self.config.relay.give_up_seconds
+        ):
             reply = delivery.permanent.get(copy.recipient) or (
-                f"gave up after {copy.attempts} attempts over {now - copy.created_at}: {delivery.reply}")
+                f"gave up after {copy.attempts} attempts over {now - copy.created_at}: {delivery.reply}"
+            )
             if await self._run(self.store.settle, copy.id, "failed", reply, at=now):
-                await self.notify_failure(env.mail_from, message.id, {copy.recipient: reply}, message.raw)
+                await self.notify_failure(
+                    env.mail_from, message.id, {copy.recipient: reply}, message.raw
+                )
             outcome = "failed"
         else:
             reply = delivery.temporary.get(copy.recipient, delivery.reply)
-            await self._run(self.store.settle, copy.id, "deferred", reply,
-                            next_attempt_at=now + self.backoff(copy.attempts), at=now)
+            await self._run(
+                self.store.settle,
+                copy.id,
+                "deferred",
+                reply,
+                next_attempt_at=now + self.backoff(copy.attempts),
+                at=now,
+            )
             outcome = "deferred"
         self._on_attempt(outcome)
-        log.info("delivery", extra={"json": {
-            "event": "delivery", "queue_id": message.id, "copy": copy.id, "recipient_class": copy.recipient_class,
-            "outcome": outcome, "attempt": copy.attempts, "next_hop": delivery.reply[:200],
-            "possible_duplicate": delivery.possible_duplicate or copy.possible_duplicate}})
+        log.info(
+            "delivery",
+            extra={
+                "json": {
+                    "event": "delivery",
+                    "queue_id": message.id,
+                    "copy": copy.id,
+                    "recipient_class": copy.recipient_class,
+                    "outcome": outcome,
+                    "attempt": copy.attempts,
+                    "next_hop": delivery.reply[:200],
+                    "possible_duplicate": delivery.possible_duplicate or copy.possible_duplicate,
+                }
+            },
+        )
         return outcome
 
-    async def notify_failure(self, sender: str, queue_id: str, failed: dict[str, str], raw: bytes, *,
-                             why: tuple[str, ...] = NEXT_HOP_REFUSED) -> None:
+    async def notify_failure(
+        self,
+        sender: str,
+        queue_id: str,
+        failed: dict[str, str],
+        raw: bytes,
+        *,
+        why: tuple[str, ...] = NEXT_HOP_REFUSED,
+    ) -> None:
         """An RFC 3464 DSN to the sender, queued like any other copy."""
         if not sender:  # never a notice to the null sender: that is how loops start
             return
         config = self.config
-        dsn = build_dsn(hostname=config.relay.hostname, sender=sender, queue_id=queue_id, failed=failed,
-                        original_headers=raw, at=self.clock(), why=why)
-        await self._run(self.store.accept, Envelope("", (sender,), (), "", config.relay.hostname), dsn,
-                        [NewCopy(sender, config.directory.classify(sender), CopyStatus.QUEUED, "delivery status notice")],
-                        subject="Undelivered Mail Returned to Sender", kind="notice", at=self.clock())
+        dsn = build_dsn(
+            hostname=config.relay.hostname,
+            sender=sender,
+            queue_id=queue_id,
+            failed=failed,
+            original_headers=raw,
+            at=self.clock(),
+            why=why,
+        )
+        await self._run(
+            self.store.accept,
+            Envelope("", (sender,), (), "", config.relay.hostname),
+            dsn,
+            [
+                NewCopy(
+                    sender,
+                    config.directory.classify(sender),
+                    CopyStatus.QUEUED,
+                    "delivery status notice",
+                )
+            ],
+            subject="Undelivered Mail Returned to Sender",
+            kind="notice",
+            at=self.clock(),
+        )
 
     # -- the quarantine's clock --------------------------------------------------
     async def housekeeping(self) -> tuple[int, int]:
@@ -119,22 +177,49 @@ class Outbox:
         s, n = config.relay, config.notices
         now = self.clock()
         expired = 0
-        for copy in await self._run(self.store.held_before, now - timedelta(seconds=s.expire_seconds)):
+        for copy in await self._run(
+            self.store.held_before, now - timedelta(seconds=s.expire_seconds)
+        ):
             days = round(s.expire_seconds / 86400)
-            if not await self._run(self.store.decide, copy.id, "expired", actor="gateway",
-                                   reason=f"not reviewed within {days} days", at=now):
+            if not await self._run(
+                self.store.decide,
+                copy.id,
+                "expired",
+                actor="gateway",
+                reason=f"not reviewed within {days} days",
+                at=now,
+            ):
                 continue
             expired += 1
             if n.sender_on_decision and copy.mail_from:
-                notice = build(n, to=copy.mail_from, subject=f"Expired unreviewed: {one_line(copy.subject, 150)}",
-                               body=bodies(n, "expired", subject=one_line(copy.subject, 150),
-                                           recipient=copy.recipient, held_on=f"{copy.created_at:%d %B %Y}",
-                                           days=str(days), queue_id=copy.message_id,
-                                           reviewers=", ".join(n.reviewers) or "the safeguarding lead"),
-                               at=now, hostname=s.hostname, recipient_class=config.directory.classify(copy.mail_from),
-                               reason="notice: expired")
-                await self._run(self.store.accept, notice.envelope, notice.raw, notice.copies,
-                                subject=notice.subject, kind="notice", at=now)
+                notice = build(
+                    n,
+                    to=copy.mail_from,
+                    subject=f"Expired unreviewed: {one_line(copy.subject, 150)}",
+                    body=bodies(
+                        n,
+                        "expired",
+                        subject=one_line(copy.subject, 150),
+                        recipient=copy.recipient,
+                        held_on=f"{copy.created_at:%d %B %Y}",
+                        days=str(days),
+                        queue_id=copy.message_id,
+                        reviewers=", ".join(n.reviewers) or "the safeguarding lead",
+                    ),
+                    at=now,
+                    hostname=s.hostname,
+                    recipient_class=config.directory.classify(copy.mail_from),
+                    reason="notice: expired",
+                )
+                await self._run(
+                    self.store.accept,
+                    notice.envelope,
+                    notice.raw,
+                    notice.copies,
+                    subject=notice.subject,
+                    kind="notice",
+                    at=now,
+                )
         reminded = 0
         soon = now - timedelta(seconds=s.expire_seconds - s.remind_seconds_before)
         due = await self._run(self.store.held_before, soon, unreminded=True)
@@ -144,14 +229,24 @@ class Outbox:
             if copies:
                 reminded = len(copies)
                 items = "\n".join(
-                    f"- copy {c.id}: {c.mail_from} to {c.recipient}, \"{one_line(c.subject, 80)}\", held "
+                    f'- copy {c.id}: {c.mail_from} to {c.recipient}, "{one_line(c.subject, 80)}", held '
                     f"{c.created_at:%d %b}, expires {c.created_at + timedelta(seconds=s.expire_seconds):%d %b}"
-                    for c in copies)
-                body = bodies(n, "reviewer-reminder", count=str(len(copies)), items=items,
-                              days=str(round(s.remind_seconds_before / 86400)),
-                              review_link=f"Open them at: {n.review_url}" if n.review_url else "")
-                await self._tell_reviewers(f"[Chaperone] {len(copies)} held message(s) expire soon", body, now,
-                                           "notice: reminder")
+                    for c in copies
+                )
+                body = bodies(
+                    n,
+                    "reviewer-reminder",
+                    count=str(len(copies)),
+                    items=items,
+                    days=str(round(s.remind_seconds_before / 86400)),
+                    review_link=f"Open them at: {n.review_url}" if n.review_url else "",
+                )
+                await self._tell_reviewers(
+                    f"[Chaperone] {len(copies)} held message(s) expire soon",
+                    body,
+                    now,
+                    "notice: reminder",
+                )
         await self._digest(now)
         return reminded, expired
 
@@ -164,23 +259,52 @@ class Outbox:
         if not await self._run(self.store.held_before, now - period, undigested=True, limit=1):
             return 0
         pending = await self._run(self.store.held_before, now, undigested=True)
-        marked = set(await self._run(self.store.mark_reminded, [c.id for c in pending], now, column="digested_at"))
+        marked = set(
+            await self._run(
+                self.store.mark_reminded, [c.id for c in pending], now, column="digested_at"
+            )
+        )
         copies = [c for c in pending if c.id in marked]
         if not copies:
             return 0
-        items = "\n".join(f"- copy {c.id}: {c.mail_from} to {c.recipient} ({c.recipient_class}), "
-                          f"\"{one_line(c.subject, 80)}\", {', '.join(sorted({f.category for f in c.findings})) or c.reason}"
-                          for c in copies)
-        body = bodies(n, "reviewer-digest", count=str(len(copies)), items=items,
-                      review_link=f"Open them at: {n.review_url}" if n.review_url else "")
-        await self._tell_reviewers(f"[Chaperone] {len(copies)} message(s) held for review", body, now, "notice: digest")
+        items = "\n".join(
+            f"- copy {c.id}: {c.mail_from} to {c.recipient} ({c.recipient_class}), "
+            f'"{one_line(c.subject, 80)}", {", ".join(sorted({f.category for f in c.findings})) or c.reason}'
+            for c in copies
+        )
+        body = bodies(
+            n,
+            "reviewer-digest",
+            count=str(len(copies)),
+            items=items,
+            review_link=f"Open them at: {n.review_url}" if n.review_url else "",
+        )
+        await self._tell_reviewers(
+            f"[Chaperone] {len(copies)} message(s) held for review", body, now, "notice: digest"
+        )
         return len(copies)
 
-    async def _tell_reviewers(self, subject: str, body: tuple[str, str | None], now: datetime, reason: str) -> None:
+    async def _tell_reviewers(
+        self, subject: str, body: tuple[str, str | None], now: datetime, reason: str
+    ) -> None:
         config = self.config
         for reviewer in config.notices.reviewers:
-            notice = build(config.notices, to=reviewer, subject=subject, body=body, at=now,
-                           hostname=config.relay.hostname, recipient_class=config.directory.classify(reviewer),
-                           reason=reason)
-            await self._run(self.store.accept, notice.envelope, notice.raw, notice.copies,
-                            subject=notice.subject, kind="notice", at=now)
+            notice = build(
+                config.notices,
+                to=reviewer,
+                subject=subject,
+                body=body,
+                at=now,
+                hostname=config.relay.hostname,
+                recipient_class=config.directory.classify(reviewer),
+                reason=reason,
+            )
+            await self._run(
+                self.store.accept,
+                notice.envelope,
+                notice.raw,
+                notice.copies,
+                subject=notice.subject,
+                kind="notice",
+                at=now,
+            )

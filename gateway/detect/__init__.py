@@ -62,8 +62,12 @@ Find = Callable[[Segment, Context], Iterable[Candidate]]
 @dataclass(frozen=True, slots=True)
 class Detector:
     name: str  # what a rule's ``detector`` names
-    approved_as: DetailKind | None  # register entries of this kind clear its candidates; None: nothing does
-    reviewer_may_approve: bool = True  # "release and approve" may turn a finding of it into an exception
+    approved_as: (
+        DetailKind | None
+    )  # register entries of this kind clear its candidates; None: nothing does
+    reviewer_may_approve: bool = (
+        True  # "release and approve" may turn a finding of it into an exception
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,9 @@ class DetailType:
     """How one kind of approved detail is written canonically and compared."""
 
     kind: DetailKind
-    canonical: Callable[[str, str], str | None]  # (as written, phone region) -> canonical, None: not one
+    canonical: Callable[
+        [str, str], str | None
+    ]  # (as written, phone region) -> canonical, None: not one
     same: Callable[[str, str], bool]  # (approved, found) -> the same detail
 
 
@@ -130,7 +136,9 @@ def find_all(segment: Segment, context: Context) -> list[Candidate]:
     return out
 
 
-def span_around(text: str, start: int, end: int, breaks: regex.Pattern, reach: int) -> tuple[int, int]:
+def span_around(
+    text: str, start: int, end: int, breaks: regex.Pattern, reach: int
+) -> tuple[int, int]:
     """The sentence (or paragraph) around ``[start, end)``: the nearest ``breaks``
     on either side, looking at most ``reach`` characters each way, so that
     finding the context of every match stays linear in the text."""

@@ -18,17 +18,55 @@ from gateway.read.message import Segment
 
 _LOCAL_TAIL = regex.compile(r"[A-Za-z0-9._%+'-]{1,64}$")
 _DOMAIN_HEAD = regex.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
-_FILE_TLDS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "pdf", "css", "js", "doc", "docx", "xls", "xlsx", "txt"}
+_FILE_TLDS = {
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "svg",
+    "webp",
+    "pdf",
+    "css",
+    "js",
+    "doc",
+    "docx",
+    "xls",
+    "xlsx",
+    "txt",
+}
 
 # Munged addresses are anchored on their at-token ("(at)", "[at]", " at ", " @ "):
 # the domain is matched forwards from it and the local part backwards in a
 # short window, so ordinary prose costs one cheap scan.
 _SEP = r"(?:\s*(?:\.|\(dot\)|\[dot\]|\{dot\}|\sdot\s)\s*)"
-_AT_TOKEN = regex.compile(r"\s*(?:\(at\)|\[at\]|\{at\}|<at>)\s*|\s+at\s+|\s+@\s*|\s*@\s+", regex.IGNORECASE)
+_AT_TOKEN = regex.compile(
+    r"\s*(?:\(at\)|\[at\]|\{at\}|<at>)\s*|\s+at\s+|\s+@\s*|\s*@\s+", regex.IGNORECASE
+)
 _DOMAIN_FWD = regex.compile(r"[a-z0-9-]+(?:" + _SEP + r"[a-z0-9-]+){1,4}\b", regex.IGNORECASE)
-_LOCAL_BACK = regex.compile(r"(?:[a-z0-9_+'-]+(?:" + _SEP + r"|\s))*[a-z0-9_+'-]+$", regex.IGNORECASE)
+_LOCAL_BACK = regex.compile(
+    r"(?:[a-z0-9_+'-]+(?:" + _SEP + r"|\s))*[a-z0-9_+'-]+$", regex.IGNORECASE
+)
 _DOT = regex.compile(r"\s*(?:\(dot\)|\[dot\]|\{dot\}|\sdot\s|\.)\s*", regex.IGNORECASE)
-_KNOWN_TLDS = {"com", "net", "org", "uk", "co", "me", "io", "edu", "gov", "ac", "sch", "info", "biz", "us", "ie", "de", "fr", "example"}
+_KNOWN_TLDS = {
+    "com",
+    "net",
+    "org",
+    "uk",
+    "co",
+    "me",
+    "io",
+    "edu",
+    "gov",
+    "ac",
+    "sch",
+    "info",
+    "biz",
+    "us",
+    "ie",
+    "de",
+    "fr",
+    "example",
+}
 
 
 # Where an at-token can be: its distinctive part. _AT_TOKEN begins with \s*,
@@ -66,7 +104,9 @@ def _valid(address: str) -> str | None:
     if not tld.isalpha() or tld in _FILE_TLDS or not local:
         return None
     try:
-        result = email_validator.validate_email(address, check_deliverability=False, test_environment=True)
+        result = email_validator.validate_email(
+            address, check_deliverability=False, test_environment=True
+        )
     except email_validator.EmailNotValidError:
         return None
     return result.normalized.lower()
@@ -118,7 +158,7 @@ def find_emails(seg: Segment) -> list[Candidate]:
             continue
         local_text = lm.group(0)
         at = m.group(0).strip().lower()
-        has_dot_munge = bool(regex.search(r"\bdot\b", text[lm.start():end], regex.IGNORECASE))
+        has_dot_munge = bool(regex.search(r"\bdot\b", text[lm.start() : end], regex.IGNORECASE))
         if at == "at" and not has_dot_munge:
             continue  # "meet at school.com"-like prose: a plain " at " needs "dot" too
         if at == "@":
@@ -126,9 +166,13 @@ def find_emails(seg: Segment) -> list[Candidate]:
             local = "".join(_DOT.sub(".", w) for w in last_words)
             start = lm.start() + local_text.rfind(last_words[0])
         elif has_dot_munge and _DOT.search(local_text):
-            tail = regex.search(r"(?:[a-z0-9_+'-]+" + _SEP + r")+[a-z0-9_+'-]+$", local_text, regex.IGNORECASE)
+            tail = regex.search(
+                r"(?:[a-z0-9_+'-]+" + _SEP + r")+[a-z0-9_+'-]+$", local_text, regex.IGNORECASE
+            )
             local = _DOT.sub(".", tail.group(0)) if tail else local_text.split()[-1]
-            start = lm.start() + (tail.start() if tail else local_text.rfind(local_text.split()[-1]))
+            start = lm.start() + (
+                tail.start() if tail else local_text.rfind(local_text.split()[-1])
+            )
         else:
             local = local_text.split()[-1]
             start = lm.start() + local_text.rfind(local)

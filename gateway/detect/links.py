@@ -19,11 +19,36 @@ from gateway.read.words import may_hold_any
 
 _DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\})"
 _HOSTS = [
-    "wa.me", "chat.whatsapp.com", "api.whatsapp.com", "web.whatsapp.com", "whatsapp.com",
-    "t.me", "telegram.me", "signal.me", "signal.group", "snapchat.com", "instagram.com", "instagr.am",
-    "ig.me", "tiktok.com", "facebook.com", "fb.com", "fb.me", "m.me", "messenger.com", "x.com",
-    "twitter.com", "youtube.com", "discord.gg", "discord.com", "linkedin.com", "threads.net",
-    "bsky.app", "twitch.tv", "linktr.ee", "kik.me",
+    "wa.me",
+    "chat.whatsapp.com",
+    "api.whatsapp.com",
+    "web.whatsapp.com",
+    "whatsapp.com",
+    "t.me",
+    "telegram.me",
+    "signal.me",
+    "signal.group",
+    "snapchat.com",
+    "instagram.com",
+    "instagr.am",
+    "ig.me",
+    "tiktok.com",
+    "facebook.com",
+    "fb.com",
+    "fb.me",
+    "m.me",
+    "messenger.com",
+    "x.com",
+    "twitter.com",
+    "youtube.com",
+    "discord.gg",
+    "discord.com",
+    "linkedin.com",
+    "threads.net",
+    "bsky.app",
+    "twitch.tv",
+    "linktr.ee",
+    "kik.me",
 ]
 _HOST_RE = "|".join(h.replace(".", _DOT) for h in sorted(_HOSTS, key=len, reverse=True))
 _BLOG_RE = r"[a-z0-9-]{2,}" + _DOT + r"(?:wordpress|blogspot|substack|tumblr)" + _DOT + r"com"
@@ -31,21 +56,70 @@ _LINK = regex.compile(
     rf"(?<![\w.@-])(?:https?://)?(?:www{_DOT}|m{_DOT}|mobile{_DOT})?(?P<host>{_HOST_RE}|{_BLOG_RE})(?P<path>/[^\s<>\"'\])]*)?",
     regex.IGNORECASE,
 )
-_CONTENT_PATHS = {"p", "reel", "reels", "explore", "watch", "shorts", "embed", "playlist", "hashtag",
-                  "search", "i", "intent", "share", "sharer", "home", "login", "accounts", "privacy",
-                  "help", "about", "legal", "policies", "events", "tv", "results", "feed"}
+_CONTENT_PATHS = {
+    "p",
+    "reel",
+    "reels",
+    "explore",
+    "watch",
+    "shorts",
+    "embed",
+    "playlist",
+    "hashtag",
+    "search",
+    "i",
+    "intent",
+    "share",
+    "sharer",
+    "home",
+    "login",
+    "accounts",
+    "privacy",
+    "help",
+    "about",
+    "legal",
+    "policies",
+    "events",
+    "tv",
+    "results",
+    "feed",
+}
 
 _PLATFORM_WORDS = {
-    "instagram": "instagram", "insta": "instagram", "ig": "instagram", "snapchat": "snapchat", "snap": "snapchat",
-    "tiktok": "tiktok", "tik tok": "tiktok", "twitter": "x", "facebook": "facebook", "fb": "facebook",
-    "telegram": "telegram", "discord": "discord", "whatsapp": "whatsapp", "signal": "signal", "kik": "kik",
-    "threads": "threads", "bereal": "bereal", "youtube": "youtube", "twitch": "twitch", "psn": "playstation",
-    "xbox": "xbox", "gamertag": "xbox", "steam": "steam", "roblox": "roblox", "x": "x",
+    "instagram": "instagram",
+    "insta": "instagram",
+    "ig": "instagram",
+    "snapchat": "snapchat",
+    "snap": "snapchat",
+    "tiktok": "tiktok",
+    "tik tok": "tiktok",
+    "twitter": "x",
+    "facebook": "facebook",
+    "fb": "facebook",
+    "telegram": "telegram",
+    "discord": "discord",
+    "whatsapp": "whatsapp",
+    "signal": "signal",
+    "kik": "kik",
+    "threads": "threads",
+    "bereal": "bereal",
+    "youtube": "youtube",
+    "twitch": "twitch",
+    "psn": "playstation",
+    "xbox": "xbox",
+    "gamertag": "xbox",
+    "steam": "steam",
+    "roblox": "roblox",
+    "x": "x",
 }
 # "X" only as a capitalised word, so "x" in prose or maths is not a platform.
 _PLATFORM = regex.compile(
-    r"(?i:\b(?P<w>" + "|".join(regex.escape(w).replace(r"\ ", r"\s?")
-                              for w in sorted(_PLATFORM_WORDS, key=len, reverse=True) if w != "x")
+    r"(?i:\b(?P<w>"
+    + "|".join(
+        regex.escape(w).replace(r"\ ", r"\s?")
+        for w in sorted(_PLATFORM_WORDS, key=len, reverse=True)
+        if w != "x"
+    )
     + r")\b)|\b(?P<x>X)\b"
 )
 # Every word _PLATFORM can match, casefolded ("X" as "x"; "tik tok" as "tik").
@@ -55,7 +129,9 @@ _PLATFORM_VOCABULARY = frozenset({*_PLATFORM_WORDS, "tik"} - {"tik tok"})
 # letter or digit: most prose (times like 9.30am, prices) has neither, and
 # these cheap searches spare it the full patterns above.
 _TOP_LABELS = sorted({h.rsplit(".", 1)[1] for h in _HOSTS} | {"com"}, key=len, reverse=True)
-_LINK_POSSIBLE = re.compile(r"(?:\.|\[\.\]|\(\.\)|\{\.\})(?:" + "|".join(_TOP_LABELS) + ")", re.IGNORECASE)
+_LINK_POSSIBLE = re.compile(
+    r"(?:\.|\[\.\]|\(\.\)|\{\.\})(?:" + "|".join(_TOP_LABELS) + ")", re.IGNORECASE
+)
 _HANDLE_SEPARATOR = re.compile(r"[._][a-z0-9_]")
 _HANDLE_CHAR = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _NOT_BEFORE_HANDLE = regex.compile(r"[\w.@/-]")
@@ -82,8 +158,12 @@ def _bare_handles(text: str):
         if m is not None:
             last_end = m.end()
             yield m
+
+
 _AT_HANDLE = regex.compile(r"(?<![\w.@])@(?P<h>[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)")
-_BARE_HANDLE = regex.compile(r"(?<![\w.@/-])(?P<h>[a-z0-9_]{2,}(?:[._][a-z0-9_]+)+)(?![\w@/-]|\.\w)")
+_BARE_HANDLE = regex.compile(
+    r"(?<![\w.@/-])(?P<h>[a-z0-9_]{2,}(?:[._][a-z0-9_]+)+)(?![\w@/-]|\.\w)"
+)
 _NOT_HANDLE_SUFFIX = regex.compile(
     r"\.(?:com|co|uk|org|net|me|io|example|pdf|docx?|xlsx?|pptx?|png|jpe?g|gif|txt|csv|ics|vcf|zip|html?|ac|sch|gov|edu)$"
 )
@@ -114,15 +194,35 @@ def _canonical_link(host: str, path: str) -> tuple[str, str, str] | None:
         return ("channel", "discord", code) if code else None
     if host in {"m.me", "messenger.com", "ig.me", "kik.me"}:
         handle = parts[-1] if parts else ""
-        return ("profile+channel", {"ig.me": "instagram", "kik.me": "kik"}.get(host, "facebook"), handle) if handle else None
+        return (
+            (
+                "profile+channel",
+                {"ig.me": "instagram", "kik.me": "kik"}.get(host, "facebook"),
+                handle,
+            )
+            if handle
+            else None
+        )
     if host == "snapchat.com":
         if first in {"add", "u"} and len(parts) > 1:
             return ("profile+channel", "snapchat", parts[1])
         return None
-    platform = {"instagram.com": "instagram", "instagr.am": "instagram", "tiktok.com": "tiktok",
-                "facebook.com": "facebook", "fb.com": "facebook", "fb.me": "facebook", "x.com": "x",
-                "twitter.com": "x", "youtube.com": "youtube", "linkedin.com": "linkedin",
-                "threads.net": "threads", "bsky.app": "bluesky", "twitch.tv": "twitch", "linktr.ee": "linktree"}.get(host)
+    platform = {
+        "instagram.com": "instagram",
+        "instagr.am": "instagram",
+        "tiktok.com": "tiktok",
+        "facebook.com": "facebook",
+        "fb.com": "facebook",
+        "fb.me": "facebook",
+        "x.com": "x",
+        "twitter.com": "x",
+        "youtube.com": "youtube",
+        "linkedin.com": "linkedin",
+        "threads.net": "threads",
+        "bsky.app": "bluesky",
+        "twitch.tv": "twitch",
+        "linktr.ee": "linktree",
+    }.get(host)
     if platform is None or not first or first.lower() in _CONTENT_PATHS:
         return None
     if platform == "facebook" and first.lower() in {"groups", "group"}:
@@ -152,15 +252,35 @@ def _nearest_platform(text: str, start: int, end: int, window: int) -> str | Non
 def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
     text = seg.text.text
     found: list[Candidate] = []
-    for m in (_LINK.finditer(text) if _LINK_POSSIBLE.search(text) else ()):
+    for m in _LINK.finditer(text) if _LINK_POSSIBLE.search(text) else ():
         judged = _canonical_link(m.group("host"), m.group("path") or "")
         if judged is None:
             continue
         kind, platform, handle = judged
         if "profile" in kind:
-            found.append(Candidate("profile", f"{platform}:{handle.lower()}", seg, m.start(), m.end(), True, f"{platform} link"))
+            found.append(
+                Candidate(
+                    "profile",
+                    f"{platform}:{handle.lower()}",
+                    seg,
+                    m.start(),
+                    m.end(),
+                    True,
+                    f"{platform} link",
+                )
+            )
         if "channel" in kind:
-            found.append(Candidate("channel-link", f"{platform}:{handle}", seg, m.start(), m.end(), True, f"{platform} link"))
+            found.append(
+                Candidate(
+                    "channel-link",
+                    f"{platform}:{handle}",
+                    seg,
+                    m.start(),
+                    m.end(),
+                    True,
+                    f"{platform} link",
+                )
+            )
     if seg.is_link:
         return found
     # Handles count only beside a platform word: in this text, or in the
@@ -178,21 +298,45 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
             continue
         near = _nearest_platform(text, m.start(), m.end(), 60)
         if near:
-            found.append(Candidate("profile", f"{near}:{m.group('h').lower()}", seg, m.start(), m.end(), True,
-                                   f"{near} handle"))
+            found.append(
+                Candidate(
+                    "profile",
+                    f"{near}:{m.group('h').lower()}",
+                    seg,
+                    m.start(),
+                    m.end(),
+                    True,
+                    f"{near} handle",
+                )
+            )
             taken.append((m.start(), m.end()))
     for m in _bare_handles(text):
         handle = m.group("h")
-        if not free(m.start(), m.end()) or _NOT_HANDLE_SUFFIX.search(handle) or regex.fullmatch(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*", handle):
+        if (
+            not free(m.start(), m.end())
+            or _NOT_HANDLE_SUFFIX.search(handle)
+            or regex.fullmatch(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*", handle)
+        ):
             continue
         near = _nearest_platform(text, m.start(), m.end(), 30)
         if near is None and subject_platform:
             sm = _PLATFORM.search(subject)
             if sm:
-                near = _PLATFORM_WORDS.get((sm.group("w") or sm.group("x") or "").lower().replace(" ", ""))
+                near = _PLATFORM_WORDS.get(
+                    (sm.group("w") or sm.group("x") or "").lower().replace(" ", "")
+                )
         if near:
-            found.append(Candidate("profile", f"{near}:{handle.lower()}", seg, m.start(), m.end(), True,
-                                   f"{near} handle"))
+            found.append(
+                Candidate(
+                    "profile",
+                    f"{near}:{handle.lower()}",
+                    seg,
+                    m.start(),
+                    m.end(),
+                    True,
+                    f"{near} handle",
+                )
+            )
     return found
 
 

@@ -73,8 +73,22 @@ _SPELLED = regex.compile(
     r"[\s,;\-]*){7,}",
     regex.IGNORECASE,
 )
-_WORD_DIGIT = {"oh": "0", "o": "0", "zero": "0", "nought": "0", "nil": "0", "one": "1", "two": "2",
-               "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_WORD_DIGIT = {
+    "oh": "0",
+    "o": "0",
+    "zero": "0",
+    "nought": "0",
+    "nil": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
 
 
 _ANY_DIGIT = regex.compile(r"\d")
@@ -162,12 +176,17 @@ def number_type(e164: str) -> str:
     """'mobile', 'landline', 'service' (freephone, premium...) or 'other'."""
     if e164.startswith("+44"):
         first = e164[3:4]
-        return {"7": "mobile", "1": "landline", "2": "landline", "3": "landline", "5": "other"}.get(first, "service")
+        return {"7": "mobile", "1": "landline", "2": "landline", "3": "landline", "5": "other"}.get(
+            first, "service"
+        )
     try:
         t = phonenumbers.number_type(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
         return "other"
-    if t in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+    if t in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
         return "mobile"
     if t == phonenumbers.PhoneNumberType.FIXED_LINE:
         return "landline"
@@ -198,11 +217,11 @@ def _digit_blocks(text: str):
             block[1] = b
         else:
             if block is not None:
-                yield block[0], text[block[0]:block[1]]
+                yield block[0], text[block[0] : block[1]]
             block = [a, b]
         m = _ANY_DIGIT.search(text, line_end)
     if block is not None:
-        yield block[0], text[block[0]:block[1]]
+        yield block[0], text[block[0] : block[1]]
 
 
 def _runs(view: str) -> list[list[tuple[int, int, str]]]:
@@ -211,7 +230,7 @@ def _runs(view: str) -> list[list[tuple[int, int, str]]]:
     current: list[tuple[int, int, str]] = []
     for m in _GROUP.finditer(view):
         if current:
-            gap = view[current[-1][1]:m.start()]
+            gap = view[current[-1][1] : m.start()]
             if not _GAP.fullmatch(gap) or m.group(0).startswith("+"):
                 runs.append(current)
                 current = []
@@ -225,7 +244,13 @@ def _drop_trunk_zero(run: list[tuple[int, int, str]], view: str) -> list[tuple[i
     """'+44 (0)7911 ...' : the bracketed trunk zero is not part of the number."""
     out: list[tuple[int, int, str]] = []
     for k, g in enumerate(run):
-        if g[2] == "0" and k > 0 and out and out[-1][2].lstrip("+").lstrip("0") in {"44"} and view[g[0] - 1:g[0]] == "(":
+        if (
+            g[2] == "0"
+            and k > 0
+            and out
+            and out[-1][2].lstrip("+").lstrip("0") in {"44"}
+            and view[g[0] - 1 : g[0]] == "("
+        ):
             continue
         out.append(g)
     return out
@@ -233,13 +258,15 @@ def _drop_trunk_zero(run: list[tuple[int, int, str]], view: str) -> list[tuple[i
 
 def _context(text: str, start: int, end: int) -> tuple[str, str]:
     line_start = text.rfind("\n", 0, start) + 1
-    before = text[max(line_start, start - 48):start]
+    before = text[max(line_start, start - 48) : start]
     line_end = text.find("\n", end)
-    after = text[end:(line_end if line_end >= 0 else len(text))][:40]
+    after = text[end : (line_end if line_end >= 0 else len(text))][:40]
     return before, after
 
 
-_PERSONAL_LABEL = regex.compile(r"\b(?:m|mob|mobile|cell|home|h|personal)\b\s*[:.]?\s*$", regex.IGNORECASE)
+_PERSONAL_LABEL = regex.compile(
+    r"\b(?:m|mob|mobile|cell|home|h|personal)\b\s*[:.]?\s*$", regex.IGNORECASE
+)
 _MY = regex.compile(r"\bmy\b", regex.IGNORECASE)
 _SENTENCE_BREAK = regex.compile(r"[.!?](?=\s)|\n\s*\n")
 
@@ -256,7 +283,9 @@ def _judge(seg: Segment, e164: str, start: int, end: int, *, link: bool) -> Cand
         return None
     kind = number_type(e164)
     if link or kind == "mobile":
-        return Candidate("phone", e164, seg, start, end, True, "mobile" if kind == "mobile" else "linked number")
+        return Candidate(
+            "phone", e164, seg, start, end, True, "mobile" if kind == "mobile" else "linked number"
+        )
     zone = seg.zone_at(start).zone
     sentence = _sentence(text, start, end)
     personal = bool(_PERSONAL.search(sentence))
@@ -265,7 +294,15 @@ def _judge(seg: Segment, e164: str, start: int, end: int, *, link: bool) -> Cand
         personal = True
     if kind == "service":
         personal = personal and bool(_MY.search(sentence))
-    return Candidate("phone", e164, seg, start, end, personal, f"{kind}{' with personal context' if personal else ''}")
+    return Candidate(
+        "phone",
+        e164,
+        seg,
+        start,
+        end,
+        personal,
+        f"{kind}{' with personal context' if personal else ''}",
+    )
 
 
 def _windows(run: list[tuple[int, int, str]], region: str) -> list[tuple[int, int, str]]:
@@ -283,7 +320,7 @@ def _windows(run: list[tuple[int, int, str]], region: str) -> list[tuple[int, in
             first = run[i][2]
             if not (first.startswith("+") or first.startswith("0")):
                 break
-            digits = "".join(g[2] for g in run[i:j + 1])
+            digits = "".join(g[2] for g in run[i : j + 1])
             if total < 9:
                 continue
             e164 = canonical(digits, region)
@@ -420,7 +457,9 @@ def find_phones(seg: Segment, region: str = "GB") -> list[Candidate]:
     if seg.is_link:
         m = _LINK_PHONE.search(text)
         if m:
-            raw = (m.group("n") or "").replace("%20", "") or ("+" + (m.group("w") or m.group("q")).lstrip("+"))
+            raw = (m.group("n") or "").replace("%20", "") or (
+                "+" + (m.group("w") or m.group("q")).lstrip("+")
+            )
             e164 = canonical(raw, region) or canonical("+" + raw.lstrip("+"), region)
             if e164:
                 c = _judge(seg, e164, m.start(), m.end(), link=True)
@@ -444,7 +483,11 @@ def find_phones(seg: Segment, region: str = "GB") -> list[Candidate]:
         if not any(c.start < end and start < c.end for c in found):
             c = _judge(seg, e164, start, end, link=False)
             if c:
-                found.append(Candidate(c.detector, c.value, seg, start, end, c.personal, c.note + ", spelled out"))
+                found.append(
+                    Candidate(
+                        c.detector, c.value, seg, start, end, c.personal, c.note + ", spelled out"
+                    )
+                )
     return found
 
 

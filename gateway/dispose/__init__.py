@@ -37,7 +37,9 @@ class Disposition:
     """The fate of every recipient copy of one message, in envelope order."""
 
     forward: tuple[str, ...] = ()  # as sent
-    flag: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # recipient -> the rules that flagged it
+    flag: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict
+    )  # recipient -> the rules that flagged it
     hold: tuple[str, ...] = ()
     refuse: tuple[str, ...] = ()
 
@@ -52,8 +54,9 @@ def caught(verdict: Verdict | str) -> bool:
     return Verdict(verdict).holds
 
 
-def dispose(rcpts: Iterable[str], verdicts: Mapping[str, Verdict | str],
-            findings: Iterable[Finding] = ()) -> Disposition:
+def dispose(
+    rcpts: Iterable[str], verdicts: Mapping[str, Verdict | str], findings: Iterable[Finding] = ()
+) -> Disposition:
     """Each copy's fate from its verdict; a copy without a verdict was not scanned and passes."""
     findings = tuple(findings)
     forward: list[str] = []
@@ -73,10 +76,19 @@ def dispose(rcpts: Iterable[str], verdicts: Mapping[str, Verdict | str],
     return Disposition(tuple(forward), flag, tuple(hold), tuple(refuse))
 
 
-def rules_for(recipient: str, findings: Iterable[Finding], verdict: Verdict | None = None) -> tuple[str, ...]:
+def rules_for(
+    recipient: str, findings: Iterable[Finding], verdict: Verdict | None = None
+) -> tuple[str, ...]:
     """The rules whose findings apply to this copy (only those asking for ``verdict``, if given)."""
-    return tuple(sorted({f.rule for f in findings
-                         if recipient in f.copies and (verdict is None or f.action.verdict is verdict)}))
+    return tuple(
+        sorted(
+            {
+                f.rule
+                for f in findings
+                if recipient in f.copies and (verdict is None or f.action.verdict is verdict)
+            }
+        )
+    )
 
 
 def flag_header(rules: Iterable[str]) -> bytes:

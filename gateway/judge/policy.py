@@ -24,9 +24,16 @@ from gateway.read.message import MessageView, Owner, Segment, Zone
 if TYPE_CHECKING:
     from gateway.config import Config
 
-_ZONE_NAME = {Zone.NEW: "new", Zone.SIGNATURE: "signature", Zone.QUOTED: "quoted", Zone.QUOTE_HEADER: "quoted"}
+_ZONE_NAME = {
+    Zone.NEW: "new",
+    Zone.SIGNATURE: "signature",
+    Zone.QUOTED: "quoted",
+    Zone.QUOTE_HEADER: "quoted",
+}
 # An address at the school's, its students' or a partner's domain belongs to that organisation.
-_ORGANISATION_CLASSES = frozenset({RecipientClass.STAFF, RecipientClass.STUDENT, RecipientClass.PARTNER})
+_ORGANISATION_CLASSES = frozenset(
+    {RecipientClass.STAFF, RecipientClass.STUDENT, RecipientClass.PARTNER}
+)
 _SENTENCE_END = regex.compile(r"[.!?]+(?=\s)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 _PARAGRAPH_END = regex.compile(r"\n\s*\n")
 
@@ -50,12 +57,28 @@ class Finding:
     copies: tuple[str, ...] = ()  # the recipient copies this finding applies to
 
     def __reduce__(self):  # see ScanResult.__reduce__
-        return Finding, (self.rule, self.category, self.action, self.evidence, self.part, self.quoted, self.zone,
-                         self.value, self.note, self.context, self.copies)
+        return Finding, (
+            self.rule,
+            self.category,
+            self.action,
+            self.evidence,
+            self.part,
+            self.quoted,
+            self.zone,
+            self.value,
+            self.note,
+            self.context,
+            self.copies,
+        )
 
     def as_json(self) -> dict:
-        return {"rule": self.rule, "category": self.category, "evidence": self.evidence,
-                "part": self.part, "quoted": self.quoted}
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "evidence": self.evidence,
+            "part": self.part,
+            "quoted": self.quoted,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +105,23 @@ class PolicyEngine:
         self._detectors = detectors()
 
     # -- approvals --------------------------------------------------------
-    def _approved(self, detector: str, value: str, at: datetime, sender: str, recipient: str) -> bool:
+    def _approved(
+        self, detector: str, value: str, at: datetime, sender: str, recipient: str
+    ) -> bool:
         want = self._detectors[detector].approved_as
         if want is None:
             return False
         same = detail_type(want).same
-        return any(a.kind == want and a.applies(at, sender, recipient) and same(a.value, value)
-                   for a in self.config.approved)
+        return any(
+            a.kind == want and a.applies(at, sender, recipient) and same(a.value, value)
+            for a in self.config.approved
+        )
 
     def _organisation_email(self, address: str) -> bool:
-        if (self.directory.classify(address) in _ORGANISATION_CLASSES
-                and address not in self.directory.parents):
+        if (
+            self.directory.classify(address) in _ORGANISATION_CLASSES
+            and address not in self.directory.parents
+        ):
             return True
         return bool(in_domains(address, self.config.organisation_domains))
 
@@ -113,18 +142,27 @@ class PolicyEngine:
             return c.detector == "email" and z.author is not None and c.value == z.author.address
         return True
 
-    def judge(self, view: MessageView, mail_from: str, rcpts: list[str], at: datetime, pattern_timeout: float
-              ) -> tuple[dict[str, Verdict], dict[str, RecipientClass], list[Finding]]:
+    def judge(
+        self,
+        view: MessageView,
+        mail_from: str,
+        rcpts: list[str],
+        at: datetime,
+        pattern_timeout: float,
+    ) -> tuple[dict[str, Verdict], dict[str, RecipientClass], list[Finding]]:
         cands = self.candidates(view)
         sender = (mail_from or view.sender.address).lower()
         classes = {rcpt: self.directory.classify(rcpt) for rcpt in rcpts}
         owned_by_others = {c.value for c in cands if c.zone.owner == Owner.CORRESPONDENT}
-        owned_by_others |= {a.address for a in (*view.to, *view.cc, *view.bcc)} | {r.lower() for r in rcpts}
+        owned_by_others |= {a.address for a in (*view.to, *view.cc, *view.bcc)} | {
+            r.lower() for r in rcpts
+        }
 
         def copies(detector: str | None, value: str, rule: Rule) -> frozenset[str]:
             """The recipient copies a finding applies to: its rule's classes, less approvals."""
             return frozenset(
-                r for r, cls in classes.items()
+                r
+                for r, cls in classes.items()
                 if cls in rule.applies_to
                 and not (detector is not None and self._approved(detector, value, at, sender, r))
             )
@@ -135,7 +173,12 @@ class PolicyEngine:
                 continue
             kind = rule.detector
             for c in cands:
-                if c.detector != kind or not c.personal or not self._counts(c, rule) or c.value in owned_by_others:
+                if (
+                    c.detector != kind
+                    or not c.personal
+                    or not self._counts(c, rule)
+                    or c.value in owned_by_others
+                ):
                     continue
                 if kind == "email" and self._organisation_email(c.value):
                     continue
@@ -156,12 +199,16 @@ class PolicyEngine:
         # The words of the whole are the words of its segments (joined by a non-word "\n").
         words = frozenset().union(*(s.words for s in view.segments if not s.is_link))
         # A rule whose patterns all need a word this message lacks cannot match.
-        phrase_rules = [r for r in self.config.rules.rules if r.detector == "phrases" and r.could_match(words)]
+        phrase_rules = [
+            r for r in self.config.rules.rules if r.detector == "phrases" and r.could_match(words)
+        ]
         # Rules that need another finding run last, once the others are known.
         for rule in sorted(phrase_rules, key=lambda r: bool(r.requires_finding)):
             if rule.requires_finding and not (set(rule.requires_finding) & found_categories):
                 continue
-            if rule.unless_message and any(self._search(p, whole(), pattern_timeout, rule) for p in rule.unless_message):
+            if rule.unless_message and any(
+                self._search(p, whole(), pattern_timeout, rule) for p in rule.unless_message
+            ):
                 continue
             new = self._phrase_hits(rule, view, pattern_timeout)
             held = copies(None, "", rule)
@@ -204,11 +251,17 @@ class PolicyEngine:
                     raise PatternTimeout(rule.id) from None
                 for m in matches:
                     z = seg.zone_at(m.start())
-                    if z.owner != Owner.SCHOOL or z.zone == Zone.QUOTE_HEADER or _ZONE_NAME[z.zone] not in rule.zones:
+                    if (
+                        z.owner != Owner.SCHOOL
+                        or z.zone == Zone.QUOTE_HEADER
+                        or _ZONE_NAME[z.zone] not in rule.zones
+                    ):
                         continue
                     s_a, s_b = span_around(text, m.start(), m.end(), _SENTENCE_END, 2000)
                     sentence = text[s_a:s_b]
-                    if rule.unless and any(self._search(p, sentence, timeout, rule) for p in rule.unless):
+                    if rule.unless and any(
+                        self._search(p, sentence, timeout, rule) for p in rule.unless
+                    ):
                         continue
                     if rule.requires:
                         p_a, p_b = span_around(text, m.start(), m.end(), _PARAGRAPH_END, 2000)
@@ -219,7 +272,9 @@ class PolicyEngine:
         return out
 
     @staticmethod
-    def _dedupe(hits: list[tuple[_Hit, frozenset[str]]]) -> list[tuple[tuple[_Hit, frozenset[str]], Finding]]:
+    def _dedupe(
+        hits: list[tuple[_Hit, frozenset[str]]],
+    ) -> list[tuple[tuple[_Hit, frozenset[str]], Finding]]:
         seen: set[tuple[str, str]] = set()
         out = []
         for entry in hits:
@@ -230,10 +285,15 @@ class PolicyEngine:
             seen.add(key)
             z = h.segment.zone_at(h.start)
             f = Finding(
-                rule=h.rule.id, category=h.rule.category, action=h.rule.action,
+                rule=h.rule.id,
+                category=h.rule.category,
+                action=h.rule.action,
                 evidence=h.segment.text.source_excerpt(h.start, h.end).strip(),
-                part=h.segment.part, quoted=z.zone in (Zone.QUOTED, Zone.QUOTE_HEADER),
-                zone=_ZONE_NAME[z.zone], value=h.value, note=h.note,
+                part=h.segment.part,
+                quoted=z.zone in (Zone.QUOTED, Zone.QUOTE_HEADER),
+                zone=_ZONE_NAME[z.zone],
+                value=h.value,
+                note=h.note,
                 context=_context(h.segment, h.start, h.end),
                 copies=tuple(sorted(entry[1])),
             )

@@ -46,7 +46,9 @@ def _serve_scans(conn, config_bytes: bytes) -> None:
 class _Worker:
     def __init__(self, ctx, config_bytes: bytes, generation: int) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_serve_scans, args=(child, config_bytes), daemon=True, name="chaperone-scan")
+        self.process = ctx.Process(
+            target=_serve_scans, args=(child, config_bytes), daemon=True, name="chaperone-scan"
+        )
         self.process.start()
         child.close()
         self.generation = generation
@@ -106,12 +108,15 @@ class ScanWorkers:
 
     async def _run(self, worker: _Worker, job: bytes) -> ScanResult:
         loop = asyncio.get_running_loop()
-        if len(job) > 60_000:  # more than a pipe buffer: don't block the loop while the worker reads
+        if (
+            len(job) > 60_000
+        ):  # more than a pipe buffer: don't block the loop while the worker reads
             await loop.run_in_executor(None, worker.conn.send_bytes, job)
         else:
             worker.conn.send_bytes(job)
         ready = loop.create_future()
         fd = worker.conn.fileno()
+
         def wake() -> None:
             if not ready.done():
                 ready.set_result(None)
@@ -123,8 +128,13 @@ class ScanWorkers:
             loop.remove_reader(fd)
         return pickle.loads(worker.conn.recv_bytes())
 
-    async def scan(self, raw: bytes, mail_from: str | None = None, rcpts: list[str] | None = None,
-                   at: datetime | None = None) -> ScanResult:
+    async def scan(
+        self,
+        raw: bytes,
+        mail_from: str | None = None,
+        rcpts: list[str] | None = None,
+        at: datetime | None = None,
+    ) -> ScanResult:
         deadline = self.scanner.config.limits.deadline_seconds
         worker = await self._idle.get()
         scanner = self.scanner
@@ -179,15 +189,22 @@ class ScanPool:
     def scanner(self) -> Scanner:
         return self.workers.scanner
 
-    def scan(self, raw: bytes, mail_from: str | None = None, rcpts: list[str] | None = None,
-             at: datetime | None = None) -> ScanResult:
+    def scan(
+        self,
+        raw: bytes,
+        mail_from: str | None = None,
+        rcpts: list[str] | None = None,
+        at: datetime | None = None,
+    ) -> ScanResult:
         return self._loop.run_until_complete(self.workers.scan(raw, mail_from, rcpts, at))
 
     def scan_many(self, jobs: Iterable[ScanJob]) -> Iterator[ScanResult]:
         """Every job's result, in order, with as many scans under way as there are workers."""
         pending: list[asyncio.Task[ScanResult]] = []
         for job in jobs:
-            pending.append(self._loop.create_task(self.workers.scan(job.raw, job.mail_from, job.rcpts, job.at)))
+            pending.append(
+                self._loop.create_task(self.workers.scan(job.raw, job.mail_from, job.rcpts, job.at))
+            )
             if len(pending) > self.workers.size:
                 yield self._loop.run_until_complete(pending.pop(0))
         while pending:

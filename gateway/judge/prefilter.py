@@ -141,8 +141,12 @@ def _starts_bounded(items: list, idx: int, after: bool) -> bool:
         direction, body = av
         body = list(body)
         # (?![\w...]) : the next character is not a word character.
-        if direction == 1 and len(body) == 1 and body[0][0] is C.IN and any(
-                op2 is C.CATEGORY and av2 == C.CATEGORY_WORD for op2, av2 in body[0][1]):
+        if (
+            direction == 1
+            and len(body) == 1
+            and body[0][0] is C.IN
+            and any(op2 is C.CATEGORY and av2 == C.CATEGORY_WORD for op2, av2 in body[0][1])
+        ):
             return True
         return _starts_bounded(items, idx + 1, after)
     if op is C.ASSERT:

@@ -30,8 +30,13 @@ from gateway.judge.prefilter import CompiledFormulas, needed_words
 from gateway.mail import Action, RecipientClass
 
 CATEGORIES = (
-    "personal_phone", "personal_email", "social_profile", "unapproved_channel",
-    "info_request", "social_contact", "secrecy",
+    "personal_phone",
+    "personal_email",
+    "social_profile",
+    "unapproved_channel",
+    "info_request",
+    "social_contact",
+    "secrecy",
 )
 ACTIONS = tuple(a.value for a in Action)
 CLASSES = tuple(c.value for c in RecipientClass)
@@ -112,7 +117,9 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]]) -> str:
     out = _LIST_REF.sub(list_alt, pattern)
     # "~N" swallows the spaces around it: "don't ~2 tell" matches "don't tell" too.
     out = _GAP.sub(lambda m: f"\x00{m.group(1)}\x00", out)
-    out = regex.sub(r" *\x00(\d)\x00 *", lambda m: r"\s+(?:[\w'-]{1,30}[,;:]?\s+){0," + m.group(1) + "}", out)
+    out = regex.sub(
+        r" *\x00(\d)\x00 *", lambda m: r"\s+(?:[\w'-]{1,30}[,;:]?\s+){0," + m.group(1) + "}", out
+    )
     out = out.replace(" ", r"\s+")
     # A leading \b (rather than a look-behind) lets the engine skip ahead to
     # plausible first characters: phrase matching is the scanner's hot path.
@@ -130,7 +137,9 @@ def _line_of(text: str, needle: str, start_line: int = 1) -> int:
     return 1
 
 
-def _compile(patterns: object, where: str, key: str, lists: dict[str, list[str]]) -> tuple[regex.Pattern, ...]:
+def _compile(
+    patterns: object, where: str, key: str, lists: dict[str, list[str]]
+) -> tuple[regex.Pattern, ...]:
     if patterns is None:
         return ()
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
@@ -140,7 +149,9 @@ def _compile(patterns: object, where: str, key: str, lists: dict[str, list[str]]
         try:
             out.append(regex.compile(expand_pattern(p, lists), regex.IGNORECASE | regex.V0))
         except KeyError as exc:
-            raise RuleError(f"{where}: {key} pattern {p!r} uses an unknown list {{{exc.args[0]}}}") from None
+            raise RuleError(
+                f"{where}: {key} pattern {p!r} uses an unknown list {{{exc.args[0]}}}"
+            ) from None
         except regex.error as exc:
             raise RuleError(f"{where}: {key} pattern {p!r} is not a valid pattern: {exc}") from None
     return tuple(out)
@@ -155,41 +166,87 @@ def load_rule_file(path: Path, provided: dict[str, list[str]] | None = None) -> 
         raise RuleError(f"{path}:{line}: {exc}") from None
     lists = data.get("lists", {})
     if not isinstance(lists, dict) or not all(isinstance(v, list) for v in lists.values()):
-        raise RuleError(f"{path}:{_line_of(text, '[lists]')}: [lists] must map names to lists of words")
+        raise RuleError(
+            f"{path}:{_line_of(text, '[lists]')}: [lists] must map names to lists of words"
+        )
     taken = sorted(set(lists) & set(PROVIDED_LISTS))
     if taken:
-        raise RuleError(f"{path}:{_line_of(text, taken[0])}: list '{taken[0]}' comes from the configuration "
-                        "([approved] in gateway.toml); use it as {" + taken[0] + "} without defining it here")
+        raise RuleError(
+            f"{path}:{_line_of(text, taken[0])}: list '{taken[0]}' comes from the configuration "
+            "([approved] in gateway.toml); use it as {" + taken[0] + "} without defining it here"
+        )
     lists = {**dict.fromkeys(PROVIDED_LISTS, []), **(provided or {}), **lists}
     unknown_top = set(data) - {"lists", "rule"}
     if unknown_top:
         key = sorted(unknown_top)[0]
-        raise RuleError(f"{path}:{_line_of(text, key)}: unknown table or key '{key}' (expected [lists] and [[rule]])")
+        raise RuleError(
+            f"{path}:{_line_of(text, key)}: unknown table or key '{key}' (expected [lists] and [[rule]])"
+        )
     rules = []
     search_from = 1
     for entry in data.get("rule", []):
         rid = entry.get("id")
-        line = _line_of(text, f'"{rid}"', search_from) if isinstance(rid, str) else _line_of(text, "[[rule]]", search_from)
+        line = (
+            _line_of(text, f'"{rid}"', search_from)
+            if isinstance(rid, str)
+            else _line_of(text, "[[rule]]", search_from)
+        )
         search_from = line + 1
         where = f"{path}:{line}"
         if not isinstance(rid, str) or not regex.fullmatch(r"[a-z0-9][a-z0-9._-]*", rid):
-            raise RuleError(f"{where}: every rule needs an 'id' of lower-case letters, digits, '.', '_' or '-'")
-        allowed = {"id", "category", "description", "clause", "detector", "action", "applies_to", "zones",
-                   "patterns", "requires", "unless", "unless_message", "requires_finding", "parts"}
+            raise RuleError(
+                f"{where}: every rule needs an 'id' of lower-case letters, digits, '.', '_' or '-'"
+            )
+        allowed = {
+            "id",
+            "category",
+            "description",
+            "clause",
+            "detector",
+            "action",
+            "applies_to",
+            "zones",
+            "patterns",
+            "requires",
+            "unless",
+            "unless_message",
+            "requires_finding",
+            "parts",
+        }
         extra = set(entry) - allowed
         if extra:
             raise RuleError(f"{where}: rule '{rid}' has unknown key '{sorted(extra)[0]}'")
 
-        def choice(key: str, options: tuple[str, ...], default: str | None = None, *, _entry=entry, _where=where, _rid=rid) -> str:
+        def choice(
+            key: str,
+            options: tuple[str, ...],
+            default: str | None = None,
+            *,
+            _entry=entry,
+            _where=where,
+            _rid=rid,
+        ) -> str:
             value = _entry.get(key, default)
             if value not in options:
-                raise RuleError(f"{_where}: rule '{_rid}': {key} must be one of {', '.join(options)} (got {value!r})")
+                raise RuleError(
+                    f"{_where}: rule '{_rid}': {key} must be one of {', '.join(options)} (got {value!r})"
+                )
             return value
 
-        def choices(key: str, options: tuple[str, ...], default: tuple[str, ...], *, _entry=entry, _where=where, _rid=rid) -> tuple[str, ...]:
+        def choices(
+            key: str,
+            options: tuple[str, ...],
+            default: tuple[str, ...],
+            *,
+            _entry=entry,
+            _where=where,
+            _rid=rid,
+        ) -> tuple[str, ...]:
             value = _entry.get(key, list(default))
             if not isinstance(value, list) or not value or any(v not in options for v in value):
-                raise RuleError(f"{_where}: rule '{_rid}': {key} must be a non-empty list drawn from {', '.join(options)}")
+                raise RuleError(
+                    f"{_where}: rule '{_rid}': {key} must be a non-empty list drawn from {', '.join(options)}"
+                )
             return tuple(value)
 
         detector = choice("detector", detector_names())
@@ -200,7 +257,9 @@ def load_rule_file(path: Path, provided: dict[str, list[str]] | None = None) -> 
             clause=str(entry.get("clause", "")),
             detector=detector,
             action=Action(choice("action", ACTIONS, "quarantine")),
-            applies_to=tuple(RecipientClass(c) for c in choices("applies_to", CLASSES, ("parent", "student"))),
+            applies_to=tuple(
+                RecipientClass(c) for c in choices("applies_to", CLASSES, ("parent", "student"))
+            ),
             zones=choices("zones", ZONES, ("new", "signature", "quoted")),
             patterns=_compile(entry.get("patterns"), where, "patterns", lists),
             requires=_compile(entry.get("requires"), where, "requires", lists),
@@ -212,8 +271,11 @@ def load_rule_file(path: Path, provided: dict[str, list[str]] | None = None) -> 
         )
         if rule.patterns:
             combined = "|".join(f"(?:{p.pattern})" for p in rule.patterns)
-            rule = dataclasses.replace(rule, matcher=regex.compile(combined, regex.IGNORECASE | regex.V0),
-                                       needs=tuple(needed_words(p.pattern) for p in rule.patterns))
+            rule = dataclasses.replace(
+                rule,
+                matcher=regex.compile(combined, regex.IGNORECASE | regex.V0),
+                needs=tuple(needed_words(p.pattern) for p in rule.patterns),
+            )
             rule = dataclasses.replace(rule, prefilter=CompiledFormulas(rule.needs))
         if detector == "phrases" and not rule.patterns:
             raise RuleError(f"{where}: rule '{rid}' uses the phrases detector but has no patterns")
@@ -221,9 +283,13 @@ def load_rule_file(path: Path, provided: dict[str, list[str]] | None = None) -> 
             raise RuleError(f"{where}: rule '{rid}': patterns only apply to the phrases detector")
         bad = [c for c in rule.requires_finding if c not in CATEGORIES]
         if bad:
-            raise RuleError(f"{where}: rule '{rid}': requires_finding has unknown category '{bad[0]}'")
+            raise RuleError(
+                f"{where}: rule '{rid}': requires_finding has unknown category '{bad[0]}'"
+            )
         if not rule.clause:
-            raise RuleError(f"{where}: rule '{rid}' must quote the policy clause it enforces ('clause')")
+            raise RuleError(
+                f"{where}: rule '{rid}' must quote the policy clause it enforces ('clause')"
+            )
         rules.append(rule)
     return rules
 
@@ -251,7 +317,9 @@ def load_rules(paths: list[Path], provided: dict[str, list[str]] | None = None) 
     for f in files:
         for rule in load_rule_file(f, provided):
             if rule.id in seen:
-                raise RuleError(f"{rule.source}: rule id '{rule.id}' is already used at {seen[rule.id]}")
+                raise RuleError(
+                    f"{rule.source}: rule id '{rule.id}' is already used at {seen[rule.id]}"
+                )
             seen[rule.id] = rule.source
             rules.append(rule)
     return RuleSet(tuple(rules), tuple(str(f) for f in files))

@@ -37,8 +37,17 @@ class ScanResult:
     def __reduce__(self):
         # Results cross from scan workers as pickles; the constructor with its
         # arguments unpickles several times faster than slots dataclass state.
-        return ScanResult, (self.verdict, self.recipients, self.classes, self.findings, self.error, self.notes,
-                            self.at, self.subject, self.message_id)
+        return ScanResult, (
+            self.verdict,
+            self.recipients,
+            self.classes,
+            self.findings,
+            self.error,
+            self.notes,
+            self.at,
+            self.subject,
+            self.message_id,
+        )
 
     def as_json(self, file: str | None = None) -> dict:
         out: dict = {}
@@ -53,10 +62,16 @@ class ScanResult:
 
 
 def _envelope_from_headers(raw: bytes) -> tuple[str, list[str]]:
-    head = raw[:256 * 1024]
-    msg = email.message_from_bytes(head[:header_block_end(head)] + b"\n\n")
+    head = raw[: 256 * 1024]
+    msg = email.message_from_bytes(head[: header_block_end(head)] + b"\n\n")
     sender = email.utils.parseaddr(str(msg.get("From", "")))[1].lower()
-    rcpts = [a.lower() for _, a in email.utils.getaddresses([str(v) for h in ("To", "Cc", "Bcc") for v in msg.get_all(h) or []]) if "@" in a]
+    rcpts = [
+        a.lower()
+        for _, a in email.utils.getaddresses(
+            [str(v) for h in ("To", "Cc", "Bcc") for v in msg.get_all(h) or []]
+        )
+        if "@" in a
+    ]
     return sender, list(dict.fromkeys(rcpts))
 
 
@@ -64,18 +79,30 @@ class Scanner:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.engine = PolicyEngine(config)
-        self.limits = ReadLimits(max_depth=config.limits.max_mime_depth, max_parts=config.limits.max_parts)
+        self.limits = ReadLimits(
+            max_depth=config.limits.max_mime_depth, max_parts=config.limits.max_parts
+        )
 
-    def held(self, reason: str, mail_from: str | None, rcpts: list[str] | None, at: datetime | None = None) -> ScanResult:
+    def held(
+        self,
+        reason: str,
+        mail_from: str | None,
+        rcpts: list[str] | None,
+        at: datetime | None = None,
+    ) -> ScanResult:
         """Every copy a rule could apply to is held, unscanned, with ``reason``."""
         classes = {r: self.config.directory.classify(r) for r in rcpts or []}
         scanned = self.config.rules.classes
-        recipients = {r: (Verdict.QUARANTINE if c in scanned else Verdict.PASS) for r, c in classes.items()}
+        recipients = {
+            r: (Verdict.QUARANTINE if c in scanned else Verdict.PASS) for r, c in classes.items()
+        }
         verdict = Verdict.QUARANTINE if not recipients else Verdict.strictest(recipients.values())
         return ScanResult(verdict, recipients, classes, (), error=reason, at=at)
 
     @staticmethod
-    def envelope_of(raw: bytes, mail_from: str | None, rcpts: list[str] | None) -> tuple[str | None, list[str] | None]:
+    def envelope_of(
+        raw: bytes, mail_from: str | None, rcpts: list[str] | None
+    ) -> tuple[str | None, list[str] | None]:
         """The envelope for a message that could not be read: from its headers if possible."""
         if mail_from is not None and rcpts:
             return mail_from, rcpts
@@ -85,13 +112,25 @@ class Scanner:
             return mail_from, rcpts
         return (mail_from if mail_from is not None else h_from), (rcpts or h_rcpts)
 
-    def scan(self, raw: bytes, mail_from: str | None = None, rcpts: list[str] | None = None, at: datetime | None = None) -> ScanResult:
+    def scan(
+        self,
+        raw: bytes,
+        mail_from: str | None = None,
+        rcpts: list[str] | None = None,
+        at: datetime | None = None,
+    ) -> ScanResult:
         try:
             view = read_message(raw, self.config.directory.is_colleague, self.limits)
         except UnreadableMessage as exc:
-            return self.held(f"unreadable message: {exc}", *self.envelope_of(raw, mail_from, rcpts), at)
+            return self.held(
+                f"unreadable message: {exc}", *self.envelope_of(raw, mail_from, rcpts), at
+            )
         except Exception as exc:  # noqa: BLE001 - fail closed on any parser failure
-            return self.held(f"message could not be parsed ({type(exc).__name__})", *self.envelope_of(raw, mail_from, rcpts), at)
+            return self.held(
+                f"message could not be parsed ({type(exc).__name__})",
+                *self.envelope_of(raw, mail_from, rcpts),
+                at,
+            )
         if mail_from is None:
             mail_from = view.sender.address
         if not rcpts:
@@ -103,11 +142,21 @@ class Scanner:
         if not rcpts:
             return self.held("message has no recipients", mail_from, rcpts, at)
         try:
-            recipients, classes, findings = self.engine.judge(view, mail_from or "", rcpts, at, self.config.limits.pattern_timeout_seconds)
+            recipients, classes, findings = self.engine.judge(
+                view, mail_from or "", rcpts, at, self.config.limits.pattern_timeout_seconds
+            )
         except PatternTimeout as exc:
             return self.held(f"rule {exc.args[0]} ran past its time bound", mail_from, rcpts, at)
         except Exception as exc:  # noqa: BLE001 - a detector bug holds the copy, never passes it
             return self.held(f"scanner error ({type(exc).__name__})", mail_from, rcpts, at)
         verdict = Verdict.strictest(recipients.values()) if recipients else Verdict.QUARANTINE
-        return ScanResult(verdict, recipients, classes, tuple(findings), notes=view.notes, at=at,
-                          subject=view.subject, message_id=view.message_id)
+        return ScanResult(
+            verdict,
+            recipients,
+            classes,
+            tuple(findings),
+            notes=view.notes,
+            at=at,
+            subject=view.subject,
+            message_id=view.message_id,
+        )

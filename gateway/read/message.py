@@ -83,8 +83,15 @@ class Segment:
 
     __slots__ = ("part", "text", "is_link", "_zones", "_cut", "_spaced", "_distinct", "_words")
 
-    def __init__(self, part: str, text: NormalizedText, zones: tuple[ZoneSpan, ...] | None = None,
-                 is_link: bool = False, *, cut: Callable[[str], tuple[ZoneSpan, ...]] | None = None) -> None:
+    def __init__(
+        self,
+        part: str,
+        text: NormalizedText,
+        zones: tuple[ZoneSpan, ...] | None = None,
+        is_link: bool = False,
+        *,
+        cut: Callable[[str], tuple[ZoneSpan, ...]] | None = None,
+    ) -> None:
         if (zones is None) == (cut is None):
             raise ValueError("a Segment needs either its zones or a way to cut them")
         self.part = part  # subject | body | html | attachment:NAME | header:NAME
@@ -197,7 +204,12 @@ def same_person(a: str, b: str) -> bool:
 
 # -- decoding ----------------------------------------------------------------
 
-_CHARSET_ALIASES = {"utf8": "utf-8", "ascii": "us-ascii", "latin1": "iso-8859-1", "unicode-1-1-utf-7": "utf-7"}
+_CHARSET_ALIASES = {
+    "utf8": "utf-8",
+    "ascii": "us-ascii",
+    "latin1": "iso-8859-1",
+    "unicode-1-1-utf-7": "utf-7",
+}
 
 
 def decode_text(data: bytes, declared: str | None, notes: list[str] | None = None) -> str:
@@ -278,14 +290,24 @@ _ON_WROTE = re.compile(
 )
 _ON_START = re.compile(r"^(?:on|le|am|el|op)\s+\S", re.IGNORECASE)
 _WROTE_END = re.compile(r"(?:wrote|a écrit|schrieb|escribió|schreef)\s*:\s*$", re.IGNORECASE)
-_ATTRIB_AUTHOR = re.compile(r"(?P<name>[^,<>]*?)\s*<(?P<addr>[^<>\s@]+@[^<>\s]+)>\s*(?:wrote|a écrit|schrieb|escribió|schreef)", re.IGNORECASE)
-_ATTRIB_NAME = re.compile(r",\s*(?:at\s+)?(?:\d{1,2}[:.]\d{2}\s*(?:[ap]m)?,?\s*)?(?P<name>[^,<>]+?)\s+(?:wrote|a écrit|schrieb)", re.IGNORECASE)
+_ATTRIB_AUTHOR = re.compile(
+    r"(?P<name>[^,<>]*?)\s*<(?P<addr>[^<>\s@]+@[^<>\s]+)>\s*(?:wrote|a écrit|schrieb|escribió|schreef)",
+    re.IGNORECASE,
+)
+_ATTRIB_NAME = re.compile(
+    r",\s*(?:at\s+)?(?:\d{1,2}[:.]\d{2}\s*(?:[ap]m)?,?\s*)?(?P<name>[^,<>]+?)\s+(?:wrote|a écrit|schrieb)",
+    re.IGNORECASE,
+)
 # A cheap first look: only a line starting like this can be an attribution,
 # a header block's From line or a separator (each is matched in full after).
-_MAYBE_MARKER = re.compile(r"^(?:(?:on|le|am|el|op)\b|\*?(?:from|de|von|van)\*?\s*:|-{2,}|_{10,}|begin forwarded)",
-                           re.IGNORECASE)
+_MAYBE_MARKER = re.compile(
+    r"^(?:(?:on|le|am|el|op)\b|\*?(?:from|de|von|van)\*?\s*:|-{2,}|_{10,}|begin forwarded)",
+    re.IGNORECASE,
+)
 _HEADER_FROM = re.compile(r"^\*?(?:from|de|von|van)\*?\s*:\s*(?P<value>.+)$", re.IGNORECASE)
-_HEADER_NEXT = re.compile(r"^\*?(?:sent|date|to|cc|subject|envoyé|gesendet|an|betreff|objet|à)\*?\s*:", re.IGNORECASE)
+_HEADER_NEXT = re.compile(
+    r"^\*?(?:sent|date|to|cc|subject|envoyé|gesendet|an|betreff|objet|à)\*?\s*:", re.IGNORECASE
+)
 _SEPARATOR = re.compile(
     r"^(?:-{2,}\s*(?:original message|forwarded message|message d'origine)\s*-*|_{10,}|begin forwarded message:?|-{5,})\s*$",
     re.IGNORECASE,
@@ -331,13 +353,15 @@ def _lines(text: str) -> list[_Line]:
         end = pos + len(raw)
         m = _QUOTE_PREFIX.match(raw)
         depth = m.group(1).count(">") if m else 0
-        body = raw[m.end():] if m else raw
+        body = raw[m.end() :] if m else raw
         out.append(_Line(pos, end, body.strip(), depth))
         pos = end + 1
     return out
 
 
-def find_zones(text: str, sender: Author, is_colleague: IsColleague, *, detect_signature: bool = True) -> tuple[ZoneSpan, ...]:
+def find_zones(
+    text: str, sender: Author, is_colleague: IsColleague, *, detect_signature: bool = True
+) -> tuple[ZoneSpan, ...]:
     """Cut a body into new text, signature and quoted blocks with their authors."""
     lines = _lines(text)
     n = len(lines)
@@ -373,7 +397,13 @@ def find_zones(text: str, sender: Author, is_colleague: IsColleague, *, detect_s
         # "On <date>, <name> <addr> wrote:" on one line or across two.
         joined = ln.text
         span = 1
-        if _ON_START.match(ln.text) and not _WROTE_END.search(ln.text) and i + 1 < n and lines[i + 1].depth == ln.depth and _WROTE_END.search(lines[i + 1].text):
+        if (
+            _ON_START.match(ln.text)
+            and not _WROTE_END.search(ln.text)
+            and i + 1 < n
+            and lines[i + 1].depth == ln.depth
+            and _WROTE_END.search(lines[i + 1].text)
+        ):
             joined = ln.text + " " + lines[i + 1].text
             span = 2
         if _ON_WROTE.match(joined):
@@ -393,7 +423,14 @@ def find_zones(text: str, sender: Author, is_colleague: IsColleague, *, detect_s
                 start = i - 1
             k = i + 1
             # The header block: Sent/To/Cc/Subject lines (HTML renders blank lines between them).
-            while k < n and k <= i + 10 and (_HEADER_NEXT.match(lines[k].text) or (not lines[k].text and k + 1 < n and _HEADER_NEXT.match(lines[k + 1].text))):
+            while (
+                k < n
+                and k <= i + 10
+                and (
+                    _HEADER_NEXT.match(lines[k].text)
+                    or (not lines[k].text and k + 1 < n and _HEADER_NEXT.match(lines[k + 1].text))
+                )
+            ):
                 k += 1
             for j in range(start, k):
                 kinds[j] = (Zone.QUOTE_HEADER, author)
@@ -425,7 +462,9 @@ def find_zones(text: str, sender: Author, is_colleague: IsColleague, *, detect_s
     return tuple(ZoneSpan(a, b, zone, owner, author) for a, b, zone, owner, author in runs)
 
 
-def _mark_signature(lines: list[_Line], kinds: list[tuple[Zone, Author | None]], first_quote: int) -> None:
+def _mark_signature(
+    lines: list[_Line], kinds: list[tuple[Zone, Author | None]], first_quote: int
+) -> None:
     new_end = first_quote
     while new_end > 0 and not lines[new_end - 1].text:
         new_end -= 1
@@ -440,7 +479,7 @@ def _mark_signature(lines: list[_Line], kinds: list[tuple[Zone, Author | None]],
         if kinds[i][0] != Zone.NEW:
             continue
         if _VALEDICTION.match(lines[i].text):
-            tail = [ln for ln in lines[i + 1:new_end] if ln.text]
+            tail = [ln for ln in lines[i + 1 : new_end] if ln.text]
             if len(tail) <= 12:
                 for k in range(i + 1, new_end):
                     kinds[k] = (Zone.SIGNATURE, None)
@@ -457,7 +496,9 @@ def _owner(zone: Zone, author: Author | None, sender: Author, is_colleague: IsCo
         # A quote with no attribution is, in practice, the correspondent's
         # message being answered.
         return Owner.CORRESPONDENT
-    if (author.address and author.address == sender.address) or (sender.name and same_person(author.name, sender.name)):
+    if (author.address and author.address == sender.address) or (
+        sender.name and same_person(author.name, sender.name)
+    ):
         return Owner.SCHOOL
     if is_colleague(author):
         return Owner.SCHOOL
@@ -466,7 +507,21 @@ def _owner(zone: Zone, author: Author | None, sender: Author, is_colleague: IsCo
 
 # -- attachments -----------------------------------------------------------
 
-_TEXT_EXTENSIONS = {".txt", ".csv", ".ics", ".vcf", ".vcard", ".md", ".tsv", ".htm", ".html", ".eml", ".json", ".xml", ".rtf"}
+_TEXT_EXTENSIONS = {
+    ".txt",
+    ".csv",
+    ".ics",
+    ".vcf",
+    ".vcard",
+    ".md",
+    ".tsv",
+    ".htm",
+    ".html",
+    ".eml",
+    ".json",
+    ".xml",
+    ".rtf",
+}
 _FOLDED = re.compile(r"\r?\n[ \t]")
 
 
@@ -528,7 +583,15 @@ class _Builder:
     notes: list[str] = field(default_factory=list)
     parts_seen: int = 0
 
-    def add_text(self, part: str, text: str, *, zones: bool = True, author: Author | None = None, is_link: bool = False) -> None:
+    def add_text(
+        self,
+        part: str,
+        text: str,
+        *,
+        zones: bool = True,
+        author: Author | None = None,
+        is_link: bool = False,
+    ) -> None:
         if not text or not text.strip():
             return
         norm = normalize(text)
@@ -543,19 +606,36 @@ class _Builder:
             def cut_forwarded(text: str) -> tuple[ZoneSpan, ...]:
                 inner = find_zones(text, sender, is_colleague, detect_signature=False)
                 return tuple(
-                    ZoneSpan(z.start, z.end, Zone.QUOTED if z.zone in (Zone.NEW, Zone.SIGNATURE) else z.zone,
-                             owner if z.zone in (Zone.NEW, Zone.SIGNATURE) else z.owner, z.author or author)
+                    ZoneSpan(
+                        z.start,
+                        z.end,
+                        Zone.QUOTED if z.zone in (Zone.NEW, Zone.SIGNATURE) else z.zone,
+                        owner if z.zone in (Zone.NEW, Zone.SIGNATURE) else z.owner,
+                        z.author or author,
+                    )
                     for z in inner
                 )
 
             self.segments.append(Segment(part, norm, is_link=is_link, cut=cut_forwarded))
         elif zones:
-            self.segments.append(Segment(part, norm, is_link=is_link, cut=functools.partial(
-                find_zones, sender=self.sender, is_colleague=self.is_colleague)))
+            self.segments.append(
+                Segment(
+                    part,
+                    norm,
+                    is_link=is_link,
+                    cut=functools.partial(
+                        find_zones, sender=self.sender, is_colleague=self.is_colleague
+                    ),
+                )
+            )
         else:
-            self.segments.append(Segment(part, norm, (ZoneSpan(0, len(norm.text), Zone.NEW, Owner.SCHOOL),), is_link))
+            self.segments.append(
+                Segment(part, norm, (ZoneSpan(0, len(norm.text), Zone.NEW, Owner.SCHOOL),), is_link)
+            )
 
-    def walk(self, msg: Message, depth: int, forwarded_by: Author | None, label_prefix: str | None) -> None:
+    def walk(
+        self, msg: Message, depth: int, forwarded_by: Author | None, label_prefix: str | None
+    ) -> None:
         self.parts_seen += 1
         if self.parts_seen > self.limits.max_parts:
             raise UnreadableMessage(f"more than {self.limits.max_parts} MIME parts")
@@ -572,7 +652,9 @@ class _Builder:
             return
         filename = decode_header(msg.get_filename()) if msg.get_filename() else ""
         disposition = (msg.get("Content-Disposition") or "").split(";")[0].strip().lower()
-        if ctype == "message/rfc822" or (ctype.startswith("message/") and isinstance(msg.get_payload(), list)):
+        if ctype == "message/rfc822" or (
+            ctype.startswith("message/") and isinstance(msg.get_payload(), list)
+        ):
             inner = msg.get_payload()
             inner_msg = inner[0] if isinstance(inner, list) and inner else None
             name = filename or "forwarded message"
@@ -601,7 +683,12 @@ class _Builder:
             return
         if ctype.startswith("text/") or ext in _TEXT_EXTENSIONS:
             text = decode_text(payload_bytes, charset, self.notes)
-            if ctype in {"text/calendar", "text/vcard", "text/x-vcard", "text/directory"} or ext in {".ics", ".vcf", ".vcard"}:
+            if ctype in {
+                "text/calendar",
+                "text/vcard",
+                "text/x-vcard",
+                "text/directory",
+            } or ext in {".ics", ".vcf", ".vcard"}:
                 text = _unfold_calendar(text)
                 self.add_text(part_label or "body", text, zones=False, author=forwarded_by)
             else:
@@ -611,16 +698,31 @@ class _Builder:
             return
         scanned = False
         if len(payload_bytes) > self.limits.max_attachment_bytes:
-            self.notes.append(f"{label_name}: larger than {self.limits.max_attachment_bytes} bytes, not read")
+            self.notes.append(
+                f"{label_name}: larger than {self.limits.max_attachment_bytes} bytes, not read"
+            )
         elif ctype == "application/pdf" or ext == ".pdf":
             extracted = _pdf_text(payload_bytes, self.limits, self.notes, label_name)
             if extracted is not None:
-                self.add_text(part_label or f"attachment:{label_name}", extracted, zones=False, author=forwarded_by)
+                self.add_text(
+                    part_label or f"attachment:{label_name}",
+                    extracted,
+                    zones=False,
+                    author=forwarded_by,
+                )
                 scanned = True
-        elif ext == ".docx" or ctype == "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
+        elif (
+            ext == ".docx"
+            or ctype == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        ):
             extracted = _docx_text(payload_bytes, self.notes, label_name)
             if extracted is not None:
-                self.add_text(part_label or f"attachment:{label_name}", extracted, zones=False, author=forwarded_by)
+                self.add_text(
+                    part_label or f"attachment:{label_name}",
+                    extracted,
+                    zones=False,
+                    author=forwarded_by,
+                )
                 scanned = True
         self.attachments.append(Attachment(label_name, ctype, len(payload_bytes), scanned))
 
@@ -652,16 +754,23 @@ def parse_bytes(raw: bytes) -> Message:
     """
     text = raw.decode("ascii", "surrogateescape")  # what BytesParser does first
     m = _HEADER_END.search(text)
-    if m is None or m.start() == 0 or text.startswith("From ") or _NESTED_TYPE.search(text, 0, m.start()):
+    if (
+        m is None
+        or m.start() == 0
+        or text.startswith("From ")
+        or _NESTED_TYPE.search(text, 0, m.start())
+    ):
         return email.message_from_string(text)
-    msg = email.message_from_string(text[:m.end()])
+    msg = email.message_from_string(text[: m.end()])
     if msg.defects or msg.get_payload() or msg.get_content_maintype() in ("multipart", "message"):
         return email.message_from_string(text)
-    msg.set_payload(text[m.end():])
+    msg.set_payload(text[m.end() :])
     return msg
 
 
-def read_message(raw: bytes, is_colleague: IsColleague = lambda a: False, limits: ReadLimits | None = None) -> MessageView:
+def read_message(
+    raw: bytes, is_colleague: IsColleague = lambda a: False, limits: ReadLimits | None = None
+) -> MessageView:
     """Read raw RFC 5322 bytes as a person would. Raises ``UnreadableMessage``."""
     limits = limits or ReadLimits()
     try:
@@ -704,4 +813,3 @@ def read_message(raw: bytes, is_colleague: IsColleague = lambda a: False, limits
         notes=tuple(builder.notes),
         hidden_characters=sum(s.text.hidden_characters for s in builder.segments),
     )
-

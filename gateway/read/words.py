@@ -21,7 +21,8 @@ _WORD = re.compile(r"\w+")
 # ASCII letters lower-cased, digits and "_" kept, other ASCII bytes -> space;
 # bytes of non-ASCII characters (0x80-0xFF in UTF-8) kept as they are.
 _ASCII_WORD_BYTES = bytes(
-    (ord(chr(c).lower()) if chr(c).isalnum() or chr(c) == "_" else 0x20) if c < 0x80 else c for c in range(256)
+    (ord(chr(c).lower()) if chr(c).isalnum() or chr(c) == "_" else 0x20) if c < 0x80 else c
+    for c in range(256)
 )
 
 

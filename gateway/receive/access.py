@@ -47,8 +47,9 @@ class Access:
         peer = peer_address(session)
         return peer is not None and trusted(peer, self.networks)
 
-    def authenticate(self, server: SMTP, session: Session, envelope: SMTPEnvelope, mechanism: str,
-                     auth_data: Any) -> AuthResult:
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: SMTPEnvelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         user = auth_data.login.decode("utf-8", "replace")
@@ -64,7 +65,9 @@ class Access:
                 except argon2.exceptions.VerificationError:
                     ok = False
                 except argon2.exceptions.InvalidHashError:
-                    log.error("SMTP user has an invalid password hash", extra={"json": {"user": user}})
+                    log.error(
+                        "SMTP user has an invalid password hash", extra={"json": {"user": user}}
+                    )
                 if ok:
                     self._verified.add(key)  # a mail server logs in on every connection
         log.info("smtp auth", extra={"json": {"user": user, "ok": ok, "client": str(session.peer)}})

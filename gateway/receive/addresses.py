@@ -9,7 +9,9 @@ from email_validator import EmailNotValidError, validate_email
 from gateway.mail import in_domains
 
 
-@functools.lru_cache(maxsize=65536)  # the same few thousand addresses all day; validation costs 0.2 ms
+@functools.lru_cache(
+    maxsize=65536
+)  # the same few thousand addresses all day; validation costs 0.2 ms
 def address_problem(address: str, smtputf8: bool) -> str | None:
     """Why an envelope address is refused, as an SMTP reply; None if it is fine."""
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in address):
@@ -26,8 +28,14 @@ def address_problem(address: str, smtputf8: bool) -> str | None:
     if domain.startswith("["):
         return "553 5.7.1 Address literals are not accepted"
     try:
-        validate_email(address, check_deliverability=False, allow_smtputf8=smtputf8, allow_quoted_local=False,
-                       allow_domain_literal=False, globally_deliverable=False)
+        validate_email(
+            address,
+            check_deliverability=False,
+            allow_smtputf8=smtputf8,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            globally_deliverable=False,
+        )
     except EmailNotValidError:
         return "553 5.1.3 Bad address syntax"
     return None

@@ -32,8 +32,13 @@ Process = Callable[[Envelope, bytes], Awaitable[str]]
 
 
 class RelayHandler:
-    def __init__(self, settings: RelaySettings, access: Access, process: Process,
-                 storage_low: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        settings: RelaySettings,
+        access: Access,
+        process: Process,
+        storage_low: Callable[[], bool],
+    ) -> None:
         self.settings = settings
         self.access = access
         self.process = process
@@ -47,8 +52,14 @@ class RelayHandler:
         log.error("smtp session error", exc_info=error)
         return TEMPFAIL
 
-    async def handle_MAIL(self, server: SMTP, session: Session, envelope: SMTPEnvelope, address: str,
-                          mail_options: list[str]) -> str:
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SMTPEnvelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
         if self.draining:
             return SHUTTING_DOWN
         if not self.access.authorised(session):
@@ -68,8 +79,14 @@ class RelayHandler:
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Ok"
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: SMTPEnvelope, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SMTPEnvelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if self.draining:
             return SHUTTING_DOWN
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
@@ -87,8 +104,13 @@ class RelayHandler:
         if b"\x00" in raw:
             return "550 5.6.0 Message contains NUL characters; not accepted"
         peer = peer_address(session) or str(session.peer)
-        env = Envelope("" if envelope.mail_from == "<>" else (envelope.mail_from or ""), tuple(envelope.rcpt_tos),
-                       tuple(envelope.mail_options), peer, session.host_name or "")
+        env = Envelope(
+            "" if envelope.mail_from == "<>" else (envelope.mail_from or ""),
+            tuple(envelope.rcpt_tos),
+            tuple(envelope.mail_options),
+            peer,
+            session.host_name or "",
+        )
         # Shielded: a client timeout or disconnect cancels this hook, but a
         # commit or a forward under way must finish (or never start).
         task = asyncio.ensure_future(self.process(env, raw))

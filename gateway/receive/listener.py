@@ -24,8 +24,12 @@ class _TooBusy(asyncio.Protocol):
 class Listener:
     """Accepts connections for ``handler``; ``on_count`` hears the number of open sessions."""
 
-    def __init__(self, settings: RelaySettings, handler: RelayHandler,
-                 on_count: Callable[[int], None] = lambda n: None) -> None:
+    def __init__(
+        self,
+        settings: RelaySettings,
+        handler: RelayHandler,
+        on_count: Callable[[int], None] = lambda n: None,
+    ) -> None:
         self.settings = settings
         self.handler = handler
         self.on_count = on_count
@@ -52,13 +56,32 @@ class Listener:
         self.connections += 1
         self.on_count(self.connections)
         s = self.settings
-        auth = ({"authenticator": self.handler.access.authenticate, "auth_require_tls": True} if s.auth_users
-                else {"auth_exclude_mechanism": ["LOGIN", "PLAIN"]})  # nothing to offer
-        return GatewaySMTP(self.handler, on_close=self._closed, data_size_limit=s.max_message_bytes,
-                           enable_SMTPUTF8=True, hostname=s.hostname, ident="Chaperone", tls_context=self._tls,
-                           require_starttls=s.require_tls, timeout=s.timeout_seconds, **auth,
-                           command_call_limit={"*": 10000, "NOOP": 50, "EHLO": 10, "HELO": 10, "VRFY": 3,
-                                               "EXPN": 3, "AUTH": 3})
+        auth = (
+            {"authenticator": self.handler.access.authenticate, "auth_require_tls": True}
+            if s.auth_users
+            else {"auth_exclude_mechanism": ["LOGIN", "PLAIN"]}
+        )  # nothing to offer
+        return GatewaySMTP(
+            self.handler,
+            on_close=self._closed,
+            data_size_limit=s.max_message_bytes,
+            enable_SMTPUTF8=True,
+            hostname=s.hostname,
+            ident="Chaperone",
+            tls_context=self._tls,
+            require_starttls=s.require_tls,
+            timeout=s.timeout_seconds,
+            **auth,
+            command_call_limit={
+                "*": 10000,
+                "NOOP": 50,
+                "EHLO": 10,
+                "HELO": 10,
+                "VRFY": 3,
+                "EXPN": 3,
+                "AUTH": 3,
+            },
+        )
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()

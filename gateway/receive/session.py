@@ -69,9 +69,13 @@ class GatewaySMTP(SMTP):
     # limit answers a *permanent* 500 that bounces them: take up to 64 KiB.
     line_length_limit = 65538
 
-    def __init__(self, handler: Any, *, on_close: Callable[[], None] = lambda: None, **kwargs: Any) -> None:
+    def __init__(
+        self, handler: Any, *, on_close: Callable[[], None] = lambda: None, **kwargs: Any
+    ) -> None:
         if kwargs.get("decode_data"):
-            raise ValueError("the gateway hands messages on as bytes, exactly as received: decode_data must be off")
+            raise ValueError(
+                "the gateway hands messages on as bytes, exactly as received: decode_data must be off"
+            )
         super().__init__(handler, **kwargs)
         self._on_close = on_close
 

@@ -55,8 +55,10 @@ def targets(store: Store, target: str, recipient: str | None = None) -> list[Cop
     if recipient:
         copies = [c for c in copies if c.recipient.lower() == recipient.lower()]
     if not copies:
-        raise DecisionError(f"nothing to decide for {target!r}{' and ' + recipient if recipient else ''} "
-                            "(see 'gateway quarantine list --status held')")
+        raise DecisionError(
+            f"nothing to decide for {target!r}{' and ' + recipient if recipient else ''} "
+            "(see 'gateway quarantine list --status held')"
+        )
     return copies
 
 
@@ -73,35 +75,74 @@ def _check_decision(copies: list[CopyRecord], *, actor: str, reason: str, actor_
             raise NotYoursToDecide("you sent this message, so another reviewer must decide on it")
 
 
-def _decide(config: Config, store: Store, target: str, decision: str, *, actor: str, reason: str,
-            recipient: str | None, note: str, actor_email: str = "") -> list[DecisionResult]:
+def _decide(
+    config: Config,
+    store: Store,
+    target: str,
+    decision: str,
+    *,
+    actor: str,
+    reason: str,
+    recipient: str | None,
+    note: str,
+    actor_email: str = "",
+) -> list[DecisionResult]:
     copies = targets(store, target, recipient)
     _check_decision(copies, actor=actor, reason=reason, actor_email=actor_email)
     results = []
     for copy in copies:
-        if decision == CopyStatus.RELEASED and copy.status == CopyStatus.HELD and _needs_two(config, copy):
+        if (
+            decision == CopyStatus.RELEASED
+            and copy.status == CopyStatus.HELD
+            and _needs_two(config, copy)
+        ):
             earlier = store.release_approvals(copy.id)
             if actor in earlier:
-                raise DecisionError(f"copy {copy.id} needs a second, different reviewer to release it")
+                raise DecisionError(
+                    f"copy {copy.id} needs a second, different reviewer to release it"
+                )
             if not earlier:
-                store.audit(actor, "release-approved", message_id=copy.message_id, copy_id=copy.id,
-                            detail={"reason": reason, "why": "two-person release"})
-                results.append(DecisionResult(copy.id, copy.recipient, False, "held", awaiting_second=True))
+                store.audit(
+                    actor,
+                    "release-approved",
+                    message_id=copy.message_id,
+                    copy_id=copy.id,
+                    detail={"reason": reason, "why": "two-person release"},
+                )
+                results.append(
+                    DecisionResult(copy.id, copy.recipient, False, "held", awaiting_second=True)
+                )
                 continue
         changed = store.decide(copy.id, decision, actor=actor, reason=reason)
         after = store.copy(copy.id)
         assert after is not None
         results.append(DecisionResult(copy.id, copy.recipient, changed, after.status))
         if changed:
-            notice = decision_notice(config, decision=decision, sender=copy.mail_from, recipient=copy.recipient,
-                                     subject=copy.subject, queue_id=copy.message_id, reviewer=actor, note=note,
-                                     at=now_utc())
+            notice = decision_notice(
+                config,
+                decision=decision,
+                sender=copy.mail_from,
+                recipient=copy.recipient,
+                subject=copy.subject,
+                queue_id=copy.message_id,
+                reviewer=actor,
+                note=note,
+                at=now_utc(),
+            )
             if notice is not None:
                 try:
-                    store.accept(notice.envelope, notice.raw, notice.copies, subject=notice.subject, kind="notice")
+                    store.accept(
+                        notice.envelope,
+                        notice.raw,
+                        notice.copies,
+                        subject=notice.subject,
+                        kind="notice",
+                    )
                 except StoreError:
                     # The decision stands (it is committed and audited); only the notice is missing.
-                    store.audit("gateway", "notice-failed", message_id=copy.message_id, copy_id=copy.id)
+                    store.audit(
+                        "gateway", "notice-failed", message_id=copy.message_id, copy_id=copy.id
+                    )
                     raise
     return results
 
@@ -111,18 +152,53 @@ def _needs_two(config: Config, copy: CopyRecord) -> bool:
     return bool(wanted & {f.category for f in copy.findings})
 
 
-def release(config: Config, store: Store, target: str, *, actor: str, reason: str,
-            recipient: str | None = None, actor_email: str = "") -> list[DecisionResult]:
+def release(
+    config: Config,
+    store: Store,
+    target: str,
+    *,
+    actor: str,
+    reason: str,
+    recipient: str | None = None,
+    actor_email: str = "",
+) -> list[DecisionResult]:
     """Deliver held copies exactly as written (plus one trace header); tell the sender."""
-    return _decide(config, store, target, CopyStatus.RELEASED, actor=actor, reason=reason, recipient=recipient, note="",
-                   actor_email=actor_email)
+    return _decide(
+        config,
+        store,
+        target,
+        CopyStatus.RELEASED,
+        actor=actor,
+        reason=reason,
+        recipient=recipient,
+        note="",
+        actor_email=actor_email,
+    )
 
 
-def reject(config: Config, store: Store, target: str, *, actor: str, reason: str, tell_sender: str = "",
-           recipient: str | None = None, actor_email: str = "") -> list[DecisionResult]:
+def reject(
+    config: Config,
+    store: Store,
+    target: str,
+    *,
+    actor: str,
+    reason: str,
+    tell_sender: str = "",
+    recipient: str | None = None,
+    actor_email: str = "",
+) -> list[DecisionResult]:
     """Never deliver these copies; tell the sender, with ``tell_sender`` as the reviewer's words."""
-    return _decide(config, store, target, CopyStatus.REJECTED, actor=actor, reason=reason, recipient=recipient,
-                   note=tell_sender, actor_email=actor_email)
+    return _decide(
+        config,
+        store,
+        target,
+        CopyStatus.REJECTED,
+        actor=actor,
+        reason=reason,
+        recipient=recipient,
+        note=tell_sender,
+        actor_email=actor_email,
+    )
 
 
 SCOPES = ("sender", "sender-recipient", "anyone")
@@ -141,8 +217,18 @@ def approvable(config: Config, copy: CopyRecord) -> list[tuple[int, DetailKind, 
     return out
 
 
-def release_with_exception(config: Config, store: Store, copy_id: int, *, actor: str, reason: str,
-                           finding: int, scope: str, until: date, actor_email: str = "") -> list[DecisionResult]:
+def release_with_exception(
+    config: Config,
+    store: Store,
+    copy_id: int,
+    *,
+    actor: str,
+    reason: str,
+    finding: int,
+    scope: str,
+    until: date,
+    actor_email: str = "",
+) -> list[DecisionResult]:
     """Approve the detail a finding names (scoped, with an expiry), then release the copy: one step.
 
     The exception goes to the store; running gateways pick it up within
@@ -161,10 +247,16 @@ def release_with_exception(config: Config, store: Store, copy_id: int, *, actor:
     if not today <= until <= today + timedelta(days=366):
         raise DecisionError("an exception needs an expiry date within the next year")
     kind, value = choices[finding]
-    store.add_exception(kind=kind, value=value, label=f"approved by {actor} from copy {copy_id}: {reason}"[:200],
-                        senders=[copy.mail_from] if scope in ("sender", "sender-recipient") else [],
-                        recipients=[copy.recipient] if scope == "sender-recipient" else [],
-                        # Like the configuration's "until": approved through that whole day, school time.
-                        until=through_day(until, config.timezone),
-                        actor=actor, reason=reason, copy_id=copy_id)
+    store.add_exception(
+        kind=kind,
+        value=value,
+        label=f"approved by {actor} from copy {copy_id}: {reason}"[:200],
+        senders=[copy.mail_from] if scope in ("sender", "sender-recipient") else [],
+        recipients=[copy.recipient] if scope == "sender-recipient" else [],
+        # Like the configuration's "until": approved through that whole day, school time.
+        until=through_day(until, config.timezone),
+        actor=actor,
+        reason=reason,
+        copy_id=copy_id,
+    )
     return release(config, store, str(copy_id), actor=actor, reason=reason, actor_email=actor_email)

@@ -34,7 +34,11 @@ class ShownFinding:
     def marked_context(self) -> str:
         """The context with the evidence in [[double brackets]], for plain text."""
         f = self.finding
-        return f.context.replace(f.evidence, f"[[{f.evidence}]]", 1) if f.evidence in f.context else f.context
+        return (
+            f.context.replace(f.evidence, f"[[{f.evidence}]]", 1)
+            if f.evidence in f.context
+            else f.context
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +85,17 @@ def header_lines(raw: bytes, limit: int = 60) -> tuple[str, ...]:
     return tuple(printable(line) for line in head.decode("utf-8", "replace").splitlines()[:limit])
 
 
-def readable_text(raw: bytes, is_colleague: Callable[[Author], bool]) -> tuple[tuple[TextPart, ...], str]:
+def readable_text(
+    raw: bytes, is_colleague: Callable[[Author], bool]
+) -> tuple[tuple[TextPart, ...], str]:
     """The message's text part by part, as the scanner reads it; or why it cannot be read."""
     try:
         view = read_message(raw, is_colleague)
     except Exception as exc:  # noqa: BLE001 - an unreadable message is shown as such
-        return (), f"the message cannot be read as text ({type(exc).__name__}); it is held for that reason"
+        return (
+            (),
+            f"the message cannot be read as text ({type(exc).__name__}); it is held for that reason",
+        )
     return tuple(TextPart(seg.part, seg.text.text) for seg in view.segments if not seg.is_link), ""
 
 
@@ -97,7 +106,11 @@ def html_parts(raw: bytes) -> list[str]:
     for part in msg.walk():
         if part.get_content_type() == "text/html" and part.get_filename() is None:
             payload = part.get_payload(decode=True)
-            out.append(decode_text(payload if isinstance(payload, bytes) else b"", part.get_content_charset()))
+            out.append(
+                decode_text(
+                    payload if isinstance(payload, bytes) else b"", part.get_content_charset()
+                )
+            )
     return out
 
 
@@ -112,7 +125,14 @@ def attachments(raw: bytes) -> list[tuple[Attachment, bytes]]:
             continue
         decoded = part.get_payload(decode=True)
         payload = decoded if isinstance(decoded, bytes) else b""
-        out.append((Attachment(index, str(name or f"part-{index}"), part.get_content_type(), len(payload)), payload))
+        out.append(
+            (
+                Attachment(
+                    index, str(name or f"part-{index}"), part.get_content_type(), len(payload)
+                ),
+                payload,
+            )
+        )
     return out
 
 

@@ -75,8 +75,15 @@ class StoredFinding:
     value: str = ""  # canonical: E.164 number, address or platform:handle (contact-detail rules)
 
     def as_json(self) -> dict:
-        return {"rule": self.rule, "category": self.category, "action": self.action,
-                "evidence": self.evidence, "part": self.part, "zone": self.zone, "quoted": self.quoted}
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "action": self.action,
+            "evidence": self.evidence,
+            "part": self.part,
+            "zone": self.zone,
+            "quoted": self.quoted,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +123,29 @@ class CopyRecord:
     findings: tuple[StoredFinding, ...] = ()
 
     def as_json(self) -> dict:
-        out = {"id": self.id, "message": self.message_id, "recipient": self.recipient,
-               "class": self.recipient_class, "status": self.status, "reason": self.reason,
-               "sender": self.mail_from, "subject": self.subject, "size": self.size, "kind": self.kind,
-               "created_at": ts(self.created_at), "updated_at": ts(self.updated_at),
-               "attempts": self.attempts, "last_reply": self.last_reply,
-               "findings": [f.as_json() for f in self.findings]}
+        out = {
+            "id": self.id,
+            "message": self.message_id,
+            "recipient": self.recipient,
+            "class": self.recipient_class,
+            "status": self.status,
+            "reason": self.reason,
+            "sender": self.mail_from,
+            "subject": self.subject,
+            "size": self.size,
+            "kind": self.kind,
+            "created_at": ts(self.created_at),
+            "updated_at": ts(self.updated_at),
+            "attempts": self.attempts,
+            "last_reply": self.last_reply,
+            "findings": [f.as_json() for f in self.findings],
+        }
         if self.decided_by:
-            out["decision"] = {"by": self.decided_by, "at": ts(self.decided_at) if self.decided_at else None,
-                               "reason": self.decision_reason}
+            out["decision"] = {
+                "by": self.decided_by,
+                "at": ts(self.decided_at) if self.decided_at else None,
+                "reason": self.decision_reason,
+            }
         if self.possible_duplicate:
             out["possible_duplicate"] = True
         return out
@@ -162,12 +183,16 @@ class AuditEntry:
 
 
 def dedupe_key(mail_from: str, raw: bytes) -> str:
-    return hashlib.sha256(mail_from.lower().encode("utf-8", "surrogateescape") + b"\0" + raw).hexdigest()
+    return hashlib.sha256(
+        mail_from.lower().encode("utf-8", "surrogateescape") + b"\0" + raw
+    ).hexdigest()
 
 
-_COPY_COLUMNS = ("c.id, c.message_id, c.recipient, c.recipient_class, c.status, c.reason, c.created_at, "
-                 "c.updated_at, c.attempts, c.next_attempt_at, c.last_reply, m.mail_from, m.subject, m.size, "
-                 "c.decided_by, c.decided_at, c.decision_reason, c.possible_duplicate, m.kind, c.assigned_to")
+_COPY_COLUMNS = (
+    "c.id, c.message_id, c.recipient, c.recipient_class, c.status, c.reason, c.created_at, "
+    "c.updated_at, c.attempts, c.next_attempt_at, c.last_reply, m.mail_from, m.subject, m.size, "
+    "c.decided_by, c.decided_at, c.decision_reason, c.possible_duplicate, m.kind, c.assigned_to"
+)
 # Copies the delivery queue works on: deferred by the next hop, or released by a reviewer.
 _DELIVERABLE = "('queued', 'released')"
 
@@ -254,16 +279,22 @@ class Store:
             lock = self._db.migration_lock()
             if lock:
                 cur.execute(lock)
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-            done = {row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()}
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            done = {
+                row[0] for row in cur.execute("SELECT version FROM schema_migrations").fetchall()
+            }
             for m in MIGRATIONS:
                 if m.version in done:
                     continue
                 for statement in m.statements(self.dialect):
                     cur.execute(statement)
-                cur.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                            (m.version, m.name, ts(now_utc())))
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (m.version, m.name, ts(now_utc())),
+                )
             return max(done | {m.version for m in MIGRATIONS})
 
     def schema_version(self) -> int:
@@ -271,10 +302,20 @@ class Store:
             return cur.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
 
     # -- taking responsibility for copies ---------------------------------
-    def accept(self, envelope: Envelope, raw: bytes, copies: Sequence[NewCopy], *,
-               subject: str = "", header_message_id: str = "", scan_error: str | None = None,
-               at: datetime | None = None, queue_id: str | None = None, kind: str = "mail",
-               notices: Sequence[Any] = ()) -> Accepted:
+    def accept(
+        self,
+        envelope: Envelope,
+        raw: bytes,
+        copies: Sequence[NewCopy],
+        *,
+        subject: str = "",
+        header_message_id: str = "",
+        scan_error: str | None = None,
+        at: datetime | None = None,
+        queue_id: str | None = None,
+        kind: str = "mail",
+        notices: Sequence[Any] = (),
+    ) -> Accepted:
         """Durably record the message and these copies; idempotent per message and recipient.
 
         When the same sender sends the same bytes again (a client retrying
@@ -285,17 +326,48 @@ class Store:
         """
         at = at or now_utc()
         with self._tx() as cur:
-            accepted = self._accept(cur, envelope, raw, copies, subject=subject, header_message_id=header_message_id,
-                                    scan_error=scan_error, at=at, queue_id=queue_id, kind=kind)
+            accepted = self._accept(
+                cur,
+                envelope,
+                raw,
+                copies,
+                subject=subject,
+                header_message_id=header_message_id,
+                scan_error=scan_error,
+                at=at,
+                queue_id=queue_id,
+                kind=kind,
+            )
             if accepted.new:
                 for n in notices:
-                    self._accept(cur, n.envelope, n.raw, n.copies, subject=n.subject, header_message_id="",
-                                 scan_error=None, at=at, queue_id=None, kind="notice")
+                    self._accept(
+                        cur,
+                        n.envelope,
+                        n.raw,
+                        n.copies,
+                        subject=n.subject,
+                        header_message_id="",
+                        scan_error=None,
+                        at=at,
+                        queue_id=None,
+                        kind="notice",
+                    )
             return accepted
 
-    def _accept(self, cur: _Cursor, envelope: Envelope, raw: bytes, copies: Sequence[NewCopy], *, subject: str,
-                header_message_id: str, scan_error: str | None, at: datetime, queue_id: str | None,
-                kind: str) -> Accepted:
+    def _accept(
+        self,
+        cur: _Cursor,
+        envelope: Envelope,
+        raw: bytes,
+        copies: Sequence[NewCopy],
+        *,
+        subject: str,
+        header_message_id: str,
+        scan_error: str | None,
+        at: datetime,
+        queue_id: str | None,
+        kind: str,
+    ) -> Accepted:
         key = dedupe_key(envelope.mail_from, raw)
         proposed = queue_id or new_queue_id()
         # ON CONFLICT DO NOTHING, then read back: two nodes accepting the
@@ -305,11 +377,27 @@ class Store:
             "INSERT INTO messages (id, dedupe_key, received_at, mail_from, rcpt_tos, mail_options, "
             "client_address, client_helo, size, sha256, subject, header_message_id, scan_error, raw, kind) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
-            (proposed, key, ts(at), envelope.mail_from, json.dumps(list(envelope.rcpt_tos)),
-             json.dumps(list(envelope.mail_options)), envelope.client_address, _clean(envelope.client_helo),
-             len(raw), hashlib.sha256(raw).hexdigest(), _clean(subject)[:998],
-             _clean(header_message_id)[:998], scan_error, raw, kind))
-        message_id = cur.execute("SELECT id FROM messages WHERE dedupe_key = ?", (key,)).fetchone()[0]
+            (
+                proposed,
+                key,
+                ts(at),
+                envelope.mail_from,
+                json.dumps(list(envelope.rcpt_tos)),
+                json.dumps(list(envelope.mail_options)),
+                envelope.client_address,
+                _clean(envelope.client_helo),
+                len(raw),
+                hashlib.sha256(raw).hexdigest(),
+                _clean(subject)[:998],
+                _clean(header_message_id)[:998],
+                scan_error,
+                raw,
+                kind,
+            ),
+        )
+        message_id = cur.execute("SELECT id FROM messages WHERE dedupe_key = ?", (key,)).fetchone()[
+            0
+        ]
         new = message_id == proposed
         ids: dict[str, int] = {}
         for copy in copies:
@@ -317,11 +405,22 @@ class Store:
                 "INSERT INTO copies (message_id, recipient, recipient_class, status, reason, created_at, "
                 "updated_at, attempts, next_attempt_at, last_reply) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
                 "ON CONFLICT (message_id, recipient) DO NOTHING",
-                (message_id, copy.recipient, copy.recipient_class, copy.status, _clean(copy.reason)[:1000],
-                 ts(at), ts(at), ts(at) if copy.status == "queued" else None, _clean(copy.last_reply)[:1000])
+                (
+                    message_id,
+                    copy.recipient,
+                    copy.recipient_class,
+                    copy.status,
+                    _clean(copy.reason)[:1000],
+                    ts(at),
+                    ts(at),
+                    ts(at) if copy.status == "queued" else None,
+                    _clean(copy.last_reply)[:1000],
+                ),
             ).rowcount
-            copy_id = cur.execute("SELECT id FROM copies WHERE message_id = ? AND recipient = ?",
-                                  (message_id, copy.recipient)).fetchone()[0]
+            copy_id = cur.execute(
+                "SELECT id FROM copies WHERE message_id = ? AND recipient = ?",
+                (message_id, copy.recipient),
+            ).fetchone()[0]
             ids[copy.recipient] = copy_id
             if not inserted:
                 continue
@@ -329,15 +428,42 @@ class Store:
                 cur.execute(
                     "INSERT INTO findings (copy_id, rule, category, action, evidence, part, zone, quoted, note, "
                     "context, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (copy_id, f.rule, f.category, f.action, f.evidence, f.part, f.zone, int(f.quoted),
-                     f.note, f.context, f.value))
-            self._audit(cur, at, "gateway", copy.status, message_id, copy_id,
-                        {"reason": _clean(copy.reason)[:1000], "rules": sorted({f.rule for f in copy.findings})})
+                    (
+                        copy_id,
+                        f.rule,
+                        f.category,
+                        f.action,
+                        f.evidence,
+                        f.part,
+                        f.zone,
+                        int(f.quoted),
+                        f.note,
+                        f.context,
+                        f.value,
+                    ),
+                )
+            self._audit(
+                cur,
+                at,
+                "gateway",
+                copy.status,
+                message_id,
+                copy_id,
+                {
+                    "reason": _clean(copy.reason)[:1000],
+                    "rules": sorted({f.rule for f in copy.findings}),
+                },
+            )
         return Accepted(message_id, ids, new)
 
     # -- reading -------------------------------------------------------------
-    def copies(self, status: str | None = None, limit: int | None = None, offset: int = 0,
-               kind: str | None = "mail") -> list[CopyRecord]:
+    def copies(
+        self,
+        status: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        kind: str | None = "mail",
+    ) -> list[CopyRecord]:
         """Copies oldest first; by default only of mail as received (``kind=None``: notices too)."""
         if status is not None and status not in COPY_STATUSES:
             raise StoreError(f"unknown status {status!r}; one of {', '.join(COPY_STATUSES)}")
@@ -350,21 +476,29 @@ class Store:
             params.append(kind)
         where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         with self._tx(write=False) as cur:
-            rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
-                               f"{where} ORDER BY c.created_at, c.id LIMIT ? OFFSET ?",
-                               (*params, limit if limit is not None else 2**62, offset)).fetchall()
+            rows = cur.execute(
+                f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                f"{where} ORDER BY c.created_at, c.id LIMIT ? OFFSET ?",
+                (*params, limit if limit is not None else 2**62, offset),
+            ).fetchall()
             return self._copies(cur, rows)
 
     def copy(self, copy_id: int) -> CopyRecord | None:
         with self._tx(write=False) as cur:
-            row = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
-                              "WHERE c.id = ?", (copy_id,)).fetchone()
+            row = cur.execute(
+                f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                "WHERE c.id = ?",
+                (copy_id,),
+            ).fetchone()
             return self._copy(cur, row) if row else None
 
     def copies_of(self, message_id: str) -> list[CopyRecord]:
         with self._tx(write=False) as cur:
-            rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
-                               "WHERE c.message_id = ? ORDER BY c.id", (message_id,)).fetchall()
+            rows = cur.execute(
+                f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                "WHERE c.message_id = ? ORDER BY c.id",
+                (message_id,),
+            ).fetchall()
             return self._copies(cur, rows)
 
     @classmethod
@@ -377,28 +511,65 @@ class Store:
         findings: dict[int, list[StoredFinding]] = {}
         ids = [row[0] for row in rows]
         for i in range(0, len(ids), 500):
-            batch = ids[i:i + 500]
+            batch = ids[i : i + 500]
             marks = ", ".join("?" * len(batch))
-            for r in cur.execute("SELECT copy_id, rule, category, action, evidence, part, zone, quoted, note, "
-                                 f"context, value FROM findings WHERE copy_id IN ({marks}) ORDER BY id",
-                                 batch).fetchall():
+            for r in cur.execute(
+                "SELECT copy_id, rule, category, action, evidence, part, zone, quoted, note, "
+                f"context, value FROM findings WHERE copy_id IN ({marks}) ORDER BY id",
+                batch,
+            ).fetchall():
                 findings.setdefault(r[0], []).append(
-                    StoredFinding(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10]))
-        return [CopyRecord(row[0], row[1], row[2], row[3], row[4], row[5], parse_required_ts(row[6]),
-                           parse_required_ts(row[7]),
-                           row[8], parse_ts(row[9]), row[10], row[11], row[12], row[13], row[14],
-                           parse_ts(row[15]), row[16], bool(row[17]), row[18], row[19],
-                           tuple(findings.get(row[0], ()))) for row in rows]
+                    StoredFinding(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10])
+                )
+        return [
+            CopyRecord(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                parse_required_ts(row[6]),
+                parse_required_ts(row[7]),
+                row[8],
+                parse_ts(row[9]),
+                row[10],
+                row[11],
+                row[12],
+                row[13],
+                row[14],
+                parse_ts(row[15]),
+                row[16],
+                bool(row[17]),
+                row[18],
+                row[19],
+                tuple(findings.get(row[0], ())),
+            )
+            for row in rows
+        ]
 
     def message(self, message_id: str) -> MessageRecord | None:
         with self._tx(write=False) as cur:
-            row = cur.execute("SELECT id, received_at, mail_from, rcpt_tos, mail_options, client_address, "
-                              "client_helo, size, sha256, subject, header_message_id, scan_error, raw "
-                              "FROM messages WHERE id = ?", (message_id,)).fetchone()
+            row = cur.execute(
+                "SELECT id, received_at, mail_from, rcpt_tos, mail_options, client_address, "
+                "client_helo, size, sha256, subject, header_message_id, scan_error, raw "
+                "FROM messages WHERE id = ?",
+                (message_id,),
+            ).fetchone()
         if row is None:
             return None
         env = Envelope(row[2], tuple(json.loads(row[3])), tuple(json.loads(row[4])), row[5], row[6])
-        return MessageRecord(row[0], parse_required_ts(row[1]), env, row[7], row[8], row[9], row[10], row[11], bytes(row[12]))
+        return MessageRecord(
+            row[0],
+            parse_required_ts(row[1]),
+            env,
+            row[7],
+            row[8],
+            row[9],
+            row[10],
+            row[11],
+            bytes(row[12]),
+        )
 
     def counts(self) -> dict[str, int]:
         with self._tx(write=False) as cur:
@@ -420,106 +591,224 @@ class Store:
         claimed: list[int] = []
         with self._tx() as cur:
             lock = self._db.lock_rows
-            rows = cur.execute(f"SELECT id, next_attempt_at, in_flight, message_id FROM copies WHERE status IN "
-                               f"{_DELIVERABLE} AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{lock}",
-                               (ts(at), limit)).fetchall()
+            rows = cur.execute(
+                f"SELECT id, next_attempt_at, in_flight, message_id FROM copies WHERE status IN "
+                f"{_DELIVERABLE} AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?{lock}",
+                (ts(at), limit),
+            ).fetchall()
             for copy_id, due, in_flight, message_id in rows:
-                n = cur.execute("UPDATE copies SET next_attempt_at = ?, attempts = attempts + 1, in_flight = 1, "
-                                "possible_duplicate = possible_duplicate + ? "
-                                f"WHERE id = ? AND status IN {_DELIVERABLE} AND next_attempt_at = ?",
-                                (ts(at + lease), 1 if in_flight else 0, copy_id, due)).rowcount
+                n = cur.execute(
+                    "UPDATE copies SET next_attempt_at = ?, attempts = attempts + 1, in_flight = 1, "
+                    "possible_duplicate = possible_duplicate + ? "
+                    f"WHERE id = ? AND status IN {_DELIVERABLE} AND next_attempt_at = ?",
+                    (ts(at + lease), 1 if in_flight else 0, copy_id, due),
+                ).rowcount
                 if n == 1:
                     claimed.append(copy_id)
                     if in_flight:
-                        self._audit(cur, at, "gateway", "possible-duplicate", message_id, copy_id,
-                                    {"why": "the previous delivery attempt ended without a result"})
-            return [self._copy(cur, row) for row in
-                    (cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
-                                 "WHERE c.id = ?", (cid,)).fetchone() for cid in claimed)]
+                        self._audit(
+                            cur,
+                            at,
+                            "gateway",
+                            "possible-duplicate",
+                            message_id,
+                            copy_id,
+                            {"why": "the previous delivery attempt ended without a result"},
+                        )
+            return [
+                self._copy(cur, row)
+                for row in (
+                    cur.execute(
+                        f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                        "WHERE c.id = ?",
+                        (cid,),
+                    ).fetchone()
+                    for cid in claimed
+                )
+            ]
 
-    def settle(self, copy_id: int, outcome: str, reply: str, *, actor: str = "gateway",
-               next_attempt_at: datetime | None = None, at: datetime | None = None) -> bool:
+    def settle(
+        self,
+        copy_id: int,
+        outcome: str,
+        reply: str,
+        *,
+        actor: str = "gateway",
+        next_attempt_at: datetime | None = None,
+        at: datetime | None = None,
+    ) -> bool:
         """Record a delivery attempt: ``delivered``, ``failed``, or ``deferred`` until ``next_attempt_at``."""
         if outcome not in ("delivered", "failed", "deferred"):
             raise StoreError(f"unknown delivery outcome {outcome!r}")
         at = at or now_utc()
         with self._tx() as cur:
             if outcome == "deferred":
-                n = cur.execute("UPDATE copies SET last_reply = ?, next_attempt_at = ?, in_flight = 0, updated_at = ? "
-                                f"WHERE id = ? AND status IN {_DELIVERABLE}",
-                                (_clean(reply)[:1000], ts(next_attempt_at or at), ts(at), copy_id)).rowcount
+                n = cur.execute(
+                    "UPDATE copies SET last_reply = ?, next_attempt_at = ?, in_flight = 0, updated_at = ? "
+                    f"WHERE id = ? AND status IN {_DELIVERABLE}",
+                    (_clean(reply)[:1000], ts(next_attempt_at or at), ts(at), copy_id),
+                ).rowcount
             else:
-                n = cur.execute("UPDATE copies SET status = ?, last_reply = ?, next_attempt_at = NULL, in_flight = 0, "
-                                f"updated_at = ? WHERE id = ? AND status IN {_DELIVERABLE}",
-                                (outcome, _clean(reply)[:1000], ts(at), copy_id)).rowcount
+                n = cur.execute(
+                    "UPDATE copies SET status = ?, last_reply = ?, next_attempt_at = NULL, in_flight = 0, "
+                    f"updated_at = ? WHERE id = ? AND status IN {_DELIVERABLE}",
+                    (outcome, _clean(reply)[:1000], ts(at), copy_id),
+                ).rowcount
             if n:
-                msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
+                msg = cur.execute(
+                    "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
+                ).fetchone()[0]
                 self._audit(cur, at, actor, outcome, msg, copy_id, {"reply": _clean(reply)[:1000]})
             return bool(n)
 
     # -- expiry --------------------------------------------------------------------
-    def held_before(self, cutoff: datetime, *, unreminded: bool = False, undigested: bool = False,
-                    limit: int = 500) -> list[CopyRecord]:
+    def held_before(
+        self,
+        cutoff: datetime,
+        *,
+        unreminded: bool = False,
+        undigested: bool = False,
+        limit: int = 500,
+    ) -> list[CopyRecord]:
         """Held copies of mail received before ``cutoff`` (optionally only those not yet reminded of,
         or not yet in a digest)."""
-        extra = (" AND c.reminded_at IS NULL" if unreminded else "") + (" AND c.digested_at IS NULL" if undigested else "")
+        extra = (" AND c.reminded_at IS NULL" if unreminded else "") + (
+            " AND c.digested_at IS NULL" if undigested else ""
+        )
         with self._tx(write=False) as cur:
-            rows = cur.execute(f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
-                               f"WHERE c.status = 'held' AND m.kind = 'mail' AND c.created_at < ?{extra} "
-                               "ORDER BY c.created_at, c.id LIMIT ?", (ts(cutoff), limit)).fetchall()
+            rows = cur.execute(
+                f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                f"WHERE c.status = 'held' AND m.kind = 'mail' AND c.created_at < ?{extra} "
+                "ORDER BY c.created_at, c.id LIMIT ?",
+                (ts(cutoff), limit),
+            ).fetchall()
             return self._copies(cur, rows)
 
-    def mark_reminded(self, copy_ids: Sequence[int], at: datetime, *, column: str = "reminded_at") -> list[int]:
+    def mark_reminded(
+        self, copy_ids: Sequence[int], at: datetime, *, column: str = "reminded_at"
+    ) -> list[int]:
         """Record a reminder (or a digest) once per copy (compare-and-set): the ids this call marked."""
         action = {"reminded_at": "reminded", "digested_at": "digested"}[column]
         marked = []
         with self._tx() as cur:
             for copy_id in copy_ids:
-                if cur.execute(f"UPDATE copies SET {column} = ? WHERE id = ? AND {column} IS NULL "
-                               "AND status = 'held'", (ts(at), copy_id)).rowcount:
+                if cur.execute(
+                    f"UPDATE copies SET {column} = ? WHERE id = ? AND {column} IS NULL "
+                    "AND status = 'held'",
+                    (ts(at), copy_id),
+                ).rowcount:
                     marked.append(copy_id)
-                    msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
+                    msg = cur.execute(
+                        "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
+                    ).fetchone()[0]
                     self._audit(cur, at, "gateway", action, msg, copy_id, {})
         return marked
 
     # -- reviewer decisions ------------------------------------------------------
-    def decide(self, copy_id: int, decision: str, *, actor: str, reason: str, at: datetime | None = None) -> bool:
+    def decide(
+        self, copy_id: int, decision: str, *, actor: str, reason: str, at: datetime | None = None
+    ) -> bool:
         """Release or reject a held copy: a compare-and-set from ``held``, so exactly one
         of any number of concurrent decisions takes effect; the others return False."""
         if decision not in ("released", "rejected", "expired"):
             raise StoreError(f"unknown decision {decision!r}")
         at = at or now_utc()
         with self._tx() as cur:
-            n = cur.execute("UPDATE copies SET status = ?, decided_by = ?, decided_at = ?, decision_reason = ?, "
-                            "next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'held'",
-                            (decision, _clean(actor)[:200], ts(at), _clean(reason)[:2000],
-                             ts(at) if decision == "released" else None, ts(at), copy_id)).rowcount
+            n = cur.execute(
+                "UPDATE copies SET status = ?, decided_by = ?, decided_at = ?, decision_reason = ?, "
+                "next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'held'",
+                (
+                    decision,
+                    _clean(actor)[:200],
+                    ts(at),
+                    _clean(reason)[:2000],
+                    ts(at) if decision == "released" else None,
+                    ts(at),
+                    copy_id,
+                ),
+            ).rowcount
             if n:
-                msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
-                self._audit(cur, at, _clean(actor)[:200], decision, msg, copy_id, {"reason": _clean(reason)[:2000]})
+                msg = cur.execute(
+                    "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
+                ).fetchone()[0]
+                self._audit(
+                    cur,
+                    at,
+                    _clean(actor)[:200],
+                    decision,
+                    msg,
+                    copy_id,
+                    {"reason": _clean(reason)[:2000]},
+                )
             return bool(n)
 
     # -- approved exceptions added by reviewers -------------------------------------
-    def add_exception(self, *, kind: str, value: str, label: str, senders: Sequence[str], recipients: Sequence[str],
-                      until: datetime | None, actor: str, reason: str, copy_id: int | None = None) -> int:
+    def add_exception(
+        self,
+        *,
+        kind: str,
+        value: str,
+        label: str,
+        senders: Sequence[str],
+        recipients: Sequence[str],
+        until: datetime | None,
+        actor: str,
+        reason: str,
+        copy_id: int | None = None,
+    ) -> int:
         with self._tx() as cur:
-            cur.execute("INSERT INTO exceptions (kind, value, label, senders, recipients, until, added_by, added_at, "
-                        "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (kind, value, _clean(label)[:200], json.dumps([s.lower() for s in senders]),
-                         json.dumps([r.lower() for r in recipients]), ts(until) if until else None,
-                         _clean(actor)[:200], ts(now_utc()), _clean(reason)[:2000]))
+            cur.execute(
+                "INSERT INTO exceptions (kind, value, label, senders, recipients, until, added_by, added_at, "
+                "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    kind,
+                    value,
+                    _clean(label)[:200],
+                    json.dumps([s.lower() for s in senders]),
+                    json.dumps([r.lower() for r in recipients]),
+                    ts(until) if until else None,
+                    _clean(actor)[:200],
+                    ts(now_utc()),
+                    _clean(reason)[:2000],
+                ),
+            )
             new_id = cur.execute("SELECT MAX(id) FROM exceptions").fetchone()[0]
-            self._audit(cur, now_utc(), _clean(actor)[:200], "exception-added", None, copy_id,
-                        {"exception": new_id, "kind": kind, "value": value, "senders": list(senders),
-                         "recipients": list(recipients), "until": ts(until) if until else None})
+            self._audit(
+                cur,
+                now_utc(),
+                _clean(actor)[:200],
+                "exception-added",
+                None,
+                copy_id,
+                {
+                    "exception": new_id,
+                    "kind": kind,
+                    "value": value,
+                    "senders": list(senders),
+                    "recipients": list(recipients),
+                    "until": ts(until) if until else None,
+                },
+            )
             return new_id
 
     def exceptions(self) -> list[dict]:
         with self._tx(write=False) as cur:
-            rows = cur.execute("SELECT id, kind, value, label, senders, recipients, until FROM exceptions "
-                               "ORDER BY id").fetchall()
-        return [{"id": r[0], "kind": r[1], "value": r[2], "label": r[3], "senders": json.loads(r[4]),
-                 "recipients": json.loads(r[5]), "until": parse_ts(r[6])} for r in rows]
+            rows = cur.execute(
+                "SELECT id, kind, value, label, senders, recipients, until FROM exceptions "
+                "ORDER BY id"
+            ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "kind": r[1],
+                "value": r[2],
+                "label": r[3],
+                "senders": json.loads(r[4]),
+                "recipients": json.loads(r[5]),
+                "until": parse_ts(r[6]),
+            }
+            for r in rows
+        ]
 
     def exceptions_version(self) -> int:
         with self._tx(write=False) as cur:
@@ -528,16 +817,24 @@ class Store:
     def assign(self, copy_id: int, user: str | None, *, actor: str) -> bool:
         """Give a held copy to a reviewer (None: to nobody); audited."""
         with self._tx() as cur:
-            n = cur.execute("UPDATE copies SET assigned_to = ? WHERE id = ? AND status = 'held'",
-                            (user, copy_id)).rowcount
+            n = cur.execute(
+                "UPDATE copies SET assigned_to = ? WHERE id = ? AND status = 'held'",
+                (user, copy_id),
+            ).rowcount
             if n:
-                msg = cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
-                self._audit(cur, now_utc(), _clean(actor)[:200], "assigned", msg, copy_id, {"to": user})
+                msg = cur.execute(
+                    "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
+                ).fetchone()[0]
+                self._audit(
+                    cur, now_utc(), _clean(actor)[:200], "assigned", msg, copy_id, {"to": user}
+                )
             return bool(n)
 
     def users(self) -> list[User]:
         with self._tx(write=False) as cur:
-            rows = cur.execute("SELECT name, role, email, password_hash, disabled FROM users ORDER BY name").fetchall()
+            rows = cur.execute(
+                "SELECT name, role, email, password_hash, disabled FROM users ORDER BY name"
+            ).fetchall()
         return [User(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     def release_approvals(self, copy_id: int) -> list[str]:
@@ -545,8 +842,16 @@ class Store:
         return [e.actor for e in self.audit_log(copy_id, action="release-approved")]
 
     # -- accounts ----------------------------------------------------------------
-    def put_user(self, name: str, *, role: str | None = None, email: str | None = None,
-                 password_hash: str | None = None, disabled: bool | None = None, actor: str = "cli") -> None:
+    def put_user(
+        self,
+        name: str,
+        *,
+        role: str | None = None,
+        email: str | None = None,
+        password_hash: str | None = None,
+        disabled: bool | None = None,
+        actor: str = "cli",
+    ) -> None:
         """Create the account, or change the given fields of an existing one (audited)."""
         if role is not None and role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}")
@@ -554,53 +859,115 @@ class Store:
             row = cur.execute("SELECT name FROM users WHERE name = ?", (name,)).fetchone()
             if row is None:
                 if role is None:
-                    raise StoreError(f"no user {name!r}; create it with 'gateway user add {name} --role ROLE'")
-                cur.execute("INSERT INTO users (name, role, email, password_hash, disabled, created_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?)", (name, role, (email or "").lower(), password_hash or "",
-                                                          int(bool(disabled)), ts(now_utc())))
-                self._audit(cur, now_utc(), actor, "user-added", None, None, {"user": name, "role": role})
+                    raise StoreError(
+                        f"no user {name!r}; create it with 'gateway user add {name} --role ROLE'"
+                    )
+                cur.execute(
+                    "INSERT INTO users (name, role, email, password_hash, disabled, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        role,
+                        (email or "").lower(),
+                        password_hash or "",
+                        int(bool(disabled)),
+                        ts(now_utc()),
+                    ),
+                )
+                self._audit(
+                    cur, now_utc(), actor, "user-added", None, None, {"user": name, "role": role}
+                )
                 return
-            for column, value in (("role", role), ("email", email.lower() if email is not None else None),
-                                  ("password_hash", password_hash),
-                                  ("disabled", int(disabled) if disabled is not None else None)):
+            for column, value in (
+                ("role", role),
+                ("email", email.lower() if email is not None else None),
+                ("password_hash", password_hash),
+                ("disabled", int(disabled) if disabled is not None else None),
+            ):
                 if value is not None:
                     cur.execute(f"UPDATE users SET {column} = ? WHERE name = ?", (value, name))
-            changed = [k for k, v in (("role", role), ("email", email), ("password", password_hash),
-                                      ("disabled", disabled)) if v is not None]
-            self._audit(cur, now_utc(), actor, "user-changed", None, None, {"user": name, "changed": changed})
+            changed = [
+                k
+                for k, v in (
+                    ("role", role),
+                    ("email", email),
+                    ("password", password_hash),
+                    ("disabled", disabled),
+                )
+                if v is not None
+            ]
+            self._audit(
+                cur,
+                now_utc(),
+                actor,
+                "user-changed",
+                None,
+                None,
+                {"user": name, "changed": changed},
+            )
 
     def user(self, name: str) -> User | None:
         with self._tx(write=False) as cur:
-            row = cur.execute("SELECT name, role, email, password_hash, disabled FROM users WHERE name = ?",
-                              (name,)).fetchone()
+            row = cur.execute(
+                "SELECT name, role, email, password_hash, disabled FROM users WHERE name = ?",
+                (name,),
+            ).fetchone()
         return User(row[0], row[1], row[2], row[3], bool(row[4])) if row else None
 
     def login_failed(self, name: str, client: str, at: datetime | None = None) -> None:
         at = at or now_utc()
         with self._tx() as cur:
-            cur.execute("INSERT INTO login_failures (name, client, at) VALUES (?, ?, ?)",
-                        (name[:200], client[:100], ts(at)))
+            cur.execute(
+                "INSERT INTO login_failures (name, client, at) VALUES (?, ?, ?)",
+                (name[:200], client[:100], ts(at)),
+            )
             # Only the last day matters for throttling; keep the table small.
             cur.execute("DELETE FROM login_failures WHERE at < ?", (ts(at - timedelta(days=1)),))
 
     def recent_login_failures(self, name: str, client: str, since: datetime) -> int:
         with self._tx(write=False) as cur:
-            return cur.execute("SELECT COUNT(*) FROM login_failures WHERE at >= ? AND (name = ? OR client = ?)",
-                               (ts(since), name[:200], client[:100])).fetchone()[0]
+            return cur.execute(
+                "SELECT COUNT(*) FROM login_failures WHERE at >= ? AND (name = ? OR client = ?)",
+                (ts(since), name[:200], client[:100]),
+            ).fetchone()[0]
 
     # -- audit -----------------------------------------------------------------
-    def _audit(self, cur: _Cursor, at: datetime, actor: str, action: str, message_id: str | None,
-               copy_id: int | None, detail: dict) -> None:
-        cur.execute("INSERT INTO audit (at, actor, action, message_id, copy_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                    (ts(at), actor, action, message_id, copy_id, json.dumps(detail, ensure_ascii=False)))
+    def _audit(
+        self,
+        cur: _Cursor,
+        at: datetime,
+        actor: str,
+        action: str,
+        message_id: str | None,
+        copy_id: int | None,
+        detail: dict,
+    ) -> None:
+        cur.execute(
+            "INSERT INTO audit (at, actor, action, message_id, copy_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (ts(at), actor, action, message_id, copy_id, json.dumps(detail, ensure_ascii=False)),
+        )
 
-    def audit(self, actor: str, action: str, *, message_id: str | None = None, copy_id: int | None = None,
-              detail: dict | None = None) -> None:
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        *,
+        message_id: str | None = None,
+        copy_id: int | None = None,
+        detail: dict | None = None,
+    ) -> None:
         with self._tx() as cur:
             self._audit(cur, now_utc(), actor, action, message_id, copy_id, detail or {})
 
-    def audit_log(self, copy_id: int | None = None, limit: int = 1000, *, actor: str | None = None,
-                  action: str | None = None, newest_first: bool = False) -> list[AuditEntry]:
+    def audit_log(
+        self,
+        copy_id: int | None = None,
+        limit: int = 1000,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        newest_first: bool = False,
+    ) -> list[AuditEntry]:
         conditions, params = [], []
         for column, value in (("copy_id", copy_id), ("actor", actor), ("action", action)):
             if value is not None and value != "":
@@ -609,9 +976,15 @@ class Store:
         where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         order = "DESC" if newest_first else ""
         with self._tx(write=False) as cur:
-            rows = cur.execute(f"SELECT id, at, actor, action, message_id, copy_id, detail FROM audit {where} "
-                               f"ORDER BY id {order} LIMIT ?", (*params, limit)).fetchall()
-        return [AuditEntry(r[0], parse_required_ts(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+            rows = cur.execute(
+                f"SELECT id, at, actor, action, message_id, copy_id, detail FROM audit {where} "
+                f"ORDER BY id {order} LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [
+            AuditEntry(r[0], parse_required_ts(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6]))
+            for r in rows
+        ]
 
 
 class _Cursor:
@@ -634,6 +1007,8 @@ def open_store(url: str | None = None, data_dir: str | Path | None = None) -> St
     """The configured store, or the embedded SQLite file in the data directory."""
     if not url:
         if data_dir is None:
-            raise StoreError("no store: give --data-dir (for the embedded SQLite store) or a [store] url")
+            raise StoreError(
+                "no store: give --data-dir (for the embedded SQLite store) or a [store] url"
+            )
         url = f"sqlite:///{Path(data_dir).resolve() / 'chaperone.db'}"
     return Store(url)

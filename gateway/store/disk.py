@@ -37,9 +37,16 @@ class DiskFloor:
         low = free is not None and free < self.floor_mb * 1024 * 1024
         if low != self._low:
             (log.error if low else log.info)(
-                "free disk space below the floor: refusing new mail with 452" if low else
-                "free disk space above the floor again: accepting mail",
-                extra={"json": {"path": str(self.path.parent), "free_mb": (free or 0) // (1024 * 1024),
-                                "floor_mb": self.floor_mb}})
+                "free disk space below the floor: refusing new mail with 452"
+                if low
+                else "free disk space above the floor again: accepting mail",
+                extra={
+                    "json": {
+                        "path": str(self.path.parent),
+                        "free_mb": (free or 0) // (1024 * 1024),
+                        "floor_mb": self.floor_mb,
+                    }
+                },
+            )
         self._low = low
         return low

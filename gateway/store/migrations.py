@@ -33,11 +33,14 @@ class Migration:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "messages, copies, findings, audit", common=(
-        # One row per message as received, bytes exactly as they arrived.
-        # dedupe_key (sender + bytes) makes a client's retry of the same
-        # message land on the same row, so a retry never holds a copy twice.
-        """CREATE TABLE messages (
+    Migration(
+        1,
+        "messages, copies, findings, audit",
+        common=(
+            # One row per message as received, bytes exactly as they arrived.
+            # dedupe_key (sender + bytes) makes a client's retry of the same
+            # message land on the same row, so a retry never holds a copy twice.
+            """CREATE TABLE messages (
             id TEXT PRIMARY KEY,
             dedupe_key TEXT NOT NULL UNIQUE,
             received_at TEXT NOT NULL,
@@ -53,8 +56,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             scan_error TEXT,
             raw {blob} NOT NULL
         )""",
-        # One row per recipient copy the gateway is responsible for.
-        """CREATE TABLE copies (
+            # One row per recipient copy the gateway is responsible for.
+            """CREATE TABLE copies (
             id {id},
             message_id TEXT NOT NULL REFERENCES messages(id),
             recipient TEXT NOT NULL,
@@ -69,8 +72,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             last_reply TEXT NOT NULL DEFAULT '',
             UNIQUE (message_id, recipient)
         )""",
-        "CREATE INDEX copies_by_status ON copies (status, next_attempt_at)",
-        """CREATE TABLE findings (
+            "CREATE INDEX copies_by_status ON copies (status, next_attempt_at)",
+            """CREATE TABLE findings (
             id {id},
             copy_id BIGINT NOT NULL REFERENCES copies(id),
             rule TEXT NOT NULL,
@@ -83,10 +86,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             note TEXT NOT NULL,
             context TEXT NOT NULL
         )""",
-        "CREATE INDEX findings_by_copy ON findings (copy_id)",
-        # Who did what, when and why. Append-only: the triggers below refuse
-        # UPDATE and DELETE on both databases.
-        """CREATE TABLE audit (
+            "CREATE INDEX findings_by_copy ON findings (copy_id)",
+            # Who did what, when and why. Append-only: the triggers below refuse
+            # UPDATE and DELETE on both databases.
+            """CREATE TABLE audit (
             id {id},
             at TEXT NOT NULL,
             actor TEXT NOT NULL,
@@ -95,47 +98,64 @@ MIGRATIONS: tuple[Migration, ...] = (
             copy_id BIGINT,
             detail TEXT NOT NULL
         )""",
-        "CREATE INDEX audit_by_copy ON audit (copy_id)",
-    ), only={
-        "sqlite": (
-            "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
-            "BEGIN SELECT RAISE(ABORT, 'the audit table is append-only'); END",
-            "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
-            "BEGIN SELECT RAISE(ABORT, 'the audit table is append-only'); END",
+            "CREATE INDEX audit_by_copy ON audit (copy_id)",
         ),
-        "postgresql": (
-            "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'the audit table is append-only'; END $$",
-            "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
-            "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+        only={
+            "sqlite": (
+                "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+                "BEGIN SELECT RAISE(ABORT, 'the audit table is append-only'); END",
+                "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+                "BEGIN SELECT RAISE(ABORT, 'the audit table is append-only'); END",
+            ),
+            "postgresql": (
+                "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'the audit table is append-only'; END $$",
+                "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
+                "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+            ),
+        },
+    ),
+    Migration(
+        2,
+        "reviewer decisions, delivery attempts in flight, message kinds",
+        common=(
+            # Who decided a held copy, when and why (the audit table keeps the history).
+            "ALTER TABLE copies ADD COLUMN decided_by TEXT",
+            "ALTER TABLE copies ADD COLUMN decided_at TEXT",
+            "ALTER TABLE copies ADD COLUMN decision_reason TEXT",
+            # Set while a worker holds the delivery lease; still set when a lease
+            # is claimed again means the last attempt died mid-delivery and the
+            # next hop may already have the copy.
+            "ALTER TABLE copies ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE copies ADD COLUMN possible_duplicate INTEGER NOT NULL DEFAULT 0",
+            # mail: as received; notice: written by the gateway (DSN, hold/release/reject notices).
+            "ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'mail'",
         ),
-    }),
-    Migration(2, "reviewer decisions, delivery attempts in flight, message kinds", common=(
-        # Who decided a held copy, when and why (the audit table keeps the history).
-        "ALTER TABLE copies ADD COLUMN decided_by TEXT",
-        "ALTER TABLE copies ADD COLUMN decided_at TEXT",
-        "ALTER TABLE copies ADD COLUMN decision_reason TEXT",
-        # Set while a worker holds the delivery lease; still set when a lease
-        # is claimed again means the last attempt died mid-delivery and the
-        # next hop may already have the copy.
-        "ALTER TABLE copies ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE copies ADD COLUMN possible_duplicate INTEGER NOT NULL DEFAULT 0",
-        # mail: as received; notice: written by the gateway (DSN, hold/release/reject notices).
-        "ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'mail'",
-    )),
-    Migration(3, "expiry reminders", common=(
-        # When reviewers were reminded that this held copy is about to expire.
-        "ALTER TABLE copies ADD COLUMN reminded_at TEXT",
-        "CREATE INDEX copies_by_creation ON copies (status, created_at)",
-    )),
-    Migration(4, "reviewer digests", common=(
-        # When this held copy was listed in a digest to the reviewers.
-        "ALTER TABLE copies ADD COLUMN digested_at TEXT",
-    )),
-    Migration(5, "web app accounts and login throttling", common=(
-        # Reviewer accounts. password_hash is argon2id; an account from single
-        # sign-on later gets a row with an empty hash and an external subject.
-        """CREATE TABLE users (
+    ),
+    Migration(
+        3,
+        "expiry reminders",
+        common=(
+            # When reviewers were reminded that this held copy is about to expire.
+            "ALTER TABLE copies ADD COLUMN reminded_at TEXT",
+            "CREATE INDEX copies_by_creation ON copies (status, created_at)",
+        ),
+    ),
+    Migration(
+        4,
+        "reviewer digests",
+        common=(
+            # When this held copy was listed in a digest to the reviewers.
+            "ALTER TABLE copies ADD COLUMN digested_at TEXT",
+        ),
+    ),
+    Migration(
+        5,
+        "web app accounts and login throttling",
+        common=(
+            # Reviewer accounts. password_hash is argon2id; an account from single
+            # sign-on later gets a row with an empty hash and an external subject.
+            """CREATE TABLE users (
             name TEXT PRIMARY KEY,
             role TEXT NOT NULL CHECK (role IN ('reviewer', 'admin', 'auditor')),
             email TEXT NOT NULL DEFAULT '',
@@ -144,17 +164,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             disabled INTEGER NOT NULL DEFAULT 0,
             created_at TEXT NOT NULL
         )""",
-        # Failed logins, shared by every web process on the same database.
-        "CREATE TABLE login_failures (id {id}, name TEXT NOT NULL, client TEXT NOT NULL, at TEXT NOT NULL)",
-        "CREATE INDEX login_failures_by_time ON login_failures (at)",
-    )),
-    Migration(6, "approved exceptions added from the review screen", common=(
-        # The canonical value a contact-detail finding is about (E.164 number,
-        # address, platform:handle), so a reviewer can approve exactly it.
-        "ALTER TABLE findings ADD COLUMN value TEXT NOT NULL DEFAULT ''",
-        # Approved details added by reviewers; the gateway adds them to the
-        # configuration's own approved details and exceptions.
-        """CREATE TABLE exceptions (
+            # Failed logins, shared by every web process on the same database.
+            "CREATE TABLE login_failures (id {id}, name TEXT NOT NULL, client TEXT NOT NULL, at TEXT NOT NULL)",
+            "CREATE INDEX login_failures_by_time ON login_failures (at)",
+        ),
+    ),
+    Migration(
+        6,
+        "approved exceptions added from the review screen",
+        common=(
+            # The canonical value a contact-detail finding is about (E.164 number,
+            # address, platform:handle), so a reviewer can approve exactly it.
+            "ALTER TABLE findings ADD COLUMN value TEXT NOT NULL DEFAULT ''",
+            # Approved details added by reviewers; the gateway adds them to the
+            # configuration's own approved details and exceptions.
+            """CREATE TABLE exceptions (
             id {id},
             kind TEXT NOT NULL CHECK (kind IN ('phone', 'email', 'account')),
             value TEXT NOT NULL,
@@ -166,8 +190,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             added_at TEXT NOT NULL,
             reason TEXT NOT NULL
         )""",
-    )),
-    Migration(7, "assigning held copies to reviewers", common=(
-        "ALTER TABLE copies ADD COLUMN assigned_to TEXT",
-    )),
+        ),
+    ),
+    Migration(
+        7,
+        "assigning held copies to reviewers",
+        common=("ALTER TABLE copies ADD COLUMN assigned_to TEXT",),
+    ),
 )

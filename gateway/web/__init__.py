@@ -41,8 +41,10 @@ from gateway.web.login import hash_password
 
 __all__ = ["create_app", "hash_password"]
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-       "base-uri 'none'")
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
 
 
 class SecurityHeaders:
@@ -55,9 +57,13 @@ class SecurityHeaders:
         async def with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                            (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer"),
-                            (b"cache-control", b"no-store")]
+                headers += [
+                    (b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cache-control", b"no-store"),
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -72,7 +78,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (301, 302, 303) and exc.headers:
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return page(request, "error.html", {"status": exc.status_code, "message": exc.detail}, status=exc.status_code)
+    return page(
+        request,
+        "error.html",
+        {"status": exc.status_code, "message": exc.detail},
+        status=exc.status_code,
+    )
 
 
 def create_app(config: Config, store: Store, *, secret: str, https: bool = False) -> Starlette:
@@ -89,10 +100,22 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
         Route("/audit.csv", audit.audit_csv),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, middleware=[
-        Middleware(SecurityHeaders),
-        Middleware(SessionMiddleware, secret_key=secret, session_cookie="chaperone_session", same_site="strict",
-                   https_only=https, max_age=8 * 3600),
-    ])
-    app.state.chaperone = WebContext(config, store, Jinja2Templates(directory=str(HERE / "templates")))
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: http_error},
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                SessionMiddleware,
+                secret_key=secret,
+                session_cookie="chaperone_session",
+                same_site="strict",
+                https_only=https,
+                max_age=8 * 3600,
+            ),
+        ],
+    )
+    app.state.chaperone = WebContext(
+        config, store, Jinja2Templates(directory=str(HERE / "templates"))
+    )
     return app

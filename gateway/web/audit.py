@@ -18,16 +18,31 @@ async def audit_entries(request: Request) -> list[AuditEntry]:
     store = context(request).store
     p = request.query_params
     copy = p.get("copy", "").strip()
-    return await run_in_threadpool(lambda: store.audit_log(int(copy) if copy.isdigit() else None, 5000,
-                                                           actor=p.get("actor", "").strip() or None,
-                                                           action=p.get("action", "").strip() or None,
-                                                           newest_first=True))
+    return await run_in_threadpool(
+        lambda: store.audit_log(
+            int(copy) if copy.isdigit() else None,
+            5000,
+            actor=p.get("actor", "").strip() or None,
+            action=p.get("action", "").strip() or None,
+            newest_first=True,
+        )
+    )
+
 
 async def audit(request: Request) -> Response:
     entries = await audit_entries(request)
     p = request.query_params
-    return page(request, "audit.html", {"entries": entries, "actor": p.get("actor", ""),
-                                        "action": p.get("action", ""), "copy": p.get("copy", "")})
+    return page(
+        request,
+        "audit.html",
+        {
+            "entries": entries,
+            "actor": p.get("actor", ""),
+            "action": p.get("action", ""),
+            "copy": p.get("copy", ""),
+        },
+    )
+
 
 async def audit_csv(request: Request) -> Response:
     entries = await audit_entries(request)
@@ -36,7 +51,17 @@ async def audit_csv(request: Request) -> Response:
     writer.writerow(["at", "actor", "action", "message", "copy", "detail"])
     for e in entries:
         # A cell starting with = + - @ is a formula to a spreadsheet: quote it.
-        cells = [e.at.isoformat(), e.actor, e.action, e.message_id or "", e.copy_id or "", str(e.detail)]
+        cells = [
+            e.at.isoformat(),
+            e.actor,
+            e.action,
+            e.message_id or "",
+            e.copy_id or "",
+            str(e.detail),
+        ]
         writer.writerow(["'" + c if isinstance(c, str) and c[:1] in "=+-@" else c for c in cells])
-    return Response(out.getvalue(), media_type="text/csv",
-                    headers={"content-disposition": 'attachment; filename="chaperone-audit.csv"'})
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"content-disposition": 'attachment; filename="chaperone-audit.csv"'},
+    )

@@ -34,8 +34,12 @@ def context(request: Request) -> WebContext:
 
 
 def page(request: Request, name: str, values: dict, status: int = 200) -> Response:
-    values = {"user": getattr(request.state, "user", None), "csrf": request.session.get("csrf", ""),
-              "flash": request.session.pop("flash", None), **values}
+    values = {
+        "user": getattr(request.state, "user", None),
+        "csrf": request.session.get("csrf", ""),
+        "flash": request.session.pop("flash", None),
+        **values,
+    }
     return context(request).templates.TemplateResponse(request, name, values, status_code=status)
 
 
@@ -46,7 +50,9 @@ async def current_user(request: Request, allowed: Callable[[Role], bool] | None 
     user = await run_in_threadpool(store.user, name) if name else None
     if user is None or user.disabled:
         request.session.clear()
-        raise HTTPException(303, headers={"location": "/login?" + urlencode({"next": request.url.path})})
+        raise HTTPException(
+            303, headers={"location": "/login?" + urlencode({"next": request.url.path})}
+        )
     request.state.user = user
     if allowed is not None and not allowed(Role(user.role)):
         raise HTTPException(403, f"Your role ({user.role}) cannot do this.")
@@ -65,5 +71,8 @@ async def form_with_csrf(request: Request) -> dict[str, str]:
     form = await request.form()
     expected = request.session.get("csrf", "")
     if not expected or not hmac.compare_digest(expected, str(form.get("csrf", ""))):
-        raise HTTPException(403, "The form has expired or did not come from this site. Go back, reload, and try again.")
+        raise HTTPException(
+            403,
+            "The form has expired or did not come from this site. Go back, reload, and try again.",
+        )
     return {k: str(v) for k, v in form.items()}

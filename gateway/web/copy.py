@@ -34,33 +34,60 @@ async def load_copy(request: Request) -> tuple[CopyRecord, MessageRecord]:
         raise HTTPException(404, "No such held copy.")
     return copy, message
 
+
 async def view_copy(request: Request) -> Response:
     user = await current_user(request)
     config, store = context(request).config, context(request).store
     copy, message = await load_copy(request)
-    await run_in_threadpool(store.audit, user.name, "viewed", message_id=copy.message_id, copy_id=copy.id)
+    await run_in_threadpool(
+        store.audit, user.name, "viewed", message_id=copy.message_id, copy_id=copy.id
+    )
     held = held_copy(config, copy, message)
-    findings = [{**s.finding.as_json(), "clause": s.clause, "note": s.finding.note} for s in held.findings]
-    others = [o for o in await run_in_threadpool(store.copies_of, copy.message_id) if o.id != copy.id]
-    return page(request, "copy.html", {
-        "copy": copy, "message": message, "findings": findings, "others": others,
-        "segments": markup.segments(held),
-        "html_parts": markup.sanitised_html_parts(message.raw), "attachments": list(held.attachments),
-        "can_decide": Role(user.role).decides,
-        "approvable": [{"index": i, "kind": kind, "value": value, "evidence": copy.findings[i].evidence}
-                       for i, kind, value in approvable(config, copy)],
-        "default_until": (now_utc() + timedelta(days=30)).date().isoformat(),
-        "reviewers": [u.name for u in await run_in_threadpool(store.users)
-                      if Role(u.role).decides and not u.disabled],
-        "own_mail": bool(user.email) and user.email.lower() == copy.mail_from.lower()})
+    findings = [
+        {**s.finding.as_json(), "clause": s.clause, "note": s.finding.note} for s in held.findings
+    ]
+    others = [
+        o for o in await run_in_threadpool(store.copies_of, copy.message_id) if o.id != copy.id
+    ]
+    return page(
+        request,
+        "copy.html",
+        {
+            "copy": copy,
+            "message": message,
+            "findings": findings,
+            "others": others,
+            "segments": markup.segments(held),
+            "html_parts": markup.sanitised_html_parts(message.raw),
+            "attachments": list(held.attachments),
+            "can_decide": Role(user.role).decides,
+            "approvable": [
+                {"index": i, "kind": kind, "value": value, "evidence": copy.findings[i].evidence}
+                for i, kind, value in approvable(config, copy)
+            ],
+            "default_until": (now_utc() + timedelta(days=30)).date().isoformat(),
+            "reviewers": [
+                u.name
+                for u in await run_in_threadpool(store.users)
+                if Role(u.role).decides and not u.disabled
+            ],
+            "own_mail": bool(user.email) and user.email.lower() == copy.mail_from.lower(),
+        },
+    )
+
 
 async def raw_source(request: Request) -> Response:
     user = await current_user(request)
     store = context(request).store
     copy, message = await load_copy(request)
-    await run_in_threadpool(store.audit, user.name, "viewed-raw", message_id=copy.message_id, copy_id=copy.id)
-    return PlainTextResponse(message.raw.decode("utf-8", "replace"),
-                             headers={"content-disposition": f'inline; filename="{copy.message_id}.txt"'})
+    await run_in_threadpool(
+        store.audit, user.name, "viewed-raw", message_id=copy.message_id, copy_id=copy.id
+    )
+    return PlainTextResponse(
+        message.raw.decode("utf-8", "replace"),
+        headers={"content-disposition": f'inline; filename="{copy.message_id}.txt"'},
+    )
+
 
 async def attachment(request: Request) -> Response:
     user = await current_user(request)
@@ -69,13 +96,25 @@ async def attachment(request: Request) -> Response:
     index = int(request.path_params["index"])
     for a, payload in attachments(message.raw):
         if a.index == index:
-            await run_in_threadpool(store.audit, user.name, "downloaded", message_id=copy.message_id,
-                                    copy_id=copy.id, detail={"attachment": a.name})
-            safe = "".join(ch for ch in a.name if ch.isalnum() or ch in "._- ")[:100] or "attachment"
+            await run_in_threadpool(
+                store.audit,
+                user.name,
+                "downloaded",
+                message_id=copy.message_id,
+                copy_id=copy.id,
+                detail={"attachment": a.name},
+            )
+            safe = (
+                "".join(ch for ch in a.name if ch.isalnum() or ch in "._- ")[:100] or "attachment"
+            )
             # Always a download, never rendered: an HTML or SVG attachment cannot run here.
-            return Response(payload, media_type="application/octet-stream",
-                            headers={"content-disposition": f'attachment; filename="{safe}"'})
+            return Response(
+                payload,
+                media_type="application/octet-stream",
+                headers={"content-disposition": f'attachment; filename="{safe}"'},
+            )
     raise HTTPException(404, "No such attachment.")
+
 
 async def decide(request: Request) -> Response:
     user = await current_user(request, decides)
@@ -87,7 +126,11 @@ async def decide(request: Request) -> Response:
     copy, _ = await load_copy(request)
     if action == "assign":
         to = form.get("to", "").strip() or None
-        reviewers = {u.name for u in await run_in_threadpool(store.users) if Role(u.role).decides and not u.disabled}
+        reviewers = {
+            u.name
+            for u in await run_in_threadpool(store.users)
+            if Role(u.role).decides and not u.disabled
+        }
         if to is not None and to not in reviewers:
             raise HTTPException(400, "Assign to a reviewer or admin account.")
         if not await run_in_threadpool(lambda: store.assign(copy.id, to, actor=user.name)):
@@ -102,16 +145,42 @@ async def decide(request: Request) -> Response:
                 index = int(form.get("finding", ""))
             except ValueError:
                 raise DecisionError("choose the detail to approve and an expiry date") from None
-            results = await run_in_threadpool(lambda: release_with_exception(
-                config, store, copy.id, actor=user.name, reason=form.get("reason", ""), finding=index,
-                scope=form.get("approve_scope", "sender"), until=until, actor_email=user.email))
+            results = await run_in_threadpool(
+                lambda: release_with_exception(
+                    config,
+                    store,
+                    copy.id,
+                    actor=user.name,
+                    reason=form.get("reason", ""),
+                    finding=index,
+                    scope=form.get("approve_scope", "sender"),
+                    until=until,
+                    actor_email=user.email,
+                )
+            )
         elif action == "release":
-            results = await run_in_threadpool(lambda: release(config, store, target, actor=user.name,
-                                                              reason=form.get("reason", ""), actor_email=user.email))
+            results = await run_in_threadpool(
+                lambda: release(
+                    config,
+                    store,
+                    target,
+                    actor=user.name,
+                    reason=form.get("reason", ""),
+                    actor_email=user.email,
+                )
+            )
         else:
-            results = await run_in_threadpool(lambda: reject(
-                config, store, target, actor=user.name, reason=form.get("reason", ""),
-                tell_sender=form.get("tell_sender", ""), actor_email=user.email))
+            results = await run_in_threadpool(
+                lambda: reject(
+                    config,
+                    store,
+                    target,
+                    actor=user.name,
+                    reason=form.get("reason", ""),
+                    tell_sender=form.get("tell_sender", ""),
+                    actor_email=user.email,
+                )
+            )
     except NotYoursToDecide as exc:
         raise HTTPException(403, str(exc)) from None
     except DecisionError as exc:

@@ -39,8 +39,11 @@ async def authenticate(store: Store, name: str, password: str, client: str) -> U
     user = await run_in_threadpool(store.user, name)
     ok = False
     try:
-        ok = await run_in_threadpool(_hasher.verify, user.password_hash if user and user.password_hash
-                                     else _DUMMY_HASH, password)
+        ok = await run_in_threadpool(
+            _hasher.verify,
+            user.password_hash if user and user.password_hash else _DUMMY_HASH,
+            password,
+        )
     except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
         ok = False
     if not ok or user is None or user.disabled:
@@ -58,8 +61,12 @@ async def login(request: Request) -> Response:
     store = context(request).store
     user = await authenticate(store, form.get("name", ""), form.get("password", ""), client)
     if user is None:
-        return page(request, "login.html", {"error": "Wrong user name or password.", "next": form.get("next", "")},
-                    status=401)
+        return page(
+            request,
+            "login.html",
+            {"error": "Wrong user name or password.", "next": form.get("next", "")},
+            status=401,
+        )
     request.session.clear()  # a fresh session and token: no fixation
     request.session.update({"user": user.name, "csrf": secrets.token_urlsafe(32)})
     await run_in_threadpool(store.audit, user.name, "logged-in", detail={"client": client})

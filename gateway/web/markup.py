@@ -16,9 +16,41 @@ from markupsafe import Markup, escape
 
 from gateway.review.held import HeldCopy, html_parts
 
-_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "hr", "i", "li",
-         "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub", "sup", "table", "tbody", "td", "th",
-         "thead", "tr", "u", "ul"}
+_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "div",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+}
 _ATTRIBUTES = {"a": {"href", "title"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
 
 
@@ -30,8 +62,16 @@ class Segment:
 
 def sanitise_html(markup: str) -> Markup:
     """Only harmless structure survives: no img, style, form, script, event handler or javascript: URL."""
-    return Markup(nh3.clean(markup, tags=_TAGS, attributes=_ATTRIBUTES, url_schemes={"http", "https", "mailto"},
-                            link_rel="noopener noreferrer nofollow", strip_comments=True))
+    return Markup(
+        nh3.clean(
+            markup,
+            tags=_TAGS,
+            attributes=_ATTRIBUTES,
+            url_schemes={"http", "https", "mailto"},
+            link_rel="noopener noreferrer nofollow",
+            strip_comments=True,
+        )
+    )
 
 
 def _marked(text: str, evidence: list[str]) -> Markup:

@@ -15,8 +15,13 @@ from gateway.mail import CopyStatus, now_utc
 from gateway.web.context import context, current_user, page
 
 PAGE_SIZE = 50
-SHOWN_STATUSES = (CopyStatus.HELD, CopyStatus.RELEASED, CopyStatus.REJECTED, CopyStatus.EXPIRED,
-                  CopyStatus.DELIVERED)
+SHOWN_STATUSES = (
+    CopyStatus.HELD,
+    CopyStatus.RELEASED,
+    CopyStatus.REJECTED,
+    CopyStatus.EXPIRED,
+    CopyStatus.DELIVERED,
+)
 
 
 async def queue(request: Request) -> Response:
@@ -24,7 +29,9 @@ async def queue(request: Request) -> Response:
     config, store = context(request).config, context(request).store
     p = request.query_params
     status = p.get("status", "held")
-    category, sender, recipient, q = (p.get(k, "").strip() for k in ("category", "sender", "recipient", "q"))
+    category, sender, recipient, q = (
+        p.get(k, "").strip() for k in ("category", "sender", "recipient", "q")
+    )
     sort = p.get("sort", "oldest")
     copies = await run_in_threadpool(store.copies, status or None)
     counts: dict[str, int] = {}
@@ -61,19 +68,42 @@ async def queue(request: Request) -> Response:
     now = now_utc()
     expire = timedelta(seconds=config.relay.expire_seconds)
     rows = []
-    for c in copies[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]:
+    for c in copies[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]:
         age = now - c.created_at
-        rows.append({"item": c, "categories": sorted({f.category for f in c.findings}),
-                     "age": f"{age.days} d" if age.days else f"{age.seconds // 3600} h {age.seconds % 3600 // 60} min",
-                     "expires_in_days": max(0, (expire - age).days) if c.status == "held" else None})
+        rows.append(
+            {
+                "item": c,
+                "categories": sorted({f.category for f in c.findings}),
+                "age": f"{age.days} d"
+                if age.days
+                else f"{age.seconds // 3600} h {age.seconds % 3600 // 60} min",
+                "expires_in_days": max(0, (expire - age).days) if c.status == "held" else None,
+            }
+        )
 
     def page_link(n: int) -> str:
         return "/queue?" + urlencode({**dict(p), "page": n})
 
-    return page(request, "queue.html", {
-        "rows": rows, "total": len(copies), "counts": sorted(counts.items()), "status": status,
-        "statuses": [*SHOWN_STATUSES, ""],
-        "categories": sorted({r.category for r in config.rules.rules}), "category": category,
-        "sender": sender, "recipient": recipient, "q": q, "sort": sort, "page": number, "pages": pages,
-        "assigned": assigned, "day_from": day_from, "day_to": day_to,
-        "page_link": page_link})
+    return page(
+        request,
+        "queue.html",
+        {
+            "rows": rows,
+            "total": len(copies),
+            "counts": sorted(counts.items()),
+            "status": status,
+            "statuses": [*SHOWN_STATUSES, ""],
+            "categories": sorted({r.category for r in config.rules.rules}),
+            "category": category,
+            "sender": sender,
+            "recipient": recipient,
+            "q": q,
+            "sort": sort,
+            "page": number,
+            "pages": pages,
+            "assigned": assigned,
+            "day_from": day_from,
+            "day_to": day_to,
+            "page_link": page_link,
+        },
+    )

@@ -11,19 +11,25 @@ def emails(text, link=False):
     return {c.value for c in find_emails(seg(text, link=link))}
 
 
-@pytest.mark.parametrize("text,address", [
-    ("anna dot nowak dot 84 at gmail dot com.", "anna.nowak.84@gmail.com"),
-    ("instead: d hughes 84 @ hotmail . co . uk - thanks", "dhughes84@hotmail.co.uk"),
-    ("send them to p.osei.coaching(at)yahoo.co.uk please", "p.osei.coaching@yahoo.co.uk"),
-    ("jsmith1987 [at] gmail [dot] com", "jsmith1987@gmail.com"),
-    ("jsmith1987＠gmail．com", "jsmith1987@gmail.com"),
-    ("j\u200bsmith@gmail.com", "jsmith@gmail.com"),
-])
+@pytest.mark.parametrize(
+    "text,address",
+    [
+        ("anna dot nowak dot 84 at gmail dot com.", "anna.nowak.84@gmail.com"),
+        ("instead: d hughes 84 @ hotmail . co . uk - thanks", "dhughes84@hotmail.co.uk"),
+        ("send them to p.osei.coaching(at)yahoo.co.uk please", "p.osei.coaching@yahoo.co.uk"),
+        ("jsmith1987 [at] gmail [dot] com", "jsmith1987@gmail.com"),
+        ("jsmith1987＠gmail．com", "jsmith1987@gmail.com"),
+        ("j\u200bsmith@gmail.com", "jsmith@gmail.com"),
+    ],
+)
 def test_munged_and_disguised_addresses(text, address):
     assert address in emails(text)
 
 
-@pytest.mark.parametrize("text", ["cid:image001.png@01DA2B3C.4D5E6F70", "logo@2x.png", "meet at the gate at 3", "a-a-" * 2000])
+@pytest.mark.parametrize(
+    "text",
+    ["cid:image001.png@01DA2B3C.4D5E6F70", "logo@2x.png", "meet at the gate at 3", "a-a-" * 2000],
+)
 def test_not_addresses(text):
     assert emails(text) == set()
 
@@ -52,14 +58,44 @@ def test_content_links_are_not_profiles():
 
 def test_handles_need_a_platform_word():
     assert ("profile", "instagram:coach_p_osei") in values("DM me on insta @coach_p_osei")
-    assert ("profile", "instagram:annanowak.reads") in values("my Instagram, annanowak.reads, if you want")
+    assert ("profile", "instagram:annanowak.reads") in values(
+        "my Instagram, annanowak.reads, if you want"
+    )
     assert values("email me at @home_time later") == set()
     assert values("file notes.pdf and e.g. this") == set()
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.lists(st.sampled_from([" ", "  ", "\n", "\t", "\u00a0", "at", "AT", "@", "(at)", "[AT]", "{at}", "<at>",
-                                 "x", "gmail", ".", "dot", "a", "t", "cat", "(", "<"]), max_size=16))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                " ",
+                "  ",
+                "\n",
+                "\t",
+                "\u00a0",
+                "at",
+                "AT",
+                "@",
+                "(at)",
+                "[AT]",
+                "{at}",
+                "<at>",
+                "x",
+                "gmail",
+                ".",
+                "dot",
+                "a",
+                "t",
+                "cat",
+                "(",
+                "<",
+            ]
+        ),
+        max_size=16,
+    )
+)
 def test_at_tokens_found_from_anchors_are_exactly_the_pattern_matches(pieces):
     from gateway.detect.emails import _AT_TOKEN, _at_tokens
 
@@ -68,10 +104,39 @@ def test_at_tokens_found_from_anchors_are_exactly_the_pattern_matches(pieces):
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.lists(st.sampled_from(["a", "z", "9", "_", ".", "-", "@", "/", " ", "\n", "A", "é", "x.y", "ab", "12",
-                                 ".com", ".pdf", "jo", "smith", "__"]), max_size=16))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "a",
+                "z",
+                "9",
+                "_",
+                ".",
+                "-",
+                "@",
+                "/",
+                " ",
+                "\n",
+                "A",
+                "é",
+                "x.y",
+                "ab",
+                "12",
+                ".com",
+                ".pdf",
+                "jo",
+                "smith",
+                "__",
+            ]
+        ),
+        max_size=16,
+    )
+)
 def test_bare_handles_tried_from_separators_are_exactly_the_pattern_matches(pieces):
     from gateway.detect.links import _BARE_HANDLE, _bare_handles
 
     text = "".join(pieces)
-    assert [m.span() for m in _bare_handles(text)] == [m.span() for m in _BARE_HANDLE.finditer(text)]
+    assert [m.span() for m in _bare_handles(text)] == [
+        m.span() for m in _BARE_HANDLE.finditer(text)
+    ]

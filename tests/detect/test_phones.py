@@ -14,13 +14,26 @@ def personal(text: str, **kw) -> set[str]:
     return {c.value for c in find_phones(seg(text, **kw)) if c.personal}
 
 
-@pytest.mark.parametrize("text", [
-    "ring me on +44 (0)7911 123456", "+44 07911 123456", "0044 7911 123456", "0 7 9 1 1 1 2 3 4 5 6",
-    "07911_123_456", "07911•123•456", "07911\u2009123\u2009456", "07911\u200c123\u200d456",
-    "０７９１１ １２３４５６", "⓪⑦⑨①① ①②③④⑤⑥", "call me on O7911 l23456", "my mob is07911123456",
-    "07911\n123456", "oh seven nine one one, one two three four five six",
-    "zero seven nine double one, one two three, four five six",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ring me on +44 (0)7911 123456",
+        "+44 07911 123456",
+        "0044 7911 123456",
+        "0 7 9 1 1 1 2 3 4 5 6",
+        "07911_123_456",
+        "07911•123•456",
+        "07911\u2009123\u2009456",
+        "07911\u200c123\u200d456",
+        "０７９１１ １２３４５６",
+        "⓪⑦⑨①① ①②③④⑤⑥",
+        "call me on O7911 l23456",
+        "my mob is07911123456",
+        "07911\n123456",
+        "oh seven nine one one, one two three four five six",
+        "zero seven nine double one, one two three, four five six",
+    ],
+)
 def test_disguised_mobiles_are_found(text):
     assert personal(text) == {"+447911123456"}
 
@@ -29,14 +42,27 @@ def test_drama_range_mobile_is_a_mobile():
     assert personal("07700 900418 is my personal mobile") == {"+447700900418"}
 
 
-@pytest.mark.parametrize("text", [
-    "Your child's ULN is 4123456789", "Candidate number 4021, centre number 12345",
-    "Trip dates: 12.03.2025 – 15.03.2025", "Term runs 2024-09-04 to 2024-12-20", "Room 1204, 15:30-16:30",
-    "Sort code 20-00-00, account 12345678", "ISBN 978-0-14-143951-8", "Ref 110bcd25-a55d-453a-8046-1297901ea002",
-    "The 1979-2011 cohort, 100 pupils", "ParentPay receipt number: 0779 1123 4456", "UCAS Personal ID: 184-692-0571",
-    "UPN: K830291746512", "Total £1,234.50 by 30/11/2026", "Serial number: 0471235", "postcode B91 3QJ",
-    "Childline is free on 0800 1111",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your child's ULN is 4123456789",
+        "Candidate number 4021, centre number 12345",
+        "Trip dates: 12.03.2025 – 15.03.2025",
+        "Term runs 2024-09-04 to 2024-12-20",
+        "Room 1204, 15:30-16:30",
+        "Sort code 20-00-00, account 12345678",
+        "ISBN 978-0-14-143951-8",
+        "Ref 110bcd25-a55d-453a-8046-1297901ea002",
+        "The 1979-2011 cohort, 100 pupils",
+        "ParentPay receipt number: 0779 1123 4456",
+        "UCAS Personal ID: 184-692-0571",
+        "UPN: K830291746512",
+        "Total £1,234.50 by 30/11/2026",
+        "Serial number: 0471235",
+        "postcode B91 3QJ",
+        "Childline is free on 0800 1111",
+    ],
+)
 def test_things_that_are_never_phones(text):
     assert personal(text) == set()
 
@@ -57,7 +83,14 @@ def test_link_targets_are_read():
 
 
 def test_every_spelling_of_the_switchboard_has_one_canonical_form():
-    forms = ["0121 496 0000", "01214960000", "+44 121 496 0000", "+44 (0)121 496 0000", "0044 121 496 0000", "(0121) 496-0000"]
+    forms = [
+        "0121 496 0000",
+        "01214960000",
+        "+44 121 496 0000",
+        "+44 (0)121 496 0000",
+        "0044 121 496 0000",
+        "(0121) 496-0000",
+    ]
     assert {canonical(f) for f in forms} == {"+441214960000"}
     assert canonical("0121 496 0738") != canonical("0121 496 0000")
 
@@ -67,16 +100,25 @@ def test_seventy_thousand_digit_groups_do_not_hide_a_number():
     assert "+447911123456" in personal(text)
 
 
-LETTER = "\n".join(f"Line {'abcdefghij'[k % 10]} of an ordinary letter about the trip and the homework." for k in range(200))
+LETTER = "\n".join(
+    f"Line {'abcdefghij'[k % 10]} of an ordinary letter about the trip and the homework."
+    for k in range(200)
+)
 
 
-@pytest.mark.parametrize("inserted, expected", [
-    ("my mobile is 07911\n123456", {"+447911123456"}),  # across one line break
-    ("my mobile is 07911 123456", {"+447911123456"}),
-    ("the trip costs £\n07911 123456 pence", set()),  # "£" at the end of the line above still masks it
-    ("my mobile is\n\n07911 123456", {"+447911123456"}),
-    ("the number is 07911\n\n123456", set()),  # two line breaks split a number
-])
+@pytest.mark.parametrize(
+    "inserted, expected",
+    [
+        ("my mobile is 07911\n123456", {"+447911123456"}),  # across one line break
+        ("my mobile is 07911 123456", {"+447911123456"}),
+        (
+            "the trip costs £\n07911 123456 pence",
+            set(),
+        ),  # "£" at the end of the line above still masks it
+        ("my mobile is\n\n07911 123456", {"+447911123456"}),
+        ("the number is 07911\n\n123456", set()),  # two line breaks split a number
+    ],
+)
 def test_numbers_among_many_lines_are_judged_as_in_a_short_text(inserted, expected):
     for at in (0, 57, 199):
         lines = LETTER.split("\n")
