@@ -102,8 +102,8 @@ class Gateway:
 
     def use(self, config: Config) -> None:
         """Scan with this configuration from now on (the reloader's only way in)."""
+        self.workers.replace(config)  # first: if new workers cannot start, nothing has changed
         self.config = config
-        self.workers.replace(config)
 
     # -- background work -------------------------------------------------------
     async def run_outbox(self) -> None:

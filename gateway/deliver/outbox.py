@@ -77,7 +77,7 @@ class Outbox:
         env = message.envelope
         host = self.config.relay.hostname
         now = self.clock()
-        if copy.status == "released":
+        if copy.status == CopyStatus.RELEASED:
             # The exact held bytes and one trace line naming the release; a
             # released copy is never scanned again.
             data = release_header(host, message.id, now) + message.raw

@@ -256,9 +256,12 @@ def load_rule_file(path: Path, provided: dict[str, list[str]] | None = None) -> 
             description=str(entry.get("description", "")),
             clause=str(entry.get("clause", "")),
             detector=detector,
-            action=Action(choice("action", ACTIONS, "quarantine")),
+            action=Action(choice("action", ACTIONS, Action.QUARANTINE)),
             applies_to=tuple(
-                RecipientClass(c) for c in choices("applies_to", CLASSES, ("parent", "student"))
+                RecipientClass(c)
+                for c in choices(
+                    "applies_to", CLASSES, (RecipientClass.PARENT, RecipientClass.STUDENT)
+                )
             ),
             zones=choices("zones", ZONES, ("new", "signature", "quoted")),
             patterns=_compile(entry.get("patterns"), where, "patterns", lists),

@@ -110,7 +110,9 @@ def _decide(
                     detail={"reason": reason, "why": "two-person release"},
                 )
                 results.append(
-                    DecisionResult(copy.id, copy.recipient, False, "held", awaiting_second=True)
+                    DecisionResult(
+                        copy.id, copy.recipient, False, CopyStatus.HELD, awaiting_second=True
+                    )
                 )
                 continue
         changed = store.decide(copy.id, decision, actor=actor, reason=reason)

@@ -706,11 +706,17 @@ class Store:
 
     # -- reviewer decisions ------------------------------------------------------
     def decide(
-        self, copy_id: int, decision: str, *, actor: str, reason: str, at: datetime | None = None
+        self,
+        copy_id: int,
+        decision: CopyStatus | str,
+        *,
+        actor: str,
+        reason: str,
+        at: datetime | None = None,
     ) -> bool:
         """Release or reject a held copy: a compare-and-set from ``held``, so exactly one
         of any number of concurrent decisions takes effect; the others return False."""
-        if decision not in ("released", "rejected", "expired"):
+        if decision not in (CopyStatus.RELEASED, CopyStatus.REJECTED, CopyStatus.EXPIRED):
             raise StoreError(f"unknown decision {decision!r}")
         at = at or now_utc()
         with self._tx() as cur:
@@ -722,7 +728,7 @@ class Store:
                     _clean(actor)[:200],
                     ts(at),
                     _clean(reason)[:2000],
-                    ts(at) if decision == "released" else None,
+                    ts(at) if decision == CopyStatus.RELEASED else None,
                     ts(at),
                     copy_id,
                 ),

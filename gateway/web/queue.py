@@ -28,7 +28,7 @@ async def queue(request: Request) -> Response:
     await current_user(request)
     config, store = context(request).config, context(request).store
     p = request.query_params
-    status = p.get("status", "held")
+    status = p.get("status", CopyStatus.HELD)
     category, sender, recipient, q = (
         p.get(k, "").strip() for k in ("category", "sender", "recipient", "q")
     )
@@ -77,7 +77,9 @@ async def queue(request: Request) -> Response:
                 "age": f"{age.days} d"
                 if age.days
                 else f"{age.seconds // 3600} h {age.seconds % 3600 // 60} min",
-                "expires_in_days": max(0, (expire - age).days) if c.status == "held" else None,
+                "expires_in_days": max(0, (expire - age).days)
+                if c.status == CopyStatus.HELD
+                else None,
             }
         )
 
