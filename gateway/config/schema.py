@@ -19,7 +19,7 @@ from typing import Any
 
 import regex
 
-from gateway.judge.rules import RuleError
+from gateway.judge.rules import CATEGORIES, RuleError
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,20 +165,7 @@ SCHEMA = Table(
             {
                 "expire_days": _num(minimum=0.001),
                 "remind_days_before": _num(minimum=0),
-                "two_person_release": Value(
-                    "list",
-                    item=_str(
-                        choices=(
-                            "personal_phone",
-                            "personal_email",
-                            "social_profile",
-                            "unapproved_channel",
-                            "info_request",
-                            "social_contact",
-                            "secrecy",
-                        )
-                    ),
-                ),
+                "two_person_release": Value("list", item=_str(choices=CATEGORIES)),
             }
         ),
         "web": Table({"listen": _str(), "secret_file": _str(), "https": _BOOL}),
