@@ -27,7 +27,7 @@ from gateway.dispose import Disposition, dispose, flag_header, refusal, rules_fo
 from gateway.judge.pool import ScanWorkers
 from gateway.judge.scan import ScanResult
 from gateway.mail import CopyStatus, Envelope, RecipientClass, new_queue_id, now_utc
-from gateway.read.message import header_fields
+from gateway.read.headers import header_fields
 from gateway.review.notices import held_notices
 from gateway.store import NewCopy, Store, StoredFinding, StoreError
 
@@ -157,6 +157,8 @@ class MailPath:
             )
             if result and result.error:
                 record["scan_error"] = result.error
+            if result and result.unread:
+                record["unread"] = len(result.unread)
             log.info("message", extra={"json": record})
             return reply
 
@@ -208,14 +210,20 @@ class MailPath:
         """Commit held and refused copies, with the notices about the held ones; the queue id, or None."""
         config = self._config()
         result = msg.result
-        error = result.error if result else None
-        reason = (
-            f"held unscanned: {error}"
-            if error
-            else "rules: " + ", ".join(_rules(msg, plan.hold))
-            if result
-            else "policy"
-        )
+        error = result.problem if result else None
+        rules = _rules(msg, plan.hold)
+        if result and result.error:
+            reason = f"held unscanned: {result.error}"
+        elif result:
+            reason = (
+                "; ".join(
+                    ([f"rules: {', '.join(rules)}"] if rules else [])
+                    + ([f"could not read {'; '.join(result.unread)}"] if result.unread else [])
+                )
+                or "policy"
+            )
+        else:
+            reason = "policy"
         copies = [
             NewCopy(r, msg.classes[r], CopyStatus.HELD, reason, msg.findings_for(r))
             for r in plan.hold

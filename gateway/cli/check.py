@@ -17,6 +17,8 @@ def report(file: str, result: ScanResult) -> str:
     lines = [f"{file}: {result.verdict.upper()}"]
     if result.error:
         lines.append(f"  held unscanned: {result.error}")
+    for part in result.unread:
+        lines.append(f"  not readable: {part}")
     for rcpt, verdict in result.recipients.items():
         lines.append(f"  {verdict:<10} {rcpt} ({result.classes.get(rcpt, '?')})")
     for f in result.findings:

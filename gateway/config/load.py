@@ -346,6 +346,7 @@ def _build(
         pattern_timeout_seconds=float(sc.get("pattern_timeout_seconds", 0.5)),
         max_mime_depth=int(sc.get("max_mime_depth", 40)),
         max_parts=int(sc.get("max_parts", 2000)),
+        unreadable=tuple({**dict(ScannerLimits().unreadable), **sc.get("unreadable", {})}.items()),
     )
     files = data.get("directory", {})
     sources = (

@@ -109,6 +109,12 @@ SCHEMA = Table(
                 "pattern_timeout_seconds": _num(minimum=0.001),
                 "max_mime_depth": _int(minimum=1),
                 "max_parts": _int(minimum=1),
+                "unreadable": Table(
+                    {
+                        kind: _str(choices=("quarantine", "flag", "pass"))
+                        for kind in ("encrypted", "document", "failed", "media")
+                    }
+                ),
             }
         ),
         "relay": Table(

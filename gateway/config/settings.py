@@ -42,6 +42,17 @@ class ScannerLimits:
     pattern_timeout_seconds: float = 0.5
     max_mime_depth: int = 40
     max_parts: int = 2000
+    # What a copy's verdict is when a part of it could not be read, by kind
+    # (gateway.read.message.Unread): held by default, media passed with a note.
+    unreadable: tuple[tuple[str, str], ...] = (
+        ("encrypted", "quarantine"),
+        ("document", "quarantine"),
+        ("failed", "quarantine"),
+        ("media", "pass"),
+    )
+
+    def on_unreadable(self, kind: str) -> str:
+        return dict(self.unreadable).get(kind, "quarantine")
 
 
 @dataclass(frozen=True, slots=True)

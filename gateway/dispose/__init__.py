@@ -70,7 +70,8 @@ def dispose(
         elif verdict is Verdict.QUARANTINE:
             hold.append(r)
         elif verdict is Verdict.FLAG:
-            flag[r] = rules_for(r, findings, Verdict.FLAG)
+            # No flagging rule: a part could not be read and [scanner] unreadable says flag.
+            flag[r] = rules_for(r, findings, Verdict.FLAG) or ("unreadable-part",)
         else:
             forward.append(r)
     return Disposition(tuple(forward), flag, tuple(hold), tuple(refuse))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from gateway.judge.policy import Finding, PatternTimeout, PolicyEngine
 from gateway.mail import RecipientClass, Verdict, header_block_end
+from gateway.read.headers import decode_header, header, raw_values
 from gateway.read.message import ReadLimits, UnreadableMessage, read_message
 
 if TYPE_CHECKING:
@@ -33,6 +34,14 @@ class ScanResult:
     at: datetime | None = None
     subject: str = ""  # as read, for the store's listing: empty when the message was not read
     message_id: str = ""
+    unread: tuple[str, ...] = ()  # "part: why" for each part that could not be read and counts
+
+    @property
+    def problem(self) -> str | None:
+        """Why copies may be held without a finding: the scan failed, or parts could not be read."""
+        if self.error:
+            return self.error
+        return ("could not read " + "; ".join(self.unread)) if self.unread else None
 
     def __reduce__(self):
         # Results cross from scan workers as pickles; the constructor with its
@@ -47,6 +56,7 @@ class ScanResult:
             self.at,
             self.subject,
             self.message_id,
+            self.unread,
         )
 
     def as_json(self, file: str | None = None) -> dict:
@@ -58,17 +68,19 @@ class ScanResult:
         out["findings"] = [f.as_json() for f in self.findings]
         if self.error:
             out["error"] = self.error
+        if self.unread:
+            out["unread"] = list(self.unread)
         return out
 
 
 def _envelope_from_headers(raw: bytes) -> tuple[str, list[str]]:
     head = raw[: 256 * 1024]
     msg = email.message_from_bytes(head[: header_block_end(head)] + b"\n\n")
-    sender = email.utils.parseaddr(str(msg.get("From", "")))[1].lower()
+    sender = email.utils.parseaddr(header(msg, "From"))[1].lower()
     rcpts = [
         a.lower()
         for _, a in email.utils.getaddresses(
-            [str(v) for h in ("To", "Cc", "Bcc") for v in msg.get_all(h) or []]
+            [decode_header(v) for h in ("To", "Cc", "Bcc") for v in raw_values(msg, h)]
         )
         if "@" in a
     ]
@@ -149,14 +161,28 @@ class Scanner:
             return self.held(f"rule {exc.args[0]} ran past its time bound", mail_from, rcpts, at)
         except Exception as exc:  # noqa: BLE001 - a detector bug holds the copy, never passes it
             return self.held(f"scanner error ({type(exc).__name__})", mail_from, rcpts, at)
+        # A part nobody could read holds (or flags) every copy a rule applies to:
+        # what it says may break any of them. Media passes, with a note, by default.
+        unread: list[str] = []
+        notes = list(view.notes)
+        for u in view.unread:
+            action = Verdict(self.config.limits.on_unreadable(u.kind))
+            if action is Verdict.PASS:
+                notes.append(f"not read: {u.describe()}")
+                continue
+            unread.append(u.describe())
+            for r, cls in classes.items():
+                if cls in self.config.rules.classes and action.rank > recipients[r].rank:
+                    recipients[r] = action
         verdict = Verdict.strictest(recipients.values()) if recipients else Verdict.QUARANTINE
         return ScanResult(
             verdict,
             recipients,
             classes,
             tuple(findings),
-            notes=view.notes,
+            notes=tuple(notes),
             at=at,
             subject=view.subject,
             message_id=view.message_id,
+            unread=tuple(unread),
         )

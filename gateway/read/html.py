@@ -220,7 +220,19 @@ class _Renderer(HTMLParser):
         return RenderedHtml("\n".join(out).strip("\n"), hidden, tuple(self.links))
 
 
+# Markup the standard parser gives up on ("<![>" raises AssertionError in
+# parse_marked_section): shown as text, so nothing after it goes unread.
+_BOGUS_DECLARATION = re.compile(r"<!(?!--|\[CDATA\[|doctype)", re.IGNORECASE)
+
+
 def render_html(source: str) -> RenderedHtml:
+    try:
+        return _render(source)
+    except (AssertionError, ValueError, IndexError):
+        return _render(_BOGUS_DECLARATION.sub("&lt;!", source))
+
+
+def _render(source: str) -> RenderedHtml:
     renderer = _Renderer()
     renderer.feed(source)
     renderer.close()

@@ -19,22 +19,29 @@ can hold it rather than pass it half-read.
 
 from __future__ import annotations
 
-import codecs
+import bisect
 import email
 import email.header
 import email.policy
 import email.utils
 import functools
-import io
 import re
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from enum import Enum
 
-from gateway.mail import header_block_end
+from gateway.read.boundaries import recover_parts
+from gateway.read.charsets import decode_text, unescape_8bit
+from gateway.read.documents import extract
+from gateway.read.headers import (
+    decode_header,
+    disposition,
+    filename,
+    header,
+    raw_values,
+)
 from gateway.read.html import render_html
 from gateway.read.normalize import NormalizedText, normalize
 from gateway.read.words import spaced, words_of
@@ -81,7 +88,17 @@ class Segment:
     zones are never asked for and cutting them would be wasted work.
     """
 
-    __slots__ = ("part", "text", "is_link", "_zones", "_cut", "_spaced", "_distinct", "_words")
+    __slots__ = (
+        "part",
+        "text",
+        "is_link",
+        "_zones",
+        "_cut",
+        "_spaced",
+        "_distinct",
+        "_words",
+        "_starts",
+    )
 
     def __init__(
         self,
@@ -102,6 +119,7 @@ class Segment:
         self._spaced: bytes | None = None
         self._distinct: set[bytes] | None = None
         self._words: frozenset[str] | None = None
+        self._starts: list[int] | None = None
 
     @property
     def zones(self) -> tuple[ZoneSpan, ...]:
@@ -135,10 +153,19 @@ class Segment:
         return f"Segment({self.part!r}, {self.text.text[:40]!r}..., is_link={self.is_link})"
 
     def zone_at(self, index: int) -> ZoneSpan:
-        for z in self.zones:
-            if z.start <= index < z.end:
-                return z
-        return self.zones[-1] if self.zones else ZoneSpan(0, 0, Zone.NEW, Owner.SCHOOL)
+        """The zone holding ``index`` (the last zone if none does): a binary search,
+        since a long thread has thousands of zones and every candidate asks."""
+        zones = self.zones
+        if not zones:
+            return ZoneSpan(0, 0, Zone.NEW, Owner.SCHOOL)
+        if self._starts is None:
+            self._starts = [z.start for z in zones]
+        k = bisect.bisect_right(self._starts, index) - 1
+        # Zones are sorted and do not overlap; the one starting at or before
+        # ``index`` is the only one that can hold it.
+        if k >= 0 and zones[k].start <= index < zones[k].end:
+            return zones[k]
+        return zones[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +174,18 @@ class Attachment:
     content_type: str
     size: int
     scanned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """A part a mail program would show (or open) that the gateway could not read."""
+
+    part: str  # "attachment:report.odt", "body"...
+    kind: str  # encrypted | document (nothing reads it) | failed (reading it failed) | media
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.part}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +202,7 @@ class MessageView:
     attachments: tuple[Attachment, ...]
     notes: tuple[str, ...]
     hidden_characters: int
+    unread: tuple[Unread, ...] = ()
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -178,7 +218,6 @@ class ReadLimits:
     max_depth: int = 40
     max_parts: int = 2000
     max_attachment_bytes: int = 25 * 1024 * 1024
-    max_pdf_pages: int = 200
 
 
 # -- who is "us": the sender and colleagues ---------------------------------
@@ -203,67 +242,6 @@ def same_person(a: str, b: str) -> bool:
 
 
 # -- decoding ----------------------------------------------------------------
-
-_CHARSET_ALIASES = {
-    "utf8": "utf-8",
-    "ascii": "us-ascii",
-    "latin1": "iso-8859-1",
-    "unicode-1-1-utf-7": "utf-7",
-}
-
-
-def decode_text(data: bytes, declared: str | None, notes: list[str] | None = None) -> str:
-    """Decode bytes whose charset label may be wrong, unknown or missing.
-
-    Order: the declared charset if Python knows it and it decodes cleanly;
-    UTF-8; Windows-1252 (what "iso-8859-1" and unlabelled Western mail usually
-    is); and finally the declared charset or UTF-8 with replacement characters.
-    """
-    label = (declared or "").strip().strip('"').lower()
-    label = _CHARSET_ALIASES.get(label, label)
-    codec = None
-    if label:
-        try:
-            codec = codecs.lookup(label).name
-        except LookupError:
-            if notes is not None:
-                notes.append(f"unknown charset {label!r}; decoded by guessing")
-    if codec in {"ascii", "us-ascii"}:
-        codec = None  # 8-bit bytes under an ascii label are common; guess instead
-    candidates = [c for c in (codec, "utf-8", "cp1252") if c]
-    if codec in {"latin_1", "iso8859-1", "iso8859_1"}:
-        candidates = ["cp1252", "latin-1"]
-    for c in candidates:
-        try:
-            return data.decode(c)
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return data.decode(codec or "utf-8", errors="replace")
-
-
-def header_fields(raw: bytes) -> tuple[str, str]:
-    """Subject and Message-ID as a person reads them, from the header block alone
-    (for listing a message the scanner did not read, or could not)."""
-    head = raw[: min(header_block_end(raw), 256 * 1024)]
-    msg = email.message_from_bytes(head + b"\n\n", policy=email.policy.compat32)
-    return decode_header(msg.get("Subject")), decode_header(msg.get("Message-ID")).strip()
-
-
-def decode_header(raw: str | None) -> str:
-    if raw is None:
-        return ""
-    raw = str(raw)
-    try:
-        pieces = email.header.decode_header(raw)
-    except Exception:
-        return " ".join(raw.split())
-    out: list[str] = []
-    for chunk, charset in pieces:
-        if isinstance(chunk, bytes):
-            out.append(decode_text(chunk, charset))
-        else:
-            out.append(chunk)
-    return " ".join("".join(out).split())
 
 
 def _addresses(values: list) -> tuple[Author, ...]:
@@ -384,7 +362,10 @@ def find_zones(
                 author = outlook_author
             kinds[i] = (Zone.QUOTED, author)
             first_quote = min(first_quote, i)
-        elif outlook_author is not None:
+        elif outlook_author is not None and outlook_depth == 0:
+            # An unprefixed header block ("-----Original Message-----", "From:",
+            # "Sent:") quotes everything below it; one quoted with ">" claims
+            # only ">" lines, and unprefixed text after it is new writing.
             kinds[i] = (Zone.QUOTED, outlook_author)
 
     while i < n:
@@ -523,6 +504,13 @@ _TEXT_EXTENSIONS = {
     ".rtf",
 }
 _FOLDED = re.compile(r"\r?\n[ \t]")
+_CALENDARS = {"text/calendar", "text/vcard", "text/x-vcard", "text/directory"}
+# Detached signatures (RFC 1847 multipart/signed): checked by the recipient's program, never shown.
+_SIGNATURES = {
+    "application/pgp-signature",
+    "application/pkcs7-signature",
+    "application/x-pkcs7-signature",
+}
 
 
 def _extension(name: str) -> str:
@@ -536,40 +524,6 @@ def _unfold_calendar(text: str) -> str:
     return text.replace("\\n", "\n").replace("\\N", "\n").replace("\\,", ",").replace("\\;", ";")
 
 
-def _pdf_text(data: bytes, limits: ReadLimits, notes: list[str], name: str) -> str | None:
-    try:
-        from pypdf import PdfReader
-
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        pages = []
-        for k, page in enumerate(reader.pages):
-            if k >= limits.max_pdf_pages:
-                notes.append(f"{name}: only the first {limits.max_pdf_pages} pages were read")
-                return None
-            pages.append(page.extract_text() or "")
-        return "\n".join(pages)
-    except Exception as exc:  # a broken PDF is unreadable, not fatal
-        notes.append(f"{name}: PDF text could not be extracted ({type(exc).__name__})")
-        return None
-
-
-_DOCX_PARA = re.compile(rb"</w:p>")
-_DOCX_TAG = re.compile(rb"<[^>]+>")
-
-
-def _docx_text(data: bytes, notes: list[str], name: str) -> str | None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            xml = z.read("word/document.xml")
-    except Exception as exc:
-        notes.append(f"{name}: document text could not be extracted ({type(exc).__name__})")
-        return None
-    import html
-
-    text = _DOCX_TAG.sub(b"", _DOCX_PARA.sub(b"\n", xml)).decode("utf-8", errors="replace")
-    return html.unescape(text)
-
-
 # -- the walk ----------------------------------------------------------------
 
 
@@ -581,6 +535,7 @@ class _Builder:
     segments: list[Segment] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unread: list[Unread] = field(default_factory=list)
     parts_seen: int = 0
 
     def add_text(
@@ -642,95 +597,198 @@ class _Builder:
         if depth > self.limits.max_depth:
             raise UnreadableMessage(f"MIME parts nested deeper than {self.limits.max_depth}")
         ctype = msg.get_content_type()
+        if ctype == "multipart/encrypted":
+            self.unread.append(Unread(label_prefix or "body", "encrypted", "encrypted (PGP/MIME)"))
+            return
         if msg.is_multipart():
             payload = msg.get_payload()
-            if not isinstance(payload, list):
-                payload = []
-            for sub in payload:
-                if isinstance(sub, Message):
-                    self.walk(sub, depth + 1, forwarded_by, label_prefix)
+            subs = (
+                [s for s in payload if isinstance(s, Message)] if isinstance(payload, list) else []
+            )
+        elif ctype.startswith("multipart/"):
+            recovered = recover_parts(msg)
+            if recovered is None:
+                # What mail programs do with a multipart they cannot split: show it as text.
+                self.notes.append(f"{ctype} without a usable boundary: read as text")
+                self._leaf(msg, "text/plain", depth, forwarded_by, label_prefix)
+                return
+            self.notes.append(f"{ctype}: parts found by the boundary as written")
+            subs = recovered
+        else:
+            self._leaf(msg, ctype, depth, forwarded_by, label_prefix)
             return
-        filename = decode_header(msg.get_filename()) if msg.get_filename() else ""
-        disposition = (msg.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        # Preamble and epilogue are outside every part, but some programs show them.
+        for extra in (msg.preamble, msg.epilogue):
+            if extra and extra.strip():
+                self.add_text(label_prefix or "body", unescape_8bit(extra), author=forwarded_by)
+        for sub in subs:
+            self.walk(sub, depth + 1, forwarded_by, label_prefix)
+
+    def _leaf(
+        self,
+        msg: Message,
+        ctype: str,
+        depth: int,
+        forwarded_by: Author | None,
+        label_prefix: str | None,
+    ) -> None:
+        """One part; whatever goes wrong reading it is that part's, and the others are still read."""
+        fname = filename(msg)
+        attached = bool(fname) or disposition(msg) == "attachment" or not ctype.startswith("text/")
+        label = label_prefix or (f"attachment:{fname or ctype}" if attached else "body")
+        try:
+            self._read_leaf(msg, ctype, fname, depth, forwarded_by, label_prefix)
+        except (UnreadableMessage, RecursionError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - this part is unreadable; the message is not
+            self.unread.append(
+                Unread(label or "body", "failed", f"could not be read ({type(exc).__name__})")
+            )
+
+    def _read_leaf(
+        self,
+        msg: Message,
+        ctype: str,
+        fname: str,
+        depth: int,
+        forwarded_by: Author | None,
+        label_prefix: str | None,
+    ) -> None:
+        how = disposition(msg)
         if ctype == "message/rfc822" or (
             ctype.startswith("message/") and isinstance(msg.get_payload(), list)
         ):
             inner = msg.get_payload()
             inner_msg = inner[0] if isinstance(inner, list) and inner else None
-            name = filename or "forwarded message"
+            name = fname or "forwarded message"
             if isinstance(inner_msg, Message):
                 self._forwarded(inner_msg, depth + 1, name)
             return
         payload_bytes = msg.get_payload(decode=True) or b""
         if not isinstance(payload_bytes, bytes):
             payload_bytes = str(payload_bytes).encode("utf-8", "replace")
-        is_attachment = bool(filename) or disposition == "attachment"
-        label_name = filename or ctype
+        is_attachment = bool(fname) or how == "attachment"
+        label_name = fname or ctype
         # Inside a forwarded message every part carries the forwarded message's label.
         part_label = label_prefix or (f"attachment:{label_name}" if is_attachment else None)
         charset = msg.get_content_charset()
-        ext = _extension(filename)
+        ext = _extension(fname)
         if ctype == "text/html" or ext in {".htm", ".html"}:
-            html_src = decode_text(payload_bytes, charset, self.notes)
-            rendered = render_html(html_src)
-            label = part_label or "html"
-            self.add_text(label, rendered.visible, author=forwarded_by)
-            self.add_text(label, rendered.hidden, author=forwarded_by)
-            for link in rendered.links:
-                self.add_text(label, link.target, zones=False, author=forwarded_by, is_link=True)
+            self._html(
+                decode_text(payload_bytes, charset, self.notes), part_label or "html", forwarded_by
+            )
             if is_attachment:
                 self.attachments.append(Attachment(label_name, ctype, len(payload_bytes), True))
             return
         if ctype.startswith("text/") or ext in _TEXT_EXTENSIONS:
-            text = decode_text(payload_bytes, charset, self.notes)
-            if ctype in {
-                "text/calendar",
-                "text/vcard",
-                "text/x-vcard",
-                "text/directory",
-            } or ext in {".ics", ".vcf", ".vcard"}:
-                text = _unfold_calendar(text)
-                self.add_text(part_label or "body", text, zones=False, author=forwarded_by)
-            else:
-                self.add_text(part_label or "body", text, author=forwarded_by)
+            self._text(
+                decode_text(payload_bytes, charset, self.notes),
+                ctype,
+                ext,
+                part_label or "body",
+                forwarded_by,
+            )
             if is_attachment:
                 self.attachments.append(Attachment(label_name, ctype, len(payload_bytes), True))
             return
-        scanned = False
-        if len(payload_bytes) > self.limits.max_attachment_bytes:
-            self.notes.append(
-                f"{label_name}: larger than {self.limits.max_attachment_bytes} bytes, not read"
-            )
-        elif ctype == "application/pdf" or ext == ".pdf":
-            extracted = _pdf_text(payload_bytes, self.limits, self.notes, label_name)
-            if extracted is not None:
-                self.add_text(
-                    part_label or f"attachment:{label_name}",
-                    extracted,
-                    zones=False,
-                    author=forwarded_by,
-                )
-                scanned = True
-        elif (
-            ext == ".docx"
-            or ctype == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        ):
-            extracted = _docx_text(payload_bytes, self.notes, label_name)
-            if extracted is not None:
-                self.add_text(
-                    part_label or f"attachment:{label_name}",
-                    extracted,
-                    zones=False,
-                    author=forwarded_by,
-                )
-                scanned = True
+        if ctype in _SIGNATURES:  # a detached signature: nothing a person reads
+            return
+        scanned = self._document(
+            label_name,
+            ctype,
+            payload_bytes,
+            part_label or f"attachment:{label_name}",
+            forwarded_by,
+            depth,
+            label_prefix,
+        )
         self.attachments.append(Attachment(label_name, ctype, len(payload_bytes), scanned))
 
+    def _html(self, source: str, label: str, forwarded_by: Author | None) -> None:
+        rendered = render_html(source)
+        self.add_text(label, rendered.visible, author=forwarded_by)
+        self.add_text(label, rendered.hidden, author=forwarded_by)
+        for link in rendered.links:
+            self.add_text(label, link.target, zones=False, author=forwarded_by, is_link=True)
+
+    def _text(
+        self, text: str, ctype: str, ext: str, label: str, forwarded_by: Author | None
+    ) -> None:
+        if ctype in _CALENDARS or ext in {".ics", ".vcf", ".vcard"}:
+            self.add_text(label, _unfold_calendar(text), zones=False, author=forwarded_by)
+        else:
+            self.add_text(label, text, author=forwarded_by)
+
+    def _document(
+        self,
+        name: str,
+        ctype: str,
+        data: bytes,
+        label: str,
+        forwarded_by: Author | None,
+        depth: int,
+        label_prefix: str | None,
+    ) -> bool:
+        """An attachment of any type: its text read, its contents opened, or recorded as unread."""
+        if len(data) > self.limits.max_attachment_bytes:
+            self.unread.append(
+                Unread(
+                    label,
+                    "document",
+                    f"larger than {self.limits.max_attachment_bytes} bytes, not read",
+                )
+            )
+            return False
+        got = extract(name, ctype, data, max_bytes=self.limits.max_attachment_bytes)
+        if got.kind == "media":
+            self.unread.append(Unread(label, "media", got.reason or "media (not read)"))
+            return False
+        if got.kind == "encrypted":
+            self.unread.append(Unread(label, "encrypted", got.reason or "encrypted"))
+            return False
+        read = False
+        if got.text is not None:
+            if got.kind == "text" and (
+                "<html" in got.text[:2000].lower() or name.lower().endswith(".htm")
+            ):
+                self._html(got.text, label, forwarded_by)
+            else:
+                self.add_text(label, got.text, zones=False, author=forwarded_by)
+            read = True
+        for member_name, member in got.members:
+            if depth >= self.limits.max_depth:
+                raise UnreadableMessage(f"attachments nested deeper than {self.limits.max_depth}")
+            if got.kind == "smime-signed":
+                # The signed content is the message itself, as every client shows it.
+                self.walk(parse_bytes(member), depth + 1, forwarded_by, label_prefix)
+            elif member_name.lower().endswith(".eml"):
+                self._forwarded(parse_bytes(member), depth + 1, member_name)
+            else:
+                self._document(
+                    member_name,
+                    "",
+                    member,
+                    f"{label}/{member_name}",
+                    forwarded_by,
+                    depth + 1,
+                    label_prefix,
+                )
+            read = True
+        if got.text is None and not got.members:
+            self.unread.append(
+                Unread(
+                    label,
+                    "failed" if got.kind != "unknown" else "document",
+                    got.reason or "no reader for this type",
+                )
+            )
+        return read
+
     def _forwarded(self, inner: Message, depth: int, name: str) -> None:
-        authors = _addresses(inner.get_all("From") or [])
+        authors = _addresses(raw_values(inner, "From"))
         author = authors[0] if authors else Author("", "")
         label = f"attachment:{name}"
-        self.add_text(label, decode_header(inner.get("Subject")), zones=False, author=author)
+        self.add_text(label, header(inner, "Subject"), zones=False, author=author)
         self.walk(inner, depth, author, label)
 
 
@@ -779,14 +837,14 @@ def read_message(
         msg = parse_bytes(raw)
     except RecursionError as exc:
         raise UnreadableMessage("MIME structure too deeply nested to parse") from exc
-    senders = _addresses(msg.get_all("From") or [])
+    senders = _addresses(raw_values(msg, "From"))
     sender = senders[0] if senders else Author("", "")
     builder = _Builder(sender=sender, is_colleague=is_colleague, limits=limits)
-    subject = decode_header(msg.get("Subject"))
+    subject = header(msg, "Subject")
     builder.add_text("subject", subject, zones=False)
-    for header in ("From", "Reply-To", "Sender"):
-        for value in msg.get_all(header) or []:
-            builder.add_text(f"header:{header}", decode_header(value), zones=False)
+    for name in ("From", "Reply-To", "Sender"):
+        for value in raw_values(msg, name):
+            builder.add_text(f"header:{name}", decode_header(value), zones=False)
     try:
         builder.walk(msg, 0, None, None)
     except RecursionError as exc:
@@ -794,22 +852,23 @@ def read_message(
     for defect in msg.defects:
         builder.notes.append(f"MIME defect: {type(defect).__name__}")
     date = None
-    if msg.get("Date"):
+    if header(msg, "Date"):
         try:
-            date = email.utils.parsedate_to_datetime(decode_header(msg.get("Date")))
+            date = email.utils.parsedate_to_datetime(header(msg, "Date"))
         except (TypeError, ValueError, IndexError):
             builder.notes.append("Date header could not be parsed")
     return MessageView(
         sender=sender,
-        reply_to=_addresses(msg.get_all("Reply-To") or []),
-        to=_addresses(msg.get_all("To") or []),
-        cc=_addresses(msg.get_all("Cc") or []),
-        bcc=_addresses(msg.get_all("Bcc") or []),
+        reply_to=_addresses(raw_values(msg, "Reply-To")),
+        to=_addresses(raw_values(msg, "To")),
+        cc=_addresses(raw_values(msg, "Cc")),
+        bcc=_addresses(raw_values(msg, "Bcc")),
         subject=subject,
         date=date,
-        message_id=decode_header(msg.get("Message-ID")).strip(),
+        message_id=header(msg, "Message-ID").strip(),
         segments=tuple(builder.segments),
         attachments=tuple(builder.attachments),
         notes=tuple(builder.notes),
         hidden_characters=sum(s.text.hidden_characters for s in builder.segments),
+        unread=tuple(builder.unread),
     )

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from gateway.config import Config
 from gateway.mail import header_block_end, printable
-from gateway.read.message import Author, decode_text, read_message
+from gateway.read.charsets import decode_text
+from gateway.read.message import Author, read_message
 from gateway.store import CopyRecord, MessageRecord, StoredFinding
 
 

@@ -129,9 +129,12 @@ def held_notices(
     host = config.relay.hostname
     out: list[Notice] = []
     findings = {(f.rule, f.evidence): f for fs in held.values() for f in fs}.values()
-    findings_text = (
-        _findings_text(findings, config) if not scan_error else f"- {one_line(scan_error, 300)}"
-    )
+    # A part that could not be read is named beside the findings (the sender can
+    # send it again in a form that can be read); a failed scan has no findings.
+    findings_text = "\n".join(
+        ([_findings_text(findings, config)] if findings else [])
+        + ([f"- {one_line(scan_error, 300)}"] if scan_error else [])
+    ) or _findings_text((), config)
     values = {
         "subject": one_line(subject, 150) or "(no subject)",
         "queue_id": queue_id,
