@@ -12,6 +12,8 @@ import io
 import zipfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.judge.scan import Scanner
 
@@ -246,3 +248,46 @@ def test_html_the_standard_parser_gives_up_on_is_still_read(scanner):
     ).encode()
     held_with_finding(scanner, raw)
     passes(scanner, raw.replace(SECRET.encode(), BENIGN.encode()))
+
+
+# -- any bytes: findings from every readable part, or a hold naming the unreadable one -----
+
+
+_TYPES = st.sampled_from(
+    [
+        "application/octet-stream",
+        "application/pdf",
+        "application/zip",
+        "application/msword",
+        "application/vnd.oasis.opendocument.text",
+        "image/png",
+        "x-foo/bar",
+        "application/pkcs7-mime",
+        "text/html",
+        "message/rfc822",
+    ]
+)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(_TYPES, st.binary(max_size=600)), max_size=4), st.integers(0, 4))
+def test_a_readable_part_is_read_whatever_the_other_parts_are(scanner, others, position):
+    parts = [
+        f'--b\r\nContent-Type: {ctype}\r\nContent-Disposition: attachment; filename="f{i}"\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{base64.encodebytes(data).decode()}\r\n"
+        for i, (ctype, data) in enumerate(others)
+    ]
+    parts.insert(min(position, len(parts)), f"--b\r\nContent-Type: text/plain\r\n\r\n{SECRET}\r\n")
+    raw = (
+        HEAD
+        + 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        + "".join(parts)
+        + "--b--\r\n"
+    ).encode()
+    r = scanner.scan(raw)
+    assert r.verdict == "quarantine"
+    assert "personal_phone" in categories(r), (r.error, r.unread)  # read, not merely failed
+    for u in r.unread:  # and every part that was not read is named
+        assert u.split(":", 1)[0] == "attachment", u

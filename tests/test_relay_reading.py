@@ -26,7 +26,11 @@ def gateway(sink, tmp_path_factory):
 
 
 def _text_of(data: bytes) -> str:
-    return email.message_from_bytes(data, policy=email.policy.default).get_body(("plain",)).get_content()
+    return (
+        email.message_from_bytes(data, policy=email.policy.default)
+        .get_body(("plain",))
+        .get_content()
+    )
 
 
 def test_an_smtputf8_subject_is_held_and_shown_as_sent(gateway, sink):
