@@ -148,6 +148,9 @@ def test_untrusted_client_is_refused_and_nothing_is_relayed(gateway, sink):
         "elsewhere.example!victim@heartofengland.example",
         "<@relay.example:victim@elsewhere.example>",
         "victim@[192.0.2.1]",
+        "victim@127.0.0.2",  # IP addresses dressed as domains
+        "victim@0x7f000001",
+        "victim@2130706434",
         '"victim@elsewhere.example"@heartofengland.example',
         "postmaster",
     ],
@@ -191,6 +194,21 @@ def test_nul_bytes_are_refused(gateway, sink):
     with pytest.raises(smtplib.SMTPDataError) as refused:
         send(gateway, mail("hello") + b"\x00", [COLLEAGUE])
     assert refused.value.smtp_code == 550
+
+
+def test_a_message_past_the_hop_limit_is_refused_as_a_loop_and_never_forwarded(gateway, sink):
+    looped = b"".join(
+        f"Received: from mx{i}.heartofengland.example by mx{i + 1}; Mon, 23 Nov 2026 16:00:00 +0000\r\n".encode()
+        for i in range(51)
+    ) + mail("Round and round.", to=(COLLEAGUE,), subject="loop-1")
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        send(gateway, looped, [COLLEAGUE])
+    assert refused.value.smtp_code == 554 and refused.value.smtp_error.startswith(b"5.4.6")
+    assert not any(b"loop-1" in m.data for m in sink.to(COLLEAGUE))
+    # Fifty hops are still a message: the trace of a long but finite route.
+    fine = b"".join(looped.split(b"\r\n", 1)[1:]).replace(b"loop-1", b"loop-2")
+    assert send(gateway, fine, [COLLEAGUE]) == {}
+    assert sink.wait_for_text(COLLEAGUE, b"loop-2")
 
 
 def test_bare_lf_dot_never_becomes_a_second_message(gateway, sink):

@@ -186,3 +186,21 @@ def test_unknown_status_and_bad_url_give_clear_errors(tmp_path):
     with pytest.raises(StoreError, match="unknown status 'lost'"):
         store.copies("lost")
     store.close()
+
+
+def test_the_embedded_store_is_readable_by_its_owner_alone(tmp_path):
+    import stat
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)  # made by hand, or by an older version
+    data.chmod(0o755)
+    store = Store(f"sqlite:///{data / 'chaperone.db'}")
+    store.accept(
+        Envelope("t@school.example", ("p@home.example",)),
+        b"Subject: x\r\n\r\nhi\r\n",
+        [NewCopy("p@home.example", "parent", "held", "test")],
+    )
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("chaperone.db", "chaperone.db-wal", "chaperone.db-shm"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    store.close()

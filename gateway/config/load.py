@@ -102,6 +102,7 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         sender_domains=tuple(d.lower() for d in relay.get("sender_domains", [])),
         max_message_bytes=int(relay.get("max_message_bytes", defaults.max_message_bytes)),
         max_recipients=int(relay.get("max_recipients", defaults.max_recipients)),
+        max_hops=int(relay.get("max_hops", defaults.max_hops)),
         max_connections=int(relay.get("max_connections", defaults.max_connections)),
         timeout_seconds=float(relay.get("timeout_seconds", defaults.timeout_seconds)),
         tls_certificate=cert,

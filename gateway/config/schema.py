@@ -125,6 +125,7 @@ SCHEMA = Table(
                 "sender_domains": _strs(),
                 "max_message_bytes": _int(minimum=1024),
                 "max_recipients": _int(minimum=100),
+                "max_hops": _int(minimum=1),
                 "max_connections": _int(minimum=1),
                 "timeout_seconds": _num(minimum=0.1),
                 "tls_certificate": _str(),

@@ -88,6 +88,9 @@ class RelaySettings:
     sender_domains: tuple[str, ...] = ()
     max_message_bytes: int = 50 * 1024 * 1024
     max_recipients: int = 1000
+    # A message that has passed this many mail servers (Received headers) is in
+    # a loop: refused with 554 5.4.6, like Postfix's hopcount_limit.
+    max_hops: int = 50
     max_connections: int = 256
     timeout_seconds: float = 300.0
     tls_certificate: Path | None = None

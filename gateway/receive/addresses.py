@@ -25,7 +25,7 @@ def address_problem(address: str, smtputf8: bool) -> str | None:
         return "553 5.1.3 Quoted local parts are not accepted"
     if "%" in local or "!" in local:
         return "553 5.7.1 Relaying through %- or !-addresses is not allowed"
-    if domain.startswith("["):
+    if domain.startswith("[") or _numeric_host(domain):
         return "553 5.7.1 Address literals are not accepted"
     try:
         validate_email(
@@ -39,6 +39,20 @@ def address_problem(address: str, smtputf8: bool) -> str | None:
     except EmailNotValidError:
         return "553 5.1.3 Bad address syntax"
     return None
+
+
+def _numeric_host(domain: str) -> bool:
+    """An IP address in disguise: every label a number (127.0.0.2, 2130706434) or a hex
+    one (0x7f000001). Resolvers and some mail servers turn these into addresses, and
+    no top-level domain is numeric, so none of them names a real mail domain."""
+    labels = domain.rstrip(".").lower().split(".")
+    return all(
+        label.isdigit() or (label.startswith("0x") and _is_hex(label[2:])) for label in labels
+    )
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(ch in "0123456789abcdef" for ch in text)
 
 
 def sender_allowed(address: str, domains: tuple[str, ...]) -> bool:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiosmtpd.smtp import SMTP, Session
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
-from gateway.mail import Envelope
+from gateway.mail import Envelope, header_block_end
 from gateway.receive.access import Access, peer_address
 from gateway.receive.addresses import address_problem, sender_allowed
 
@@ -29,6 +30,13 @@ SHUTTING_DOWN = "421 4.3.2 Service shutting down, please try again later"
 LOW_DISK = "452 4.3.1 Insufficient system storage, please try again later"
 
 Process = Callable[[Envelope, bytes], Awaitable[str]]
+
+_RECEIVED = re.compile(rb"^received[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
+
+def hop_count(raw: bytes) -> int:
+    """How many mail servers a message has passed: its Received headers (RFC 5321 6.3)."""
+    return len(_RECEIVED.findall(raw, 0, header_block_end(raw)))
 
 
 class RelayHandler:
@@ -103,6 +111,12 @@ class RelayHandler:
         raw = envelope.original_content or b""
         if b"\x00" in raw:
             return "550 5.6.0 Message contains NUL characters; not accepted"
+        hops = hop_count(raw)
+        if hops > self.settings.max_hops:
+            log.warning(
+                "mail loop: refused", extra={"json": {"hops": hops, "client": str(session.peer)}}
+            )
+            return f"554 5.4.6 Too many hops ({hops} Received headers): a mail loop; not forwarded"
         peer = peer_address(session) or str(session.peer)
         env = Envelope(
             "" if envelope.mail_from == "<>" else (envelope.mail_from or ""),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,6 +10,20 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "sqlite:///"
+
+
+def _private(path: Path) -> None:
+    """Held mail about children is readable by the gateway's user alone: the data
+    directory 0700, the database and its -wal and -shm files 0600 (SQLite gives
+    the journal files the database file's mode)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.parent.stat().st_mode & 0o077:  # mkdir's mode is masked by the umask, or made elsewhere
+        path.parent.chmod(0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
 
 
 class SQLite:
@@ -22,7 +37,7 @@ class SQLite:
     def connect(self) -> sqlite3.Connection:
         assert self.path is not None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private(self.path)
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
             )
