@@ -31,10 +31,11 @@ class Action(StrEnum):
     FLAG = "flag"  # deliver with a header naming the rules, and log
     QUARANTINE = "quarantine"  # hold for a reviewer
     REJECT = "reject"  # refuse the copy outright (5.7.1); the sender's server bounces it
+    OFF = "off"  # the rule is kept, switched off: it never runs
 
     @property
     def verdict(self) -> Verdict:
-        return Verdict.PASS if self is Action.MONITOR else Verdict(self.value)
+        return Verdict.PASS if self in (Action.MONITOR, Action.OFF) else Verdict(self.value)
 
 
 class Verdict(StrEnum):

@@ -443,6 +443,21 @@ def test_sighup_and_file_changes_reload_rules_and_a_broken_file_keeps_the_last_g
             "r2",
             "r3",
         ]  # the last good rules still apply
+        # A file cut short, or emptied, never switches its rules off.
+        (rules / "20-broken.toml").unlink()
+        (rules / "10-test.toml").write_text("# emptied by mistake\n")
+        while g.log().count("reload failed") < 2 and time.monotonic() < deadline + 10:
+            time.sleep(0.1)
+        assert "has no rules" in g.log()
+        (rules / "10-test.toml").write_text(
+            '[[rule]]\nid = "other"\ncategory = "secrecy"\nclause = "test"\n'
+            'detector = "phrases"\npatterns = ["papaya"]\n'
+        )
+        while g.log().count("reload failed") < 3 and time.monotonic() < deadline + 20:
+            time.sleep(0.1)
+        assert "would drop 1 rule(s) (pineapple)" in g.log()
+        send(g, mail("I like mango.", to=(PARENT,), subject="r4"), [PARENT])
+        assert [c["subject"] for c in g.copies("held")] == ["r2", "r3", "r4"]
     finally:
         g.stop()
 

@@ -57,3 +57,39 @@ def test_duplicate_ids_across_files(tmp_path):
     write(tmp_path, GOOD, "b.toml")
     with pytest.raises(RuleError, match="already used"):
         load_rules([tmp_path])
+
+
+def test_an_emptied_rule_file_is_an_error_not_rules_switched_off(tmp_path):
+    for text in ("", "# all gone\n", "[lists]\nwords = ['a']\n"):
+        with pytest.raises(RuleError, match="has no rules"):
+            load_rules([write(tmp_path, text)])
+
+
+def test_a_rule_switched_off_is_kept_but_never_runs(tmp_path, config):
+    import dataclasses
+
+    from gateway.judge.scan import Scanner
+
+    from .conftest import PARENT, mail
+
+    rules = load_rules(
+        [
+            write(
+                tmp_path,
+                GOOD.replace(
+                    'patterns = ["keep ~2 secret"]', 'patterns = ["keep ~2 secret"]\naction = "off"'
+                ),
+            )
+        ]
+    )
+    assert [r.id for r in rules.rules] == ["x"] and not rules.active
+    scanner = Scanner(dataclasses.replace(config, rules=rules))
+    assert scanner.scan(mail("Please keep this a secret."), rcpts=[PARENT]).verdict == "pass"
+
+
+def test_a_set_that_lost_rules_says_which_unless_they_were_retired(tmp_path):
+    before = load_rules([write(tmp_path, GOOD + GOOD.replace('id = "x"', 'id = "y"'))])
+    after = load_rules([write(tmp_path, GOOD)])
+    assert after.lost_from(before) == ["y"]
+    retired = load_rules([write(tmp_path, 'retired = ["y"]\n' + GOOD)])
+    assert retired.lost_from(before) == []

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("chaperone")
 
 
+class RuleSetShrank(Exception):
+    """A reload would lose rules nobody switched off or retired (a truncated or emptied file)."""
+
+
 def source_mtimes(config: Config) -> dict[Path, int]:
     out = {}
     for path in config.sources:
@@ -48,15 +52,23 @@ class Reloader:
             # reported again every second; the next good reload reads them all.
             self._exceptions_version = await g._db(g.store.exceptions_version)
             config = await asyncio.to_thread(load_config, g.config.path)
+            lost = config.rules.lost_from(g.config.rules)
+            if lost:
+                raise RuleSetShrank(
+                    f"the new rules would drop {len(lost)} rule(s) ({', '.join(lost[:10])}); "
+                    'keep each with action = "off", or list it in retired = [...], to drop it on purpose'
+                )
             config = with_exceptions(config, await g._db(g.store.exceptions))
             # Listener, next hop and store were fixed at start (and may come from the command line).
             config = dataclasses.replace(config, relay=g.settings)
             g.use(config)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the last good set stays in force
-            g.metrics.reloads.labels("failed").inc()
+            g.metrics.reloads.labels(
+                "refused" if isinstance(exc, RuleSetShrank) else "failed"
+            ).inc()
             detail = (
                 str(exc)
-                if isinstance(exc, StoreError) or type(exc).__name__ == "RuleError"
+                if isinstance(exc, StoreError | RuleSetShrank) or type(exc).__name__ == "RuleError"
                 else f"{type(exc).__name__}: {exc}"
             )
             log.error(

@@ -22,7 +22,17 @@ def check(args: argparse.Namespace) -> int:
         until = f", until {a.until:%Y-%m-%d %H:%M %Z}" if a.until else ""
         print(f"    {a.kind:<8} {a.value:<32} {a.label}{until}")
     print(f"  approved platforms: {', '.join(config.official_platforms) or '-'}")
-    print(f"rules: {len(config.rules.rules)} from {len(config.rules.files)} files")
+    active = len(config.rules.active)
+    print(
+        f"rules: {len(config.rules.rules)} from {len(config.rules.files)} files"
+        + (
+            f", {len(config.rules.rules) - active} switched off"
+            if active < len(config.rules.rules)
+            else ""
+        )
+    )
+    if config.rules.retired:
+        print(f"  retired on purpose: {', '.join(config.rules.retired)}")
     for r in config.rules.rules:
         print(
             f"  {r.id:<36} {r.category:<20} {r.action:<10} {','.join(r.applies_to):<16} {r.source}"

@@ -168,7 +168,7 @@ class PolicyEngine:
             )
 
         hits: list[tuple[_Hit, frozenset[str]]] = []
-        for rule in self.config.rules.rules:
+        for rule in self.config.rules.active:
             if rule.detector == "phrases":
                 continue
             kind = rule.detector
@@ -200,7 +200,7 @@ class PolicyEngine:
         words = frozenset().union(*(s.words for s in view.segments if not s.is_link))
         # A rule whose patterns all need a word this message lacks cannot match.
         phrase_rules = [
-            r for r in self.config.rules.rules if r.detector == "phrases" and r.could_match(words)
+            r for r in self.config.rules.active if r.detector == "phrases" and r.could_match(words)
         ]
         # Rules that need another finding run last, once the others are known.
         for rule in sorted(phrase_rules, key=lambda r: bool(r.requires_finding)):

@@ -86,6 +86,19 @@ class Rule:
 class RuleSet:
     rules: tuple[Rule, ...]
     files: tuple[str, ...] = field(default=())
+    # Ids the rule files say are gone on purpose (``retired = [...]``): a reload
+    # that no longer has them is not a rule lost by accident.
+    retired: tuple[str, ...] = field(default=())
+
+    @property
+    def active(self) -> tuple[Rule, ...]:
+        """The rules that run: all but those switched off (``action = "off"``)."""
+        return tuple(r for r in self.rules if r.action is not Action.OFF)
+
+    def lost_from(self, before: RuleSet) -> list[str]:
+        """Ids of ``before`` that this set neither has nor lists as retired."""
+        have = {r.id for r in self.rules} | set(self.retired)
+        return [r.id for r in before.rules if r.id not in have]
 
     def by_id(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
@@ -97,7 +110,7 @@ class RuleSet:
     def classes(self) -> frozenset[RecipientClass]:
         """The recipient classes some rule applies to: the copies worth scanning,
         and the ones held when a scan fails."""
-        return frozenset(c for r in self.rules for c in r.applies_to)
+        return frozenset(c for r in self.active for c in r.applies_to)
 
 
 _GAP = regex.compile(r"~(\d)")
@@ -158,6 +171,13 @@ def _compile(
 
 
 def load_rule_file(path: Path, provided: dict[str, list[str]] | None = None) -> list[Rule]:
+    return _load_file(path, provided)[0]
+
+
+def _load_file(
+    path: Path, provided: dict[str, list[str]] | None = None
+) -> tuple[list[Rule], tuple[str, ...]]:
+    """A file's rules, and the ids it lists as retired."""
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
@@ -176,11 +196,21 @@ def load_rule_file(path: Path, provided: dict[str, list[str]] | None = None) -> 
             "([approved] in gateway.toml); use it as {" + taken[0] + "} without defining it here"
         )
     lists = {**dict.fromkeys(PROVIDED_LISTS, []), **(provided or {}), **lists}
-    unknown_top = set(data) - {"lists", "rule"}
+    unknown_top = set(data) - {"lists", "rule", "retired"}
     if unknown_top:
         key = sorted(unknown_top)[0]
         raise RuleError(
-            f"{path}:{_line_of(text, key)}: unknown table or key '{key}' (expected [lists] and [[rule]])"
+            f"{path}:{_line_of(text, key)}: unknown table or key '{key}' "
+            "(expected [lists], [[rule]] and retired)"
+        )
+    retired = data.get("retired", [])
+    if not isinstance(retired, list) or not all(isinstance(r, str) for r in retired):
+        raise RuleError(f"{path}:{_line_of(text, 'retired')}: retired must be a list of rule ids")
+    if not data.get("rule") and not retired:
+        # An emptied file would switch its rules off without a word.
+        raise RuleError(
+            f"{path}:1: this rule file has no rules. To stop a rule, keep it with "
+            'action = "off" or list its id in retired = [...]; to drop the file, delete it'
         )
     rules = []
     search_from = 1
@@ -294,7 +324,7 @@ def load_rule_file(path: Path, provided: dict[str, list[str]] | None = None) -> 
                 f"{where}: rule '{rid}' must quote the policy clause it enforces ('clause')"
             )
         rules.append(rule)
-    return rules
+    return rules, tuple(retired)
 
 
 def _line_from_message(message: str) -> int:
@@ -316,13 +346,16 @@ def load_rules(paths: list[Path], provided: dict[str, list[str]] | None = None) 
     if not files:
         raise RuleError(f"{paths[0] if paths else 'rules'}:1: no rule files (*.toml) found")
     rules: list[Rule] = []
+    retired: list[str] = []
     seen: dict[str, str] = {}
     for f in files:
-        for rule in load_rule_file(f, provided):
+        in_file, gone = _load_file(f, provided)
+        retired.extend(gone)
+        for rule in in_file:
             if rule.id in seen:
                 raise RuleError(
                     f"{rule.source}: rule id '{rule.id}' is already used at {seen[rule.id]}"
                 )
             seen[rule.id] = rule.source
             rules.append(rule)
-    return RuleSet(tuple(rules), tuple(str(f) for f in files))
+    return RuleSet(tuple(rules), tuple(str(f) for f in files), tuple(retired))
