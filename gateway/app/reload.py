@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.config import Config, load_config, with_exceptions
+from gateway.judge.rules import RuleError
 from gateway.store import StoreError
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class Reloader:
             ).inc()
             detail = (
                 str(exc)
-                if isinstance(exc, StoreError | RuleSetShrank) or type(exc).__name__ == "RuleError"
+                if isinstance(exc, StoreError | RuleSetShrank | RuleError)
                 else f"{type(exc).__name__}: {exc}"
             )
             log.error(

@@ -218,7 +218,7 @@ class MailPath:
             reason = (
                 "; ".join(
                     ([f"rules: {', '.join(rules)}"] if rules else [])
-                    + ([f"could not read {'; '.join(result.unread)}"] if result.unread else [])
+                    + ([error] if error else [])  # ScanResult.problem: "could not read ..."
                 )
                 or "policy"
             )

@@ -124,7 +124,7 @@ SCHEMA = Table(
                 "trusted_networks": _strs(),
                 "sender_domains": _strs(),
                 "max_message_bytes": _int(minimum=1024),
-                "max_recipients": _int(minimum=100),
+                "max_recipients": _int(minimum=100),  # RFC 5321 4.5.3.1.8
                 "max_hops": _int(minimum=1),
                 "max_connections": _int(minimum=1),
                 "timeout_seconds": _num(minimum=0.1),

@@ -129,13 +129,6 @@ def canonical_detail(kind: DetailKind | str, written: str, region: str = "GB") -
     return detail_type(DetailKind(kind)).canonical(written, region)
 
 
-def find_all(segment: Segment, context: Context) -> list[Candidate]:
-    out: list[Candidate] = []
-    for find in finders():
-        out.extend(find(segment, context))
-    return out
-
-
 def span_around(
     text: str, start: int, end: int, breaks: regex.Pattern, reach: int
 ) -> tuple[int, int]:

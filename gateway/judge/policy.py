@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import regex
 
-from gateway.detect import Candidate, Context, detail_type, detectors, find_all, span_around
+from gateway.detect import Candidate, Context, detail_type, detectors, finders, span_around
 from gateway.judge.rules import Rule
 from gateway.mail import Action, RecipientClass, Verdict, in_domains
 from gateway.read.message import MessageView, Owner, Segment, Zone
@@ -103,6 +103,7 @@ class PolicyEngine:
         self.config = config
         self.directory = config.directory
         self._detectors = detectors()
+        self._finders = finders()
 
     # -- approvals --------------------------------------------------------
     def _approved(
@@ -130,7 +131,8 @@ class PolicyEngine:
         context = Context(region=self.config.phone_region, subject=view.subject)
         out: list[Candidate] = []
         for seg in view.segments:
-            out.extend(find_all(seg, context))
+            for find in self._finders:
+                out.extend(find(seg, context))
         return out
 
     def _counts(self, c: Candidate, rule: Rule) -> bool:

@@ -204,8 +204,8 @@ def kind_of(filename: str, content_type: str, data: bytes) -> str:
 
 def _sniff(filename: str, content_type: str, data: bytes) -> _Sniff:
     ctype, params = _parse_content_type(content_type)
-    ext = _extension(filename)
-    declared = _by_extension(filename, ext) or _by_content_type(ctype, params)
+    ext = extension(filename)
+    declared = _byextension(filename, ext) or _by_content_type(ctype, params)
     if ctype in _PKCS7_TYPES:  # .p7m is signed or enveloped: smime-type says which
         declared = _by_content_type(ctype, params)
     found = _by_magic(data, declared)
@@ -239,13 +239,14 @@ def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
     return head.strip().lower(), params
 
 
-def _extension(filename: str) -> str:
+def extension(filename: str) -> str:
+    """'.pdf' of 'Report.PDF' (a folder in the name is not part of it); '' if none."""
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
     dot = name.rfind(".")
     return name[dot:].lower() if dot > 0 else ""
 
 
-def _by_extension(filename: str, ext: str) -> _Sniff | None:
+def _byextension(filename: str, ext: str) -> _Sniff | None:
     if filename.replace("\\", "/").rsplit("/", 1)[-1].lower() == "winmail.dat":
         return _Sniff("tnef")
     if ext in _EXTENSION_KINDS:

@@ -34,7 +34,7 @@ from enum import Enum
 
 from gateway.read.boundaries import recover_parts
 from gateway.read.charsets import decode_text, unescape_8bit
-from gateway.read.documents import extract
+from gateway.read.documents import extension, extract
 from gateway.read.headers import (
     decode_header,
     disposition,
@@ -513,11 +513,6 @@ _SIGNATURES = {
 }
 
 
-def _extension(name: str) -> str:
-    dot = name.rfind(".")
-    return name[dot:].lower() if dot >= 0 else ""
-
-
 def _unfold_calendar(text: str) -> str:
     """vCard and iCalendar fold long lines and escape commas; undo both."""
     text = _FOLDED.sub("", text)
@@ -634,10 +629,11 @@ class _Builder:
     ) -> None:
         """One part; whatever goes wrong reading it is that part's, and the others are still read."""
         fname = filename(msg)
-        attached = bool(fname) or disposition(msg) == "attachment" or not ctype.startswith("text/")
+        is_attachment = bool(fname) or disposition(msg) == "attachment"
+        attached = is_attachment or not ctype.startswith("text/")
         label = label_prefix or (f"attachment:{fname or ctype}" if attached else "body")
         try:
-            self._read_leaf(msg, ctype, fname, depth, forwarded_by, label_prefix)
+            self._read_leaf(msg, ctype, fname, is_attachment, depth, forwarded_by, label_prefix)
         except (UnreadableMessage, RecursionError):
             raise
         except Exception as exc:  # noqa: BLE001 - this part is unreadable; the message is not
@@ -650,11 +646,11 @@ class _Builder:
         msg: Message,
         ctype: str,
         fname: str,
+        is_attachment: bool,
         depth: int,
         forwarded_by: Author | None,
         label_prefix: str | None,
     ) -> None:
-        how = disposition(msg)
         if ctype == "message/rfc822" or (
             ctype.startswith("message/") and isinstance(msg.get_payload(), list)
         ):
@@ -667,12 +663,11 @@ class _Builder:
         payload_bytes = msg.get_payload(decode=True) or b""
         if not isinstance(payload_bytes, bytes):
             payload_bytes = str(payload_bytes).encode("utf-8", "replace")
-        is_attachment = bool(fname) or how == "attachment"
         label_name = fname or ctype
         # Inside a forwarded message every part carries the forwarded message's label.
         part_label = label_prefix or (f"attachment:{label_name}" if is_attachment else None)
         charset = msg.get_content_charset()
-        ext = _extension(fname)
+        ext = extension(fname)
         if ctype == "text/html" or ext in {".htm", ".html"}:
             self._html(
                 decode_text(payload_bytes, charset, self.notes), part_label or "html", forwarded_by
@@ -852,9 +847,10 @@ def read_message(
     for defect in msg.defects:
         builder.notes.append(f"MIME defect: {type(defect).__name__}")
     date = None
-    if header(msg, "Date"):
+    date_header = header(msg, "Date")
+    if date_header:
         try:
-            date = email.utils.parsedate_to_datetime(header(msg, "Date"))
+            date = email.utils.parsedate_to_datetime(date_header)
         except (TypeError, ValueError, IndexError):
             builder.notes.append("Date header could not be parsed")
     return MessageView(
