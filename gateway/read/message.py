@@ -488,6 +488,10 @@ def _owner(zone: Zone, author: Author | None, sender: Author, is_colleague: IsCo
 
 # -- attachments -----------------------------------------------------------
 
+# A message inside a message: its author's words, not the sender's (a forwarded
+# club letter's secretary's mobile is the club's).
+_FORWARDED = frozenset({"message/rfc822", "message/global"})
+
 _TEXT_EXTENSIONS = {
     ".txt",
     ".csv",
@@ -595,7 +599,7 @@ class _Builder:
         if ctype == "multipart/encrypted":
             self.unread.append(Unread(label_prefix or "body", "encrypted", "encrypted (PGP/MIME)"))
             return
-        if msg.is_multipart():
+        if msg.is_multipart() and ctype not in _FORWARDED:
             payload = msg.get_payload()
             subs = (
                 [s for s in payload if isinstance(s, Message)] if isinstance(payload, list) else []
@@ -651,7 +655,7 @@ class _Builder:
         forwarded_by: Author | None,
         label_prefix: str | None,
     ) -> None:
-        if ctype == "message/rfc822" or (
+        if ctype in _FORWARDED or (
             ctype.startswith("message/") and isinstance(msg.get_payload(), list)
         ):
             inner = msg.get_payload()
