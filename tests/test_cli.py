@@ -29,7 +29,15 @@ def test_check_json_contract(tmp_path):
     assert [x["file"] for x in lines] == [str(held), str(clean), str(tmp_path / "missing.eml")]
     assert lines[0]["verdict"] == "quarantine"
     assert lines[0]["recipients"] == {PARENT: "quarantine", STAFF: "pass"}
-    assert set(lines[0]["findings"][0]) == {"rule", "category", "evidence", "part", "quoted"}
+    # The contract's fields, and for a contact detail whose it is and why.
+    finding = lines[0]["findings"][0]
+    assert {"rule", "category", "evidence", "part", "quoted"} <= set(finding)
+    assert set(finding) - {"rule", "category", "evidence", "part", "quoted"} <= {
+        "owner",
+        "owner_why",
+    }
+    if finding["category"] == "personal_phone":
+        assert finding["owner"] == "sender" and finding["owner_why"]
     assert lines[1] == {
         "file": str(clean),
         "verdict": "pass",

@@ -319,7 +319,16 @@ def _build(
     rule_paths = [(base / p).resolve() for p in data.get("rules", {}).get("paths", ["../rules"])]
     platforms = tuple(appr.get("platforms", []))
     rules = (
-        load_rules(rule_paths, {"approved_platforms": list(platforms)})
+        load_rules(
+            rule_paths,
+            {
+                "approved_platforms": list(platforms),
+                # The official accounts' handles: "follow @heartofenglandschool" is fine.
+                "approved_accounts": sorted(
+                    {a.value.split(":", 1)[-1] for a in approved if a.kind == DetailKind.ACCOUNT}
+                ),
+            },
+        )
         if with_rules
         else RuleSet(())
     )

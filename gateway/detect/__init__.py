@@ -68,6 +68,9 @@ class Detector:
     reviewer_may_approve: bool = (
         True  # "release and approve" may turn a finding of it into an exception
     )
+    # Its candidates are someone's contact details (a number, an address, a
+    # profile): only the sender's own are disclosures (gateway.judge.owners).
+    has_owner: bool = True
 
 
 @dataclass(frozen=True, slots=True)

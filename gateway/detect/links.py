@@ -53,7 +53,7 @@ _HOSTS = [
 _HOST_RE = "|".join(h.replace(".", _DOT) for h in sorted(_HOSTS, key=len, reverse=True))
 _BLOG_RE = r"[a-z0-9-]{2,}" + _DOT + r"(?:wordpress|blogspot|substack|tumblr)" + _DOT + r"com"
 _LINK = regex.compile(
-    rf"(?<![\w.@-])(?:https?://)?(?:www{_DOT}|m{_DOT}|mobile{_DOT})?(?P<host>{_HOST_RE}|{_BLOG_RE})(?P<path>/[^\s<>\"'\])]*)?",
+    rf"(?<![\w.@-])(?:https?://)?(?:www{_DOT}|m{_DOT}|mobile{_DOT})?(?P<host>{_HOST_RE}|{_BLOG_RE})(?P<path>/[^\s<>\"'\])]*[^\s<>\"'\]).,;:!?])?",
     regex.IGNORECASE,
 )
 _CONTENT_PATHS = {
@@ -84,6 +84,9 @@ _CONTENT_PATHS = {
     "results",
     "feed",
 }
+
+# LinkedIn's pages of organisations (a person's profile is /in/NAME).
+_ORGANISATION_PAGES = {"company", "school", "showcase", "jobs"}
 
 _PLATFORM_WORDS = {
     "instagram": "instagram",
@@ -225,6 +228,8 @@ def _canonical_link(host: str, path: str) -> tuple[str, str, str] | None:
     }.get(host)
     if platform is None or not first or first.lower() in _CONTENT_PATHS:
         return None
+    if platform == "linkedin" and first.lower() in _ORGANISATION_PAGES:
+        return None  # a company's or a school's page: an organisation's, not a person's
     if platform == "facebook" and first.lower() in {"groups", "group"}:
         return ("channel", "facebook-group", parts[1] if len(parts) > 1 else "")
     if platform == "youtube" and first.lower() in {"c", "channel", "user"}:
@@ -358,6 +363,7 @@ def same_account(approved: str, found: str) -> bool:
 register(
     lambda segment, context: find_links(segment, context.subject),
     Detector("profile", approved_as=DetailKind.ACCOUNT),
-    Detector("channel-link", approved_as=DetailKind.ACCOUNT),
+    # An invite link is a way in, not a person's detail: it counts whoever runs it.
+    Detector("channel-link", approved_as=DetailKind.ACCOUNT, has_owner=False),
     details=(DetailType(DetailKind.ACCOUNT, canonical=canonical_account, same=same_account),),
 )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import regex
 
 from gateway.detect import Candidate, Context, detail_type, detectors, finders, span_around
+from gateway.judge.owners import Holder, OwnerCues, Ownership, owner_of
 from gateway.judge.rules import Rule
 from gateway.mail import Action, RecipientClass, Verdict, in_domains
 from gateway.read.message import MessageView, Owner, Segment, Zone
@@ -55,6 +56,8 @@ class Finding:
     note: str
     context: str  # a little text around the evidence, for reviewers
     copies: tuple[str, ...] = ()  # the recipient copies this finding applies to
+    owner: str = ""  # whose detail it is, for a detail (always the sender's when found)
+    owner_why: str = ""
 
     def __reduce__(self):  # see ScanResult.__reduce__
         return Finding, (
@@ -69,16 +72,22 @@ class Finding:
             self.note,
             self.context,
             self.copies,
+            self.owner,
+            self.owner_why,
         )
 
     def as_json(self) -> dict:
-        return {
+        out = {
             "rule": self.rule,
             "category": self.category,
             "evidence": self.evidence,
             "part": self.part,
             "quoted": self.quoted,
         }
+        if self.owner:
+            out["owner"] = self.owner
+            out["owner_why"] = self.owner_why
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +99,7 @@ class _Hit:
     value: str
     note: str
     detector: str | None = None
+    ownership: Ownership | None = None
 
 
 def _context(seg: Segment, start: int, end: int) -> str:
@@ -104,6 +114,7 @@ class PolicyEngine:
         self.directory = config.directory
         self._detectors = detectors()
         self._finders = finders()
+        self._owner_cues = OwnerCues.from_lists(config.rules.lists)
 
     # -- approvals --------------------------------------------------------
     def _approved(
@@ -156,6 +167,22 @@ class PolicyEngine:
         sender = (mail_from or view.sender.address).lower()
         classes = {rcpt: self.directory.classify(rcpt) for rcpt in rcpts}
         owned_by_others = {c.value for c in cands if c.zone.owner == Owner.CORRESPONDENT}
+        # Whose each detail in the school's words is; a value some cue gives to someone
+        # else is theirs wherever else it appears, unless the sender claims it.
+        ownership = {
+            id(c): owner_of(c, view.sender, self._owner_cues)
+            for c in cands
+            if c.zone.owner == Owner.SCHOOL and self._detectors[c.detector].has_owner
+        }
+        others = {
+            c.value for c in cands if (o := ownership.get(id(c))) and o.holder != Holder.SENDER
+        }
+        claimed = {
+            c.value
+            for c in cands
+            if (o := ownership.get(id(c))) and o.holder == Holder.SENDER and not o.by_default
+        }
+        owned_by_others |= others - claimed
         owned_by_others |= {a.address for a in (*view.to, *view.cc, *view.bcc)} | {
             r.lower() for r in rcpts
         }
@@ -191,7 +218,21 @@ class PolicyEngine:
                 # cannot satisfy another rule's requires_finding).
                 if not held and all(self._approved(kind, c.value, at, sender, r) for r in rcpts):
                     continue
-                hits.append((_Hit(rule, c.segment, c.start, c.end, c.value, c.note, kind), held))
+                hits.append(
+                    (
+                        _Hit(
+                            rule,
+                            c.segment,
+                            c.start,
+                            c.end,
+                            c.value,
+                            c.note,
+                            kind,
+                            ownership.get(id(c)),
+                        ),
+                        held,
+                    )
+                )
         found_categories = {h.rule.category for h, _ in hits}
 
         @functools.cache
@@ -261,14 +302,22 @@ class PolicyEngine:
                         continue
                     s_a, s_b = span_around(text, m.start(), m.end(), _SENTENCE_END, 2000)
                     sentence = text[s_a:s_b]
+                    if rule.with_ and not any(
+                        self._search(p, sentence, timeout, rule) for p in rule.with_
+                    ):
+                        continue
                     if rule.unless and any(
                         self._search(p, sentence, timeout, rule) for p in rule.unless
                     ):
                         continue
-                    if rule.requires:
+                    if rule.requires or rule.unless_paragraph:
                         p_a, p_b = span_around(text, m.start(), m.end(), _PARAGRAPH_END, 2000)
                         para = text[p_a:p_b]
-                        if not any(self._search(p, para, timeout, rule) for p in rule.requires):
+                        if rule.requires and not any(
+                            self._search(p, para, timeout, rule) for p in rule.requires
+                        ):
+                            continue
+                        if any(self._search(p, para, timeout, rule) for p in rule.unless_paragraph):
                             continue
                     out.append(_Hit(rule, seg, m.start(), m.end(), m.group(0).lower(), "phrase"))
         return out
@@ -298,6 +347,8 @@ class PolicyEngine:
                 note=h.note,
                 context=_context(h.segment, h.start, h.end),
                 copies=tuple(sorted(entry[1])),
+                owner=h.ownership.holder.value if h.ownership else "",
+                owner_why=h.ownership.why if h.ownership else "",
             )
             out.append((entry, f))
         return out

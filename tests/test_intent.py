@@ -1,0 +1,165 @@
+"""Intent by act and object, and the frames that make the same words safe.
+
+Every sentence here is written for this test from the policy's categories,
+not taken from a corpus. Each act and object has sentences it must hold in
+several wordings; each frame has sentences that share the act's words and
+must pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from gateway.judge.rules import RuleError, load_rules
+from gateway.judge.scan import Scanner
+
+from .conftest import STUDENT, categories, mail
+
+HOLD = {
+    "social_contact": [
+        # invitations to occasions of the sender's private life
+        "We're having a barbecue in the garden on Sunday, would you and Mia like to come?",
+        "My band is playing at the Crown on Friday night, you should come and bring your dad!",
+        "If you fancy a pint after the match, the first round's on me.",
+        "We would be delighted if you could join us for our daughter's christening next month.",
+        "My husband and I are hosting a little Diwali party and we'd love to see you there.",
+        # private places
+        "You could come over to my house on Saturday and we can finish the model together.",
+        "Pop round to ours after tea, the kids would love to meet you.",
+        # lifts and private sessions
+        "I'm driving that way anyway, so I can pick you up from yours at 8.",
+        "I could give him a lift home after rehearsal on Friday night, it's on my way.",
+        "I offer private tuition on Saturday mornings, £20 an hour, if Leo needs a boost.",
+        "I'm happy to do one-to-one sessions over the summer holidays at my flat.",
+        # meeting away from school
+        "It would be lovely to see you outside of school for once.",
+        "We should get the boys together one weekend, they'd get on so well.",
+    ],
+    "unapproved_channel": [
+        "I can FaceTime you on Sunday evening to go through it.",
+        "Let's carry on this chat on Snapchat, it's quicker.",
+        "Send the draft to my gmail and I'll look at it tonight.",
+        "I'm going to run a group chat on WhatsApp for revision tips.",
+        "Drop me a line on my personal email rather than this one.",
+    ],
+    "info_request": [
+        "What's your Discord name so I can add you to the server?",
+        "Could you send me your Xbox gamertag before Friday?",
+        "whats ur mobile number? need it for saturday",
+        "Please reply with your child's Instagram username and I'll send the photos.",
+        "Can you let me have a personal mobile number so I can text you from my own phone?",
+    ],
+    "secrecy": [
+        "If anyone asks, just say you were in the library all period.",
+        "This never happened, ok?",
+        "No need to mention this to your mum, it's only a small thing.",
+        "Best not to tell the other students about our sessions.",
+        "Delete this once you've read it.",
+    ],
+}
+
+PASS = [
+    # advice and e-safety: the same words as a warning
+    "No safe adult, including school staff, will ever ask you to keep a secret or to move to a private chat.",
+    "Never accept a friend request on Snapchat from someone you don't know, and report it to a trusted adult.",
+    "Groomers might say things like 'this never happened' or 'don't tell your mum'.",
+    # refusals and redirection to the school's platforms
+    "I'm afraid I can't give you a lift home, staff are not allowed to drive students.",
+    "Sorry, I can't add you on Instagram. Please message me on Teams instead.",
+    "Please message me on Teams if you get stuck over the weekend.",
+    # the school's own events and arrangements
+    "Families are very welcome to join us for the carol service in the main hall on Thursday evening.",
+    "Tickets for the PTA quiz night are on ParentPay, and we'd love to see you there.",
+    "Revision sessions run on Saturday mornings in the library, supervised by the department.",
+    "Please collect your child from the main gate at 9pm; the minibus brings the team back.",
+    # reported speech and fiction
+    "In the play, the villain says 'keep this between us' to the girl, and the audience must feel uneasy.",
+    # ordinary requests a role needs
+    "Please check your emergency contact numbers are up to date on the Arbor app.",
+    "Let me know if you have any questions about the trip.",
+    # surprises
+    "Please keep the leaving card a surprise until Friday!",
+]
+
+
+@pytest.mark.parametrize(
+    ("category", "sentence"),
+    [(c, s) for c, sentences in HOLD.items() for s in sentences],
+)
+def test_an_act_on_a_forbidden_object_is_held(scanner, category, sentence):
+    r = scanner.scan(mail(f"Hi,\n\n{sentence}\n\nMr Teacher", to=(STUDENT,)))
+    assert r.verdict == "quarantine", sentence
+    assert category in categories(r), (sentence, [(f.rule, f.evidence) for f in r.findings])
+
+
+@pytest.mark.parametrize("sentence", PASS)
+def test_a_frame_makes_the_same_words_safe(scanner, sentence):
+    r = scanner.scan(mail(f"Hi,\n\n{sentence}\n\nMr Teacher", to=(STUDENT,)))
+    assert r.verdict == "pass", (sentence, [(f.rule, f.evidence) for f in r.findings])
+
+
+def test_a_request_only_in_the_subject_is_read(scanner):
+    r = scanner.scan(mail("need it for sat", subject="whats ur snapchat?", to=(STUDENT,)))
+    assert "info_request" in categories(r)
+
+
+# -- the rule language: a shared lexicon, objects in the sentence, paragraph frames --
+
+RULE = """
+[[rule]]
+id = "r"
+category = "social_contact"
+clause = "Employees should not seek to establish social contact."
+detector = "phrases"
+patterns = ["{act}"]
+{extra}
+"""
+
+
+def write_rules(
+    tmp_path, extra: str, lexicon: str = 'lexicon = true\n[lists]\nact = ["come round"]\n'
+):
+    (tmp_path / "00-lex.toml").write_text(lexicon)
+    (tmp_path / "10-r.toml").write_text(RULE.replace("{extra}", extra))
+    return load_rules([tmp_path])
+
+
+def test_a_list_is_shared_by_every_rule_file(tmp_path):
+    rules = write_rules(tmp_path, "")
+    assert rules.by_id("r").patterns[0].search("Do come round on Sunday")
+    assert rules.lists["act"] == ("come round",)
+
+
+def test_a_list_defined_twice_is_an_error(tmp_path):
+    (tmp_path / "20-dup.toml").write_text('lexicon = true\n[lists]\nact = ["x"]\n')
+    with pytest.raises(RuleError, match="already defined"):
+        write_rules(tmp_path, "")
+
+
+def test_a_file_of_lists_alone_must_say_it_is_a_lexicon(tmp_path):
+    with pytest.raises(RuleError, match="has no rules"):
+        write_rules(tmp_path, "", lexicon='[lists]\nact = ["come round"]\n')
+
+
+@pytest.fixture
+def scanner_for(config):
+    def make(tmp_path, extra):
+        return Scanner(dataclasses.replace(config, rules=write_rules(tmp_path, extra)))
+
+    return make
+
+
+def test_with_needs_the_object_in_the_same_sentence(scanner_for, tmp_path):
+    s = scanner_for(tmp_path, 'with = ["my house"]')
+    assert s.scan(mail("Come round to my house on Sunday.", to=(STUDENT,))).verdict == "quarantine"
+    assert s.scan(mail("Come round at four. My house is red.", to=(STUDENT,))).verdict == "pass"
+
+
+def test_unless_paragraph_looks_at_the_whole_paragraph(scanner_for, tmp_path):
+    s = scanner_for(tmp_path, 'unless_paragraph = ["main hall"]')
+    body = "The concert is in the main hall. Come round to the stage door after."
+    assert s.scan(mail(body, to=(STUDENT,))).verdict == "pass"
+    body = "The concert is in the main hall.\n\nCome round to mine after."
+    assert s.scan(mail(body, to=(STUDENT,))).verdict == "quarantine"

@@ -1,0 +1,149 @@
+"""Whose detail is it: only the sender's own details are disclosures.
+
+Each owner rule of gateway/judge/owners.py with a case it clears and a twin
+it must still hold, so a cue that grew too broad fails here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from email.message import EmailMessage
+
+import pytest
+
+from gateway.config import load_config
+from gateway.judge.scan import Scanner
+
+from .conftest import PARENT, ROOT, STAFF, categories, example_config, mail
+
+
+def details_found(scanner: Scanner, raw: bytes):
+    r = scanner.scan(raw)
+    return r, [f for f in r.findings if f.category in {"personal_phone", "personal_email"}]
+
+
+@pytest.mark.parametrize(
+    ("clears", "holds"),
+    [
+        # the recipient's own, repeated back from the school's records
+        (
+            "I'll ring you on 07700 900222, the mobile number we have for you on Arbor.",
+            "You can ring me on 07700 900222 if anything changes.",
+        ),
+        (
+            "Main contact: Dana Price (mother) - 07700 900231\nPlease tell us if this changes.",
+            "Trip contact: 07700 900231\nPlease tell us if this changes.",
+        ),
+        # a third party in a role, on the detail's line or the card above it
+        (
+            "Joy Adeyemi, Social Worker, Solihull Council\nWork mobile: 07700 900390",
+            "Joy Adeyemi\nWork mobile: 07700 900390",
+        ),
+        (
+            "The club secretary is on 07700 900208 for any questions about fixtures.",
+            "I am on 07700 900208 for any questions about fixtures.",
+        ),
+        (
+            "Her number is 07700 900415 if you want to book with the physiotherapist directly.",
+            "The number is 07700 900415 if you want to book with me directly.",
+        ),
+        # an organisation's address, a free-mail one
+        (
+            "Uniform orders go to orders@stitchandcrest.example as before.",
+            "Uniform orders go to stitchandcrest@gmail.com as before.",
+        ),
+        (
+            "Send your CV to lisa.grant@brindleyengineering.example by Friday.",
+            "Send your CV to lisa.grant@hotmail.co.uk by Friday.",
+        ),
+    ],
+)
+def test_a_detail_with_another_owner_clears_and_its_twin_holds(scanner, clears, holds):
+    r, found = details_found(scanner, mail(f"Dear Ms Price,\n\n{clears}\n\nKind regards,\nTess"))
+    assert r.verdict == "pass", r.findings
+    r, found = details_found(scanner, mail(f"Dear Ms Price,\n\n{holds}\n\nKind regards,\nTess"))
+    assert r.verdict == "quarantine" and found, r.findings
+    assert found[0].owner == "sender" and found[0].owner_why
+
+
+def test_the_sender_claiming_a_number_beats_a_third_party_nearby(scanner):
+    r, found = details_found(
+        scanner, mail("If the club secretary doesn't answer, text me on 07700 900208 instead.")
+    )
+    assert r.verdict == "quarantine"
+    assert found[0].owner == "sender" and "first person" in found[0].owner_why
+
+
+def test_a_number_given_to_someone_else_once_is_theirs_where_it_is_repeated(scanner):
+    body = (
+        "Dear Ms Price,\n\nJoy Adeyemi, Social Worker, Solihull Council\nWork mobile: 07700 900390\n\n"
+        "If you can't reach the office, 07700 900390 is the quickest way.\n"
+    )
+    assert scanner.scan(mail(body)).verdict == "pass"
+
+
+def test_an_address_at_an_organisation_that_names_the_sender_is_theirs(scanner):
+    r, found = details_found(scanner, mail("Contact: tess.teacher@tessteaches.example"))
+    assert r.verdict == "quarantine" and found[0].value == "tess.teacher@tessteaches.example"
+
+
+def test_the_senders_signature_is_their_own_card(scanner):
+    body = (
+        "Thanks for the update.\n\nKind regards,\nTess Teacher\nHead of Year 8\nMob: 07700 900111\n"
+    )
+    r, found = details_found(scanner, mail(body))
+    assert r.verdict == "quarantine" and found[0].owner_why == "in the sender's signature"
+
+
+def test_a_spreadsheet_of_the_familys_details_is_theirs(scanner):
+    sheet = (
+        b"name,relationship,mobile\nDana Price,mother,07700 900614\nLee Price,father,07700 900615\n"
+    )
+    raw = mail(
+        "Please check the attached sheet and tell us of any changes.",
+        attachments=[("Data check.csv", "text", "csv", sheet)],
+    )
+    assert scanner.scan(raw).verdict == "pass"
+    # The same numbers written by the sender as a bare list are the strict default's.
+    body = "Numbers:\n07700 900614\n07700 900615\n"
+    assert scanner.scan(mail(body)).verdict == "quarantine"
+
+
+def forwarded(author: str, inner_body: str) -> bytes:
+    inner = EmailMessage()
+    inner["From"] = author
+    inner["To"] = STAFF
+    inner["Subject"] = "Junior section open sessions"
+    inner.set_content(inner_body)
+    outer = EmailMessage()
+    outer["From"] = f"Tess Teacher <{STAFF}>"
+    outer["To"] = PARENT
+    outer["Subject"] = "FW: Junior section open sessions"
+    outer.set_content("Please see the club's message attached.")
+    outer.add_attachment(inner)
+    return bytes(outer)
+
+
+def test_a_forwarded_message_is_its_authors_words(scanner):
+    club = forwarded(
+        "Arden Vale Netball Club <avnc.sec@gmail.com>",
+        "Parents can register with me.\n\nLorna Keane\n07700 900208 | avnc.sec@gmail.com\n",
+    )
+    assert scanner.scan(club).verdict == "pass"
+    # The sender's own earlier message, forwarded, is still the sender's.
+    own = forwarded(f"Tess Teacher <{STAFF}>", "Text me on 07700 900208 about Saturday.\n")
+    r = scanner.scan(own)
+    assert r.verdict == "quarantine" and "personal_phone" in categories(r)
+
+
+def test_the_owner_cues_are_the_schools_to_tune(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    body = mail("Dear Ms Price,\n\nThe farrier is on 07700 900777 for bookings.\n")
+    assert Scanner(load_config(example_config(tmp_path))).scan(body).verdict == "quarantine"
+    owners = rules / "00-owners.toml"
+    owners.write_text(
+        owners.read_text().replace('  "company", ', '  "farrier", "company", ', 1), encoding="utf-8"
+    )
+    tuned = Scanner(load_config(example_config(tmp_path, rules=rules)))
+    assert tuned.scan(body).verdict == "pass"
