@@ -18,6 +18,10 @@ from pathlib import Path
 from gateway.dispose import caught
 from gateway.judge.pool import ScanJob, ScanPool
 from gateway.judge.rules import CATEGORIES
+from gateway.mail import RecipientClass
+
+# Without held_recipients, a message to hold should be held for these copies.
+_POLICY_CLASSES = frozenset({RecipientClass.PARENT, RecipientClass.STUDENT})
 
 
 @dataclass
@@ -39,6 +43,11 @@ class EvalReport:
     rule_correct: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     rule_on_pass: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     errors: list[str] = field(default_factory=list)
+    # Every recipient copy of every message: held when it should be, delivered when not.
+    copies: int = 0
+    copies_right: int = 0
+    # difficulty -> [held as expected, missed, falsely held, passed as expected]
+    by_difficulty: dict[str, list[int]] = field(default_factory=dict)
 
 
 def evaluate(pool: ScanPool, manifest: Path, at: datetime | None) -> EvalReport:
@@ -69,6 +78,19 @@ def evaluate(pool: ScanPool, manifest: Path, at: datetime | None) -> EvalReport:
             report.false_holds.append(cid)
         else:
             report.tn += 1
+        tally = report.by_difficulty.setdefault(
+            str(case.get("difficulty", "unrated")), [0, 0, 0, 0]
+        )
+        tally[(0 if held else 1) if expect else (2 if held else 3)] += 1
+        if "held_recipients" in case:
+            want_held = {a.lower() for a in case["held_recipients"]}
+        elif expect:
+            want_held = {r for r, c in result.classes.items() if c in _POLICY_CLASSES}
+        else:
+            want_held = set()
+        for rcpt, verdict in result.recipients.items():
+            report.copies += 1
+            report.copies_right += caught(verdict) == (rcpt.lower() in want_held)
         if result.error:
             report.errors.append(f"{cid}: {result.error}")
         found = {f.category for f in result.findings if caught(f.action.verdict)}
@@ -97,6 +119,9 @@ def evaluate(pool: ScanPool, manifest: Path, at: datetime | None) -> EvalReport:
     return report
 
 
+_LEVELS = {"easy": 0, "medium": 1, "hard": 2}
+
+
 def _ratio(a: int, b: int) -> str:
     return f"{a / b:.3f}" if b else "n/a"
 
@@ -115,6 +140,19 @@ def format_report(r: EvalReport) -> str:
             f"  {cat:<20} recall {_ratio(r.category_hit[cat], r.category_total[cat])} "
             f"({r.category_hit[cat]}/{r.category_total[cat]})   precision "
             f"{_ratio(r.category_found[cat] - r.category_found_on_pass[cat], r.category_found[cat])}"
+        )
+    out.append("")
+    out.append(
+        f"recipient copies right: {_ratio(r.copies_right, r.copies)} ({r.copies_right}/{r.copies}; "
+        "held exactly where held_recipients says, else every parent and student copy of a message to hold)"
+    )
+    out.append("")
+    out.append("by difficulty")
+    for level in sorted(r.by_difficulty, key=lambda d: (_LEVELS.get(d, 9), d)):
+        tp, fn, fp, tn = r.by_difficulty[level]
+        out.append(
+            f"  {level:<8} {tp + fn + fp + tn:>4} messages   recall {_ratio(tp, tp + fn)} ({tp}/{tp + fn})"
+            f"   false-positive rate {_ratio(fp, fp + tn)} ({fp}/{fp + tn})"
         )
     out.append("")
     out.append("per rule (messages fired on; on messages expected to pass)")

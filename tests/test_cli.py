@@ -86,3 +86,21 @@ def test_eval_scores_a_labelled_corpus(tmp_path):
 def test_rules_check_lists_rules():
     out = run("rules", "check", "--config", str(CONFIG))
     assert out.returncode == 0 and "personal-phone" in out.stdout
+
+
+def test_check_explain_says_whose_each_detail_is_and_why(tmp_path):
+    msg = tmp_path / "m.eml"
+    msg.write_bytes(
+        mail(
+            "Joy Adeyemi, Social Worker, Solihull Council\nWork mobile: 07700 900390\n\n"
+            "And my own mobile is 07911 123456.\n\nNever share your password with anyone."
+        )
+    )
+    out = run("check", "--config", str(CONFIG), "--explain", str(msg))
+    assert out.returncode == 1, out.stderr
+    lines = [line.strip() for line in out.stdout.splitlines()]
+    lines = [line for line in lines if line.startswith(("cleared ", "finding "))]
+    cleared = next(line for line in lines if "07700 900390" in line)
+    assert "cleared" in cleared and "[third_party]" in cleared and "social worker" in cleared
+    found = next(line for line in lines if "07911 123456" in line)
+    assert found.split()[0] == "finding" and "[sender]" in found and "'my'" in found

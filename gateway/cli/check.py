@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gateway.cli.common import DEFAULT_CONFIG, load, parse_at
 from gateway.dispose import caught
+from gateway.judge.policy import Considered
 from gateway.judge.pool import ScanJob, ScanPool
 from gateway.judge.scan import ScanResult
 
@@ -35,6 +36,17 @@ def report(file: str, result: ScanResult) -> str:
     return "\n".join(lines)
 
 
+def explanation(trace: list[Considered]) -> str:
+    """Every candidate and phrase match, whose it is, and why it did or did not become a finding."""
+    if not trace:
+        return "  considered: nothing (no detail found, no rule's phrase matched)"
+    lines = ["  considered:"]
+    for c in trace:
+        owner = f" [{c.owner}]" if c.owner else ""
+        lines.append(f"    {c.outcome:<8} {c.rule}: {c.evidence!r} in {c.part}{owner}: {c.why}")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     config = load(args.config)
     at = parse_at(args.at, config)
@@ -50,6 +62,19 @@ def run(args: argparse.Namespace) -> int:
             yield ScanJob(raw, args.mail_from, args.rcpt or None, at)
 
     worst = 0
+    if args.explain:  # in this process, so the scanner can say what it considered
+        with ScanPool(config, 1) as pool:
+            for i, (file, job) in enumerate(zip(args.files, jobs(), strict=True)):
+                trace: list[Considered] = []
+                result = (
+                    pool.scanner.held(unreadable[i], args.mail_from, args.rcpt)
+                    if i in unreadable
+                    else pool.scanner.scan(job.raw, job.mail_from, job.rcpts, job.at, trace)
+                )
+                print(report(file, result))
+                print(explanation(trace))
+                worst = max(worst, 1 if caught(result.verdict) else 0)
+        return worst
     with ScanPool(config, args.workers) as pool:
         for i, (file, result) in enumerate(zip(args.files, pool.scan_many(jobs()), strict=True)):
             if i in unreadable:
@@ -69,6 +94,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("check", help="scan message files and report verdicts and findings")
     c.add_argument("--config", default=DEFAULT_CONFIG)
     c.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
+    c.add_argument(
+        "--explain",
+        action="store_true",
+        help="also list every candidate detail and phrase match: whose it is, and why it did or did not become a finding",
+    )
     c.add_argument("--mail-from", help="envelope sender (default: the From header)")
     c.add_argument(
         "--rcpt", action="append", help="envelope recipient, repeatable (default: To, Cc and Bcc)"

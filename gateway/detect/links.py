@@ -49,6 +49,7 @@ _HOSTS = [
     "twitch.tv",
     "linktr.ee",
     "kik.me",
+    "strava.com",
 ]
 _HOST_RE = "|".join(h.replace(".", _DOT) for h in sorted(_HOSTS, key=len, reverse=True))
 _BLOG_RE = r"[a-z0-9-]{2,}" + _DOT + r"(?:wordpress|blogspot|substack|tumblr)" + _DOT + r"com"
@@ -206,6 +207,11 @@ def _canonical_link(host: str, path: str) -> tuple[str, str, str] | None:
             if handle
             else None
         )
+    if host == "strava.com":
+        # An athlete's page (/athletes/ID) is a profile; clubs, segments and routes are content.
+        if first == "athletes" and len(parts) > 1:
+            return ("profile", "strava", parts[1])
+        return None
     if host == "snapchat.com":
         if first in {"add", "u"} and len(parts) > 1:
             return ("profile+channel", "snapchat", parts[1])

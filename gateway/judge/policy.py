@@ -91,6 +91,18 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Considered:
+    """One candidate or phrase match and what became of it (``gateway check --explain``)."""
+
+    rule: str
+    evidence: str
+    part: str
+    outcome: str  # "finding" or "cleared"
+    why: str
+    owner: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class _Hit:
     rule: Rule
     segment: Segment
@@ -162,11 +174,19 @@ class PolicyEngine:
         rcpts: list[str],
         at: datetime,
         pattern_timeout: float,
+        trace: list[Considered] | None = None,
     ) -> tuple[dict[str, Verdict], dict[str, RecipientClass], list[Finding]]:
+        """Verdicts per copy, recipient classes and findings; ``trace``, when given,
+        receives every candidate and phrase match with what became of it and why."""
         cands = self.candidates(view)
         sender = (mail_from or view.sender.address).lower()
         classes = {rcpt: self.directory.classify(rcpt) for rcpt in rcpts}
-        owned_by_others = {c.value for c in cands if c.zone.owner == Owner.CORRESPONDENT}
+        # value -> why it is someone else's
+        owned_by_others = {
+            c.value: "in a correspondent's words"
+            for c in cands
+            if c.zone.owner == Owner.CORRESPONDENT
+        }
         # Whose each detail in the school's words is; a value some cue gives to someone
         # else is theirs wherever else it appears, unless the sender claims it.
         ownership = {
@@ -174,18 +194,19 @@ class PolicyEngine:
             for c in cands
             if c.zone.owner == Owner.SCHOOL and self._detectors[c.detector].has_owner
         }
-        others = {
-            c.value for c in cands if (o := ownership.get(id(c))) and o.holder != Holder.SENDER
-        }
         claimed = {
             c.value
             for c in cands
             if (o := ownership.get(id(c))) and o.holder == Holder.SENDER and not o.by_default
         }
-        owned_by_others |= others - claimed
-        owned_by_others |= {a.address for a in (*view.to, *view.cc, *view.bcc)} | {
-            r.lower() for r in rcpts
-        }
+        for c in cands:
+            o = ownership.get(id(c))
+            if o is not None and o.holder != Holder.SENDER and c.value not in claimed:
+                owned_by_others.setdefault(
+                    c.value, f"the {o.holder.value.replace('_', ' ')}'s: {o.why}"
+                )
+        for a in {a.address for a in (*view.to, *view.cc, *view.bcc)} | {r.lower() for r in rcpts}:
+            owned_by_others.setdefault(a, "a recipient's own address")
 
         def copies(detector: str | None, value: str, rule: Rule) -> frozenset[str]:
             """The recipient copies a finding applies to: its rule's classes, less approvals."""
@@ -202,21 +223,23 @@ class PolicyEngine:
                 continue
             kind = rule.detector
             for c in cands:
-                if (
-                    c.detector != kind
-                    or not c.personal
-                    or not self._counts(c, rule)
-                    or c.value in owned_by_others
-                ):
-                    continue
-                if kind == "email" and self._organisation_email(c.value):
-                    continue
-                if rule.parts and c.segment.part not in rule.parts:
+                if c.detector != kind or (rule.parts and c.segment.part not in rule.parts):
                     continue
                 held = copies(kind, c.value, rule)
-                # A detail approved for every copy is no finding at all (and so
-                # cannot satisfy another rule's requires_finding).
-                if not held and all(self._approved(kind, c.value, at, sender, r) for r in rcpts):
+                why = self._cleared(c, rule, owned_by_others, held, at, sender, rcpts)
+                if trace is not None:
+                    o = ownership.get(id(c))
+                    trace.append(
+                        Considered(
+                            rule.id,
+                            c.evidence,
+                            c.segment.part,
+                            "cleared" if why else "finding",
+                            why or (o.why if o else c.note),
+                            o.holder.value if o else "",
+                        )
+                    )
+                if why:
                     continue
                 hits.append(
                     (
@@ -253,7 +276,7 @@ class PolicyEngine:
                 self._search(p, whole(), pattern_timeout, rule) for p in rule.unless_message
             ):
                 continue
-            new = self._phrase_hits(rule, view, pattern_timeout)
+            new = self._phrase_hits(rule, view, pattern_timeout, trace)
             held = copies(None, "", rule)
             hits.extend((h, held) for h in new)
             if new:
@@ -271,14 +294,50 @@ class PolicyEngine:
                 reported.append(finding)
         return recipients, classes, reported
 
+    def _cleared(
+        self,
+        c: Candidate,
+        rule: Rule,
+        owned_by_others: dict[str, str],
+        held: frozenset[str],
+        at: datetime,
+        sender: str,
+        rcpts: list[str],
+    ) -> str | None:
+        """Why candidate ``c`` is no finding of ``rule``, or None if it is one."""
+        if not c.personal:
+            return f"not a personal detail: {c.note}"
+        if not self._counts(c, rule):
+            z = c.zone
+            if z.owner != Owner.SCHOOL:
+                return "in a correspondent's words"
+            return f"in the {_ZONE_NAME[z.zone]} zone, which this rule does not read"
+        if c.detector == "email" and self._organisation_email(c.value):
+            return "an address of the school, a partner or a listed organisation"
+        if c.value in owned_by_others:
+            return owned_by_others[c.value]
+        # A detail approved for every copy is no finding at all (and so
+        # cannot satisfy another rule's requires_finding).
+        if not held and all(self._approved(c.detector, c.value, at, sender, r) for r in rcpts):
+            return "approved for this sender and every recipient"
+        return None
+
     @staticmethod
     def _search(pattern: regex.Pattern, text: str, timeout: float, rule: Rule) -> bool:
+        return PolicyEngine._first(pattern, text, timeout, rule) is not None
+
+    @staticmethod
+    def _first(pattern: regex.Pattern, text: str, timeout: float, rule: Rule) -> str | None:
+        """The first text ``pattern`` matches in ``text``, under the time bound."""
         try:
-            return pattern.search(text, timeout=timeout) is not None
+            m = pattern.search(text, timeout=timeout)
         except TimeoutError:
             raise PatternTimeout(rule.id) from None
+        return None if m is None else m.group(0)
 
-    def _phrase_hits(self, rule: Rule, view: MessageView, timeout: float) -> list[_Hit]:
+    def _phrase_hits(
+        self, rule: Rule, view: MessageView, timeout: float, trace: list[Considered] | None = None
+    ) -> list[_Hit]:
         out: list[_Hit] = []
         for seg in view.segments:
             if seg.is_link or (rule.parts and seg.part not in rule.parts):
@@ -300,27 +359,44 @@ class PolicyEngine:
                         or _ZONE_NAME[z.zone] not in rule.zones
                     ):
                         continue
-                    s_a, s_b = span_around(text, m.start(), m.end(), _SENTENCE_END, 2000)
-                    sentence = text[s_a:s_b]
-                    if rule.with_ and not any(
-                        self._search(p, sentence, timeout, rule) for p in rule.with_
-                    ):
+                    why = self._phrase_cleared(rule, text, m.start(), m.end(), timeout)
+                    if trace is not None:
+                        trace.append(
+                            Considered(
+                                rule.id,
+                                seg.text.source_excerpt(m.start(), m.end()).strip(),
+                                seg.part,
+                                "cleared" if why else "finding",
+                                why or "an act with its object, and no frame that makes it safe",
+                            )
+                        )
+                    if why:
                         continue
-                    if rule.unless and any(
-                        self._search(p, sentence, timeout, rule) for p in rule.unless
-                    ):
-                        continue
-                    if rule.requires or rule.unless_paragraph:
-                        p_a, p_b = span_around(text, m.start(), m.end(), _PARAGRAPH_END, 2000)
-                        para = text[p_a:p_b]
-                        if rule.requires and not any(
-                            self._search(p, para, timeout, rule) for p in rule.requires
-                        ):
-                            continue
-                        if any(self._search(p, para, timeout, rule) for p in rule.unless_paragraph):
-                            continue
                     out.append(_Hit(rule, seg, m.start(), m.end(), m.group(0).lower(), "phrase"))
         return out
+
+    def _phrase_cleared(
+        self, rule: Rule, text: str, start: int, end: int, timeout: float
+    ) -> str | None:
+        """Why a match of ``rule`` at ``[start, end)`` is no finding, or None if it is one."""
+        s_a, s_b = span_around(text, start, end, _SENTENCE_END, 2000)
+        sentence = text[s_a:s_b]
+        if rule.with_ and not any(self._search(p, sentence, timeout, rule) for p in rule.with_):
+            return "no object of the act in its sentence ('with')"
+        for p in rule.unless:
+            if (w := self._first(p, sentence, timeout, rule)) is not None:
+                return f"a frame in its sentence: {w.lower()!r}"
+        if rule.requires or rule.unless_paragraph:
+            p_a, p_b = span_around(text, start, end, _PARAGRAPH_END, 2000)
+            para = text[p_a:p_b]
+            if rule.requires and not any(
+                self._search(p, para, timeout, rule) for p in rule.requires
+            ):
+                return "nothing it requires in its paragraph"
+            for p in rule.unless_paragraph:
+                if (w := self._first(p, para, timeout, rule)) is not None:
+                    return f"a frame in its paragraph: {w.lower()!r}"
+        return None
 
     @staticmethod
     def _dedupe(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from gateway.judge.policy import Finding, PatternTimeout, PolicyEngine
+from gateway.judge.policy import Considered, Finding, PatternTimeout, PolicyEngine
 from gateway.mail import RecipientClass, Verdict, header_block_end
 from gateway.read.headers import decode_header, header, raw_values
 from gateway.read.message import ReadLimits, UnreadableMessage, read_message
@@ -130,7 +130,9 @@ class Scanner:
         mail_from: str | None = None,
         rcpts: list[str] | None = None,
         at: datetime | None = None,
+        trace: list[Considered] | None = None,
     ) -> ScanResult:
+        """``trace``, when given, receives every candidate and what became of it."""
         try:
             view = read_message(raw, self.config.directory.is_colleague, self.limits)
         except UnreadableMessage as exc:
@@ -155,7 +157,7 @@ class Scanner:
             return self.held("message has no recipients", mail_from, rcpts, at)
         try:
             recipients, classes, findings = self.engine.judge(
-                view, mail_from or "", rcpts, at, self.config.limits.pattern_timeout_seconds
+                view, mail_from or "", rcpts, at, self.config.limits.pattern_timeout_seconds, trace
             )
         except PatternTimeout as exc:
             return self.held(f"rule {exc.args[0]} ran past its time bound", mail_from, rcpts, at)

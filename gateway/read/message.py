@@ -443,7 +443,25 @@ def find_zones(
     return tuple(ZoneSpan(a, b, zone, owner, author) for a, b, zone, owner, author in runs)
 
 
+# A postscript after the signature is the sender writing again, not their card.
+_POSTSCRIPT = re.compile(r"^\s*(?:p\.?\s?p\.?\s?s|p\.?\s?s)\b\.?\s*[:,-]?", re.IGNORECASE)
+
+
 def _mark_signature(
+    lines: list[_Line], kinds: list[tuple[Zone, Author | None]], first_quote: int
+) -> None:
+    _mark_signature_block(lines, kinds, first_quote)
+    in_signature = False
+    for i in range(first_quote):
+        if kinds[i][0] == Zone.SIGNATURE and _POSTSCRIPT.match(lines[i].text):
+            in_signature = True
+        if in_signature:
+            if kinds[i][0] != Zone.SIGNATURE:
+                break
+            kinds[i] = (Zone.NEW, None)
+
+
+def _mark_signature_block(
     lines: list[_Line], kinds: list[tuple[Zone, Author | None]], first_quote: int
 ) -> None:
     new_end = first_quote
