@@ -163,3 +163,54 @@ def test_unless_paragraph_looks_at_the_whole_paragraph(scanner_for, tmp_path):
     assert s.scan(mail(body, to=(STUDENT,))).verdict == "pass"
     body = "The concert is in the main hall.\n\nCome round to mine after."
     assert s.scan(mail(body, to=(STUDENT,))).verdict == "quarantine"
+
+
+# -- frames wider than a sentence: scripts and quoted examples -----------------------
+
+SCRIPT = (
+    "BLUE HOUR - Scene 3\nA bus shelter. Night.\n"
+    "DANNY: You're more grown-up than the others.\nKAYLA: I guess.\n"
+    "DANNY: Take my number. 07700 900999. Text me when your mum's gone to bed.\n"
+    "DANNY: Then delete it after. Don't tell her about tonight.\n"
+)
+
+
+def test_a_characters_lines_in_a_script_are_the_characters(scanner):
+    raw = mail(
+        "Attached is scene 3 for Thursday; please be off-book.",
+        to=(STUDENT,),
+        attachments=[("scene3.txt", "text", "plain", SCRIPT.encode())],
+    )
+    assert scanner.scan(raw).verdict == "pass"
+    # The same words as the sender's own, without speakers, are held.
+    own = "Take my number. 07700 900999. Text me when your mum's gone to bed. Don't tell her about tonight."
+    r = scanner.scan(mail(own, to=(STUDENT,)))
+    assert {"personal_phone", "unapproved_channel", "secrecy"} <= categories(r)
+
+
+def test_a_quoted_example_after_an_introduction_is_a_warning(scanner):
+    body = (
+        "These are the kinds of messages groomers send, and that we teach students to recognise:\n\n"
+        '"Add me on Snapchat, it\'s more private."\n'
+        '"Delete this chat after you\'ve read it."\n'
+        '"Don\'t tell your mum and dad we talk."\n'
+    )
+    r = scanner.scan(mail(body, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+    # Unquoted, the same lines are the sender's.
+    unquoted = "Add me on Snapchat, it's more private.\nDelete this chat after you've read it.\n"
+    assert scanner.scan(mail(unquoted, to=(STUDENT,))).verdict == "quarantine"
+
+
+def test_a_quotation_without_an_introduction_still_counts(scanner):
+    body = 'If anyone asks where you were, just say "I was in the library".'
+    assert "secrecy" in categories(scanner.scan(mail(body, to=(STUDENT,))))
+
+
+def test_a_postscript_after_the_signature_is_the_senders_new_text(scanner):
+    body = (
+        "Ruby has a place in the intervention group.\n\nKind regards,\nMs L Chen\nMaths Department\n\n"
+        "P.S. If it's urgent my mobile is 07700 900312 - happy to take a call.\n"
+    )
+    r = scanner.scan(mail(body))
+    assert {"personal_phone", "unapproved_channel"} <= categories(r)

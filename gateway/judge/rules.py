@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,9 +80,13 @@ class Rule:
     # gateway/prefilter.py); the rule's regex runs only when one is satisfied.
     needs: tuple[object, ...] = ()
     prefilter: Callable[[frozenset[str]], bool] | None = None  # needs, compiled (CompiledFormulas)
+    # The same for 'with' and 'requires': without one of their words, no match can count.
+    context_prefilters: tuple[Callable[[frozenset[str]], bool], ...] = ()
 
     def could_match(self, words: frozenset[str]) -> bool:
-        return self.prefilter is None or self.prefilter(words)
+        return (self.prefilter is None or self.prefilter(words)) and all(
+            check(words) for check in self.context_prefilters
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +122,53 @@ class RuleSet:
         return frozenset(c for r in self.active for c in r.applies_to)
 
 
+def lexicon_pattern(words: Sequence[str]) -> regex.Pattern | None:
+    """One lexicon list as a pattern: any of its words, whole, without regard to case."""
+    if not words:
+        return None
+    alts = _trie(list(words)).replace(" ", r"\s+")
+    return regex.compile(rf"(?<![\w'])(?:{alts})(?![\w'])", regex.IGNORECASE)
+
+
 _GAP = regex.compile(r"~(\d)")
 _LIST_REF = regex.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
-def expand_pattern(pattern: str, lists: dict[str, list[str]]) -> str:
+def _trie(words: list[str]) -> str:
+    """The words as one alternation factored by their common starts ("come (?:round|over)").
+
+    The same language as ``(?:w1|w2|...)`` with the longer word preferred, but
+    the engine tries one branch per character instead of every word at every
+    word start: a lexicon of hundreds of words costs about what one word does.
+    """
+    root: dict = {}
+    for w in words:
+        node = root
+        for ch in w.lower():
+            node = node.setdefault(ch, {})
+        node[""] = {}  # the end of a word
+
+    def emit(node: dict) -> str:
+        ends = "" in node
+        branches = [
+            (" " if ch == " " else regex.escape(ch)) + emit(child)
+            for ch, child in sorted(node.items(), key=lambda kv: kv[0])
+            if ch != ""
+        ]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        # Where a word may end here, the longer one is still tried first.
+        return f"(?:{body})?" if ends else body
+
+    return "(?:" + emit(root) + ")"
+
+
+def expand_pattern(pattern: str, lists: dict[str, list[str]], *, factored: bool = False) -> str:
+    """A rule's pattern as a regex: lists inserted, "~N" gaps, spaces as any
+    whitespace. ``factored`` writes each list as a trie (the same language,
+    faster to match); unfactored is what the prefilter reads."""
+
     def list_alt(m: regex.Match) -> str:
         name = m.group(1)
         if name not in lists:
@@ -130,6 +176,8 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]]) -> str:
         words = sorted(lists[name], key=len, reverse=True)
         if not words:  # an empty list matches nothing (not the empty string)
             return "(?!)"
+        if factored:
+            return _trie(words)
         return "(?:" + "|".join(regex.escape(w).replace(r"\ ", " ") for w in words) + ")"
 
     out = _LIST_REF.sub(list_alt, pattern)
@@ -165,7 +213,9 @@ def _compile(
     out = []
     for p in patterns:
         try:
-            out.append(regex.compile(expand_pattern(p, lists), regex.IGNORECASE | regex.V0))
+            out.append(
+                regex.compile(expand_pattern(p, lists, factored=True), regex.IGNORECASE | regex.V0)
+            )
         except KeyError as exc:
             raise RuleError(
                 f"{where}: {key} pattern {p!r} uses an unknown list {{{exc.args[0]}}}"
@@ -333,9 +383,21 @@ def _load_file(
             rule = dataclasses.replace(
                 rule,
                 matcher=regex.compile(combined, regex.IGNORECASE | regex.V0),
-                needs=tuple(needed_words(p.pattern) for p in rule.patterns),
+                needs=tuple(
+                    needed_words(expand_pattern(p, lists)) for p in entry.get("patterns", [])
+                ),
             )
-            rule = dataclasses.replace(rule, prefilter=CompiledFormulas(rule.needs))
+            rule = dataclasses.replace(
+                rule,
+                prefilter=CompiledFormulas(rule.needs),
+                context_prefilters=tuple(
+                    CompiledFormulas(
+                        tuple(needed_words(expand_pattern(p, lists)) for p in entry[key])
+                    )
+                    for key in ("with", "requires")
+                    if entry.get(key)
+                ),
+            )
         if detector == "phrases" and not rule.patterns:
             raise RuleError(f"{where}: rule '{rid}' uses the phrases detector but has no patterns")
         if detector != "phrases" and rule.patterns:
