@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ import regex
 
 from gateway.detect import Candidate, Context, detail_type, detectors, finders, span_around
 from gateway.judge.frames import quoted_example, script_line
+from gateway.judge.lexicon import Lexicon
 from gateway.judge.owners import Holder, OwnerCues, Ownership, owner_of
 from gateway.judge.rules import Rule, lexicon_pattern
 from gateway.mail import Action, RecipientClass, Verdict, in_domains
@@ -53,10 +55,48 @@ class _Spans:
     the cost linear in the text.
     """
 
-    def __init__(self, text: str, bound: float) -> None:
+    def __init__(self, text: str, bound: float, words: frozenset[str], lexicon: Lexicon) -> None:
         self.text = text
         self.bound = bound
+        self.words = words  # the text's words, for the patterns' word prefilters
+        self._lexicon = lexicon
+        self._words_at: dict[str, list[tuple[int, int]]] | None | bool = False  # not yet looked
         self._found: dict[str, tuple[list[int], list[int]]] = {}
+
+    def list_hits(self) -> dict[str, list[tuple[int, int]]] | None:
+        """Where each lexicon list's words are in the text (one pass for all lists)."""
+        if self._words_at is False:
+            self._words_at = self._lexicon.find(self.text)
+        return self._words_at  # type: ignore[return-value]
+
+    def paragraphs_with(self, names: tuple[str, ...]) -> list[tuple[int, int]] | None:
+        """The paragraphs holding a word of one of the lists ``names``; None if unknown."""
+        hits = self.list_hits()
+        if hits is None:
+            return None
+        spans = sorted(span for name in names for span in hits.get(name, ()))
+        return _merge(span_around(self.text, a, b, _PARAGRAPH_END, 2000) for a, b in spans)
+
+    def _scan(self, pattern: regex.Pattern, rule: Rule) -> tuple[list[int], list[int]]:
+        """All matches of ``pattern``: from the lexicon index for a bare list, else by
+        its regex, only in the paragraphs holding a word of the list it needs."""
+        windows: list[tuple[int, int]] | None = [(0, len(self.text))]
+        listed = rule.list_of.get(pattern.pattern)
+        if listed is not None and (hits := self.list_hits()) is not None:
+            name, bare = listed
+            if bare:
+                spans = hits.get(name, [])
+                return [a for a, _ in spans], [b for _, b in spans]
+            windows = self.paragraphs_with((name,))
+        try:
+            ms = [
+                m
+                for a, b in windows or ()
+                for m in pattern.finditer(self.text, a, b, timeout=self.bound)
+            ]
+        except TimeoutError:
+            raise PatternTimeout(rule.id) from None
+        return [m.start() for m in ms], [m.end() for m in ms]
 
     def windows(
         self, patterns: tuple[regex.Pattern, ...], breaks: regex.Pattern, rule: Rule
@@ -64,28 +104,18 @@ class _Spans:
         """The sentences (or paragraphs, by ``breaks``) holding a match of one of ``patterns``."""
         for p in patterns:
             self.first(p, 0, 0, rule)  # find its matches once
-        around = sorted(
-            span_around(self.text, a, b, breaks, 2000)
-            for p in patterns
-            for a, b in zip(*self._found[p.pattern], strict=True)
+        spans = sorted(
+            (a, b) for p in patterns for a, b in zip(*self._found[p.pattern], strict=True)
         )
-        merged: list[tuple[int, int]] = []
-        for a, b in around:
-            if merged and a <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-            else:
-                merged.append((a, b))
-        return merged
+        return _merge(span_around(self.text, a, b, breaks, 2000) for a, b in spans)
 
     def first(self, pattern: regex.Pattern, a: int, b: int, rule: Rule) -> str | None:
         """The first match of ``pattern`` lying within ``[a, b)``, or None."""
         found = self._found.get(pattern.pattern)
+        if found is None and not rule.context_needs.get(pattern.pattern, _ANY)(self.words):
+            found = self._found[pattern.pattern] = ([], [])  # it needs a word this text lacks
         if found is None:
-            try:
-                ms = list(pattern.finditer(self.text, timeout=self.bound))
-            except TimeoutError:
-                raise PatternTimeout(rule.id) from None
-            found = self._found[pattern.pattern] = ([m.start() for m in ms], [m.end() for m in ms])
+            found = self._found[pattern.pattern] = self._scan(pattern, rule)
         starts, ends = found
         i = bisect.bisect_left(starts, a)
         while i < len(starts) and starts[i] < b:
@@ -93,6 +123,21 @@ class _Spans:
                 return self.text[starts[i] : ends[i]]
             i += 1
         return None
+
+
+def _ANY(words: frozenset[str]) -> bool:
+    return True
+
+
+def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted (start, end) spans, overlapping ones joined."""
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 class PatternTimeout(Exception):
@@ -184,6 +229,10 @@ class PolicyEngine:
         self._finders = finders()
         self._owner_cues = OwnerCues.from_lists(config.rules.lists, config.directory.staff_names)
         self._quoting = lexicon_pattern(config.rules.lists.get("frame_quoting", ()))
+        # The lists the rules' patterns need, indexed: the owner cues are looked up
+        # beside each detail instead, and would only add hits here.
+        used = {name for rule in config.rules.active for name, _ in rule.list_of.values()}
+        self._lexicon = Lexicon({n: w for n, w in config.rules.lists.items() if n in used})
 
     # -- approvals --------------------------------------------------------
     def _approved(
@@ -410,46 +459,68 @@ class PolicyEngine:
             # scanned in full while a pattern that backtracks is still caught.
             bound = timeout * max(1.0, len(text) / 100_000)
             if id(seg) not in spans:
-                spans[id(seg)] = _Spans(text, bound)
+                spans[id(seg)] = _Spans(text, bound, seg.words, self._lexicon)
             here = spans[id(seg)]
             # An act counts only in a sentence with its object (or a paragraph with
             # what it requires), so the act is looked for only there: objects are
             # rarer than acts, and their matches are shared by the rules.
-            windows = [(0, len(text))]
+            windows: list[tuple[int, int]] | None = [(0, len(text))]
             if rule.with_:
                 windows = here.windows(rule.with_, _SENTENCE_END, rule)
             elif rule.requires:
                 windows = here.windows(rule.requires, _PARAGRAPH_END, rule)
-            for pattern in (rule.matcher,) if rule.matcher is not None else rule.patterns:
-                try:
-                    matches = [
-                        m for a, b in windows for m in pattern.finditer(text, a, b, timeout=bound)
-                    ]
-                except TimeoutError:
-                    raise PatternTimeout(rule.id) from None
-                for m in matches:
-                    z = seg.zone_at(m.start())
-                    if (
-                        z.owner != Owner.SCHOOL
-                        or z.zone == Zone.QUOTE_HEADER
-                        or _ZONE_NAME[z.zone] not in rule.zones
-                    ):
-                        continue
-                    why = self._phrase_cleared(rule, here, m.start(), m.end())
-                    if trace is not None:
-                        trace.append(
-                            Considered(
-                                rule.id,
-                                seg.text.source_excerpt(m.start(), m.end()).strip(),
-                                seg.part,
-                                "cleared" if why else "finding",
-                                why or "an act with its object, and no frame that makes it safe",
-                            )
+            elif rule.matcher_lists and here.list_hits() is not None:
+                # Every pattern needs a word of a list: only paragraphs with one.
+                windows = here.paragraphs_with(rule.matcher_lists)
+            for start, end in self._act_matches(rule, here, windows or []):
+                z = seg.zone_at(start)
+                if (
+                    z.owner != Owner.SCHOOL
+                    or z.zone == Zone.QUOTE_HEADER
+                    or _ZONE_NAME[z.zone] not in rule.zones
+                ):
+                    continue
+                why = self._phrase_cleared(rule, here, start, end)
+                if trace is not None:
+                    trace.append(
+                        Considered(
+                            rule.id,
+                            seg.text.source_excerpt(start, end).strip(),
+                            seg.part,
+                            "cleared" if why else "finding",
+                            why or "an act with its object, and no frame that makes it safe",
                         )
-                    if why:
-                        continue
-                    out.append(_Hit(rule, seg, m.start(), m.end(), m.group(0).lower(), "phrase"))
+                    )
+                if why:
+                    continue
+                out.append(_Hit(rule, seg, start, end, text[start:end].lower(), "phrase"))
         return out
+
+    @staticmethod
+    def _act_matches(
+        rule: Rule, here: _Spans, windows: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """Where the rule's patterns match within ``windows``: from the lexicon index
+        when every pattern is a bare list, else by the rule's regex."""
+        bare = [rule.list_of.get(p.pattern) for p in rule.patterns]
+        hits = here.list_hits()
+        if hits is not None and all(b is not None and b[1] for b in bare):
+            spans = sorted(span for b in bare if b for span in hits.get(b[0], ()))
+            out, last_end = [], -1
+            for a, b in spans:  # non-overlapping, leftmost-longest, as finditer would
+                if a >= last_end and any(w_a <= a and b <= w_b for w_a, w_b in windows):
+                    out.append((a, b))
+                    last_end = b
+            return out
+        pattern = rule.matcher if rule.matcher is not None else rule.patterns[0]
+        try:
+            return [
+                (m.start(), m.end())
+                for a, b in windows
+                for m in pattern.finditer(here.text, a, b, timeout=here.bound)
+            ]
+        except TimeoutError:
+            raise PatternTimeout(rule.id) from None
 
     def _phrase_cleared(self, rule: Rule, spans: _Spans, start: int, end: int) -> str | None:
         """Why a match of ``rule`` at ``[start, end)`` is no finding, or None if it is one."""

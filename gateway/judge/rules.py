@@ -82,6 +82,15 @@ class Rule:
     prefilter: Callable[[frozenset[str]], bool] | None = None  # needs, compiled (CompiledFormulas)
     # The same for 'with' and 'requires': without one of their words, no match can count.
     context_prefilters: tuple[Callable[[frozenset[str]], bool], ...] = ()
+    # Per 'with', 'requires' and 'unless' pattern (by its regex text): the words it
+    # needs, so a text without them is not searched for it.
+    context_needs: dict[str, Callable[[frozenset[str]], bool]] = field(default_factory=dict)
+    # Per pattern (by its regex text) that cannot match without a word of one list:
+    # (that list, whether the pattern is nothing but the list). The lexicon index
+    # answers the latter, and narrows where the regex of the former runs.
+    list_of: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    # The lists one of which every pattern of the rule needs, if each needs one.
+    matcher_lists: tuple[str, ...] = ()
 
     def could_match(self, words: frozenset[str]) -> bool:
         return (self.prefilter is None or self.prefilter(words)) and all(
@@ -96,7 +105,8 @@ class RuleSet:
     # Ids the rule files say are gone on purpose (``retired = [...]``): a reload
     # that no longer has them is not a rule lost by accident.
     retired: tuple[str, ...] = field(default=())
-    # Every file's [lists], merged: the lexicons, which the owner rules read too.
+    # Every file's [lists] and the configuration's, merged: the lexicons, which
+    # the owner rules and the lexicon index (gateway/judge/lexicon.py) read too.
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
@@ -190,6 +200,44 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]], *, factored: bool 
     # A leading \b (rather than a look-behind) lets the engine skip ahead to
     # plausible first characters: phrase matching is the scanner's hot path.
     return r"\b(?:" + out + r")(?![\w'])"
+
+
+def required_list(pattern: str) -> tuple[str, bool] | None:
+    """The list a raw pattern cannot match without, and whether the pattern is only
+    that list ("{conceal}"); None when no single list is required (an alternation
+    at the top, or every list optional)."""
+    if m := regex.fullmatch(r"\s*\{([a-z_][a-z0-9_]*)\}\s*", pattern):
+        return m.group(1), True
+    depth, i, escaped = 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return None
+        i += 1
+    depth, escaped = 0, False
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+            continue
+        if ch == "\\":
+            escaped = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "{" and depth == 0 and (m := _LIST_REF.match(pattern, i)):
+            after = pattern[m.end() : m.end() + 3]
+            if not after.startswith(("?", "*", "{0")):
+                return m.group(1), False
+    return None
 
 
 def _line_of(text: str, needle: str, start_line: int = 1) -> int:
@@ -397,6 +445,37 @@ def _load_file(
                     for key in ("with", "requires")
                     if entry.get(key)
                 ),
+                list_of={
+                    compiled.pattern: found
+                    for key, patterns in (
+                        ("patterns", rule.patterns),
+                        ("with", rule.with_),
+                        ("requires", rule.requires),
+                        ("unless", rule.unless),
+                        ("unless_paragraph", rule.unless_paragraph),
+                    )
+                    for raw, compiled in zip(entry.get(key, []), patterns, strict=True)
+                    if (found := required_list(raw)) is not None
+                },
+                matcher_lists=(
+                    tuple(needed_lists)
+                    if all(
+                        needed_lists := [
+                            (required_list(p) or ("", False))[0] for p in entry["patterns"]
+                        ]
+                    )
+                    else ()
+                ),
+                context_needs={
+                    compiled.pattern: CompiledFormulas((needed_words(expand_pattern(raw, lists)),))
+                    for key, patterns in (
+                        ("with", rule.with_),
+                        ("requires", rule.requires),
+                        ("unless", rule.unless),
+                        ("unless_paragraph", rule.unless_paragraph),
+                    )
+                    for raw, compiled in zip(entry.get(key, []), patterns, strict=True)
+                },
             )
         if detector == "phrases" and not rule.patterns:
             raise RuleError(f"{where}: rule '{rid}' uses the phrases detector but has no patterns")
@@ -462,5 +541,5 @@ def load_rules(paths: list[Path], provided: dict[str, list[str]] | None = None) 
         tuple(rules),
         tuple(str(f) for f in files),
         tuple(retired),
-        {k: tuple(v) for k, v in lists.items()},
+        {k: tuple(v) for k, v in merged.items()},
     )
