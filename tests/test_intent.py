@@ -214,3 +214,49 @@ def test_a_postscript_after_the_signature_is_the_senders_new_text(scanner):
     )
     r = scanner.scan(mail(body))
     assert {"personal_phone", "unapproved_channel"} <= categories(r)
+
+
+def test_a_form_that_asks_for_a_students_number_or_handle_is_a_request(scanner):
+    form = (
+        "SCIENCE CLUB REGISTRATION\n1. Student name: __________\n"
+        "2. Student's personal mobile number: __________\n3. Snapchat username: __________\n"
+    )
+    raw = mail(
+        "Please fill in the attached form.",
+        to=(STUDENT,),
+        attachments=[("form.txt", "text", "plain", form.encode())],
+    )
+    assert "info_request" in categories(scanner.scan(raw))
+    # A form for the parent's own contact details is the school's business.
+    ok = "CONTACT FORM\nParent/carer mobile: __________\nEmergency contact number: __________\n"
+    raw = mail("Please fill in the form.", attachments=[("f.txt", "text", "plain", ok.encode())])
+    assert scanner.scan(raw).verdict == "pass"
+
+
+def test_a_list_needed_by_a_pattern_is_found_at_its_top_level():
+    from gateway.judge.rules import required_list
+
+    assert required_list("{conceal}") == ("conceal", True)
+    assert required_list("my (?:own )?{platform}") == ("platform", False)
+    assert required_list("(?:a|b) ~2 {handle}") == ("handle", False)
+    # An alternation at the top, or an optional list, needs no one list.
+    assert required_list("a|{x}") is None
+    assert required_list("{x}? y") is None
+    assert required_list("(?:{x}|y) z") is None
+
+
+def test_a_platform_the_school_approves_is_approved_everywhere(tmp_path):
+    from gateway.config import load_config
+
+    from .conftest import CONFIG, example_config
+
+    body = "Join the parents' group: https://chat.whatsapp.com/AbCdEf123 or message me on WhatsApp."
+    default = Scanner(load_config(CONFIG)).scan(mail(body))
+    assert {"unapproved_channel"} <= categories(default)
+    text = CONFIG.read_text().replace(
+        '"Forms", "OneDrive", "Bookings",', '"Forms", "OneDrive", "Bookings", "WhatsApp",'
+    )
+    assert "WhatsApp" in text
+    approving = Scanner(load_config(example_config(tmp_path, text)))
+    r = approving.scan(mail(body))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]

@@ -147,3 +147,20 @@ def test_the_owner_cues_are_the_schools_to_tune(tmp_path):
     )
     tuned = Scanner(load_config(example_config(tmp_path, rules=rules)))
     assert tuned.scan(body).verdict == "pass"
+
+
+def test_a_colleagues_details_are_staff_details_not_a_third_partys(scanner):
+    # "her" alone would make it someone else's; the Head of Year named is a colleague.
+    body = (
+        "Dear Parent/Carer,\n\nMrs Okafor is keen to get to know Year 10 families and invites parents "
+        "to send her a friend request on Facebook: facebook.com/rebecca.okafor.77.\n"
+    )
+    r = scanner.scan(mail(body, sender="School Office <office@heartofengland.example>"))
+    found = [f for f in r.findings if f.category == "social_profile"]
+    assert r.verdict == "quarantine" and found and found[0].owner == "colleague"
+
+
+def test_a_generic_display_name_does_not_make_an_address_the_senders(scanner):
+    body = "The school nursing team can be reached at schoolnurses@solihull.nhs.example.\n"
+    raw = mail(body, sender="School Office <office@heartofengland.example>")
+    assert scanner.scan(raw).verdict == "pass"

@@ -23,6 +23,7 @@ from gateway.config.settings import (
     through_day,
 )
 from gateway.detect import canonical_detail
+from gateway.detect.platforms import rule_words
 from gateway.judge.directory import Directory
 from gateway.judge.rules import RuleError, RuleSet, _line_of, load_rules
 from gateway.mail import DetailKind, RecipientClass
@@ -323,6 +324,8 @@ def _build(
             rule_paths,
             {
                 "approved_platforms": list(platforms),
+                # Every platform of the registry the school has not approved.
+                "platform": rule_words(platforms),
                 # The official accounts' handles: "follow @heartofenglandschool" is fine.
                 "approved_accounts": sorted(
                     {a.value.split(":", 1)[-1] for a in approved if a.kind == DetailKind.ACCOUNT}

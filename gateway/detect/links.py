@@ -13,44 +13,14 @@ import re
 import regex
 
 from gateway.detect import Candidate, DetailType, Detector, register
+from gateway.detect.platforms import registry
 from gateway.mail import DetailKind
 from gateway.read.message import Segment
 from gateway.read.words import may_hold_any
 
 _DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\})"
-_HOSTS = [
-    "wa.me",
-    "chat.whatsapp.com",
-    "api.whatsapp.com",
-    "web.whatsapp.com",
-    "whatsapp.com",
-    "t.me",
-    "telegram.me",
-    "signal.me",
-    "signal.group",
-    "snapchat.com",
-    "instagram.com",
-    "instagr.am",
-    "ig.me",
-    "tiktok.com",
-    "facebook.com",
-    "fb.com",
-    "fb.me",
-    "m.me",
-    "messenger.com",
-    "x.com",
-    "twitter.com",
-    "youtube.com",
-    "discord.gg",
-    "discord.com",
-    "linkedin.com",
-    "threads.net",
-    "bsky.app",
-    "twitch.tv",
-    "linktr.ee",
-    "kik.me",
-    "strava.com",
-]
+# Every platform's link domains, from the registry (platforms.toml).
+_HOSTS = [h for p in registry() for h in p.hosts]
 _HOST_RE = "|".join(h.replace(".", _DOT) for h in sorted(_HOSTS, key=len, reverse=True))
 _BLOG_RE = r"[a-z0-9-]{2,}" + _DOT + r"(?:wordpress|blogspot|substack|tumblr)" + _DOT + r"com"
 _LINK = regex.compile(
@@ -89,33 +59,11 @@ _CONTENT_PATHS = {
 # LinkedIn's pages of organisations (a person's profile is /in/NAME).
 _ORGANISATION_PAGES = {"company", "school", "showcase", "jobs"}
 
-_PLATFORM_WORDS = {
-    "instagram": "instagram",
-    "insta": "instagram",
-    "ig": "instagram",
-    "snapchat": "snapchat",
-    "snap": "snapchat",
-    "tiktok": "tiktok",
-    "tik tok": "tiktok",
-    "twitter": "x",
-    "facebook": "facebook",
-    "fb": "facebook",
-    "telegram": "telegram",
-    "discord": "discord",
-    "whatsapp": "whatsapp",
-    "signal": "signal",
-    "kik": "kik",
-    "threads": "threads",
-    "bereal": "bereal",
-    "youtube": "youtube",
-    "twitch": "twitch",
-    "psn": "playstation",
-    "xbox": "xbox",
-    "gamertag": "xbox",
-    "steam": "steam",
-    "roblox": "roblox",
-    "x": "x",
-}
+# The words that name a platform beside a bare handle ("my insta jo.b"), from the
+# registry's platforms whose handles are bare words.
+_PLATFORM_WORDS = {a: p.name for p in registry() if p.handles for a in p.aliases}
+# The same, as matched text is looked up: lower case, spaces dropped ("Tik Tok").
+_PLATFORM_OF = {w.replace(" ", ""): name for w, name in _PLATFORM_WORDS.items()}
 # "X" only as a capitalised word, so "x" in prose or maths is not a platform.
 _PLATFORM = regex.compile(
     r"(?i:\b(?P<w>"
@@ -127,7 +75,7 @@ _PLATFORM = regex.compile(
     + r")\b)|\b(?P<x>X)\b"
 )
 # Every word _PLATFORM can match, casefolded ("X" as "x"; "tik tok" as "tik").
-_PLATFORM_VOCABULARY = frozenset({*_PLATFORM_WORDS, "tik"} - {"tik tok"})
+_PLATFORM_VOCABULARY = frozenset(w.split()[0] for w in _PLATFORM_WORDS)
 # Every link host ends in a separator dot and one of a few top-level labels
 # (".me", ".com", "[.]gg"...), and every bare handle has a "." or "_" before a
 # letter or digit: most prose (times like 9.30am, prices) has neither, and
@@ -256,7 +204,7 @@ def _nearest_platform(text: str, start: int, end: int, window: int) -> str | Non
         distance = start - m.end() if m.end() <= start else m.start() - end
         if 0 <= distance < best_distance:
             word = (m.group("w") or m.group("x") or "").lower().replace(" ", "")
-            best, best_distance = _PLATFORM_WORDS.get(word), distance
+            best, best_distance = _PLATFORM_OF.get(word), distance
     return best
 
 
@@ -333,7 +281,7 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
         if near is None and subject_platform:
             sm = _PLATFORM.search(subject)
             if sm:
-                near = _PLATFORM_WORDS.get(
+                near = _PLATFORM_OF.get(
                     (sm.group("w") or sm.group("x") or "").lower().replace(" ", "")
                 )
         if near:

@@ -35,7 +35,9 @@ _LOOK_BACK = 600  # how far before a quotation its introduction may be
 def script_line(text: str, pos: int) -> bool:
     """Whether ``pos`` is on a speaker's line of a script."""
     a = text.rfind("\n", 0, pos) + 1
-    if not _SPEAKER.match(text, a):
+    # Bounded to the line: unbounded, the engine first looks for the ":" it
+    # needs through the rest of the text, on every call.
+    if not _SPEAKER.match(text, a, min(len(text), a + 80)):
         return False
     return sum(1 for _ in islice(_SPEAKER.finditer(text), _SCRIPT_LINES)) >= _SCRIPT_LINES
 

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 import regex
 
 from gateway.detect import Candidate, Context, detail_type, detectors, finders, span_around
+from gateway.detect.platforms import approved as platform_approved
+from gateway.detect.platforms import registry
 from gateway.judge.frames import quoted_example, script_line
 from gateway.judge.lexicon import Lexicon
 from gateway.judge.owners import Holder, OwnerCues, Ownership, owner_of
-from gateway.judge.rules import Rule, lexicon_pattern
+from gateway.judge.rules import LazyPattern, Rule, lexicon_pattern
 from gateway.mail import Action, RecipientClass, Verdict, in_domains
 from gateway.read.message import MessageView, Owner, Segment, Zone
 
@@ -77,7 +79,7 @@ class _Spans:
         spans = sorted(span for name in names for span in hits.get(name, ()))
         return _merge(span_around(self.text, a, b, _PARAGRAPH_END, 2000) for a, b in spans)
 
-    def _scan(self, pattern: regex.Pattern, rule: Rule) -> tuple[list[int], list[int]]:
+    def _scan(self, pattern: LazyPattern, rule: Rule) -> tuple[list[int], list[int]]:
         """All matches of ``pattern``: from the lexicon index for a bare list, else by
         its regex, only in the paragraphs holding a word of the list it needs."""
         windows: list[tuple[int, int]] | None = [(0, len(self.text))]
@@ -99,7 +101,7 @@ class _Spans:
         return [m.start() for m in ms], [m.end() for m in ms]
 
     def windows(
-        self, patterns: tuple[regex.Pattern, ...], breaks: regex.Pattern, rule: Rule
+        self, patterns: tuple[LazyPattern, ...], breaks: regex.Pattern, rule: Rule
     ) -> list[tuple[int, int]]:
         """The sentences (or paragraphs, by ``breaks``) holding a match of one of ``patterns``."""
         for p in patterns:
@@ -109,7 +111,7 @@ class _Spans:
         )
         return _merge(span_around(self.text, a, b, breaks, 2000) for a, b in spans)
 
-    def first(self, pattern: regex.Pattern, a: int, b: int, rule: Rule) -> str | None:
+    def first(self, pattern: LazyPattern, a: int, b: int, rule: Rule) -> str | None:
         """The first match of ``pattern`` lying within ``[a, b)``, or None."""
         found = self._found.get(pattern.pattern)
         if found is None and not rule.context_needs.get(pattern.pattern, _ANY)(self.words):
@@ -228,6 +230,10 @@ class PolicyEngine:
         self._detectors = detectors()
         self._finders = finders()
         self._owner_cues = OwnerCues.from_lists(config.rules.lists, config.directory.staff_names)
+        # Platforms the school approves: their links and handles are no findings.
+        self._approved_platforms = frozenset(
+            p.name for p in registry() if platform_approved(p, config.official_platforms)
+        )
         self._quoting = lexicon_pattern(config.rules.lists.get("frame_quoting", ()))
         # The lists the rules' patterns need, indexed: the owner cues are looked up
         # beside each detail instead, and would only add hits here.
@@ -298,7 +304,8 @@ class PolicyEngine:
         ownership = {
             id(c): owner_of(c, view.sender, self._owner_cues)
             for c in cands
-            if c.zone.owner == Owner.SCHOOL and self._detectors[c.detector].has_owner
+            # Not for a detail that is no one's personal one (the switchboard, a landline).
+            if c.personal and c.zone.owner == Owner.SCHOOL and self._detectors[c.detector].has_owner
         }
         claimed = {
             c.value
@@ -414,6 +421,9 @@ class PolicyEngine:
         """Why candidate ``c`` is no finding of ``rule``, or None if it is one."""
         if not c.personal:
             return f"not a personal detail: {c.note}"
+        platform = c.value.split(":", 1)[0].split("-", 1)[0] if c.detector != "phone" else ""
+        if platform in self._approved_platforms:
+            return f"on {platform}, which the school approves"
         if not self._counts(c, rule):
             z = c.zone
             if z.owner != Owner.SCHOOL:
@@ -430,11 +440,11 @@ class PolicyEngine:
         return None
 
     @staticmethod
-    def _search(pattern: regex.Pattern, text: str, timeout: float, rule: Rule) -> bool:
+    def _search(pattern: LazyPattern, text: str, timeout: float, rule: Rule) -> bool:
         return PolicyEngine._first(pattern, text, timeout, rule) is not None
 
     @staticmethod
-    def _first(pattern: regex.Pattern, text: str, timeout: float, rule: Rule) -> str | None:
+    def _first(pattern: LazyPattern, text: str, timeout: float, rule: Rule) -> str | None:
         """The first text ``pattern`` matches in ``text``, under the time bound."""
         try:
             m = pattern.search(text, timeout=timeout)
@@ -506,9 +516,11 @@ class PolicyEngine:
         hits = here.list_hits()
         if hits is not None and all(b is not None and b[1] for b in bare):
             spans = sorted(span for b in bare if b for span in hits.get(b[0], ()))
+            window_starts = [w_a for w_a, _ in windows]
             out, last_end = [], -1
             for a, b in spans:  # non-overlapping, leftmost-longest, as finditer would
-                if a >= last_end and any(w_a <= a and b <= w_b for w_a, w_b in windows):
+                i = bisect.bisect_right(window_starts, a) - 1  # the window starting at or before a
+                if a >= last_end and i >= 0 and b <= windows[i][1]:
                     out.append((a, b))
                     last_end = b
             return out

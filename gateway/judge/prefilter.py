@@ -234,6 +234,21 @@ def needed_words(pattern: str) -> object:
     return _simplify(_needs(list(parsed), True, True))  # type: ignore[call-overload]  # SubPattern is a sequence
 
 
+def list_needs(entries: list[str] | tuple[str, ...]) -> object:
+    """The formula of a pattern that is one list of literal words ("{frame_advice}"),
+    without parsing its regex: one of the entries, each needing all its words.
+    An entry with a non-ASCII letter gives no formula (as ``needed_words`` would)."""
+    options = []
+    for entry in entries:
+        if not entry.isascii():
+            return ALWAYS
+        each = tuple(_WORD.findall(entry.lower()))
+        if not each:
+            return ALWAYS
+        options.append(each[0] if len(each) == 1 else Words(each))
+    return Any(tuple(options)) if options else Words((Any(()),))
+
+
 def could_match(formula: object, words: frozenset[str]) -> bool:
     return formula == ALWAYS or _ok(formula, words)
 

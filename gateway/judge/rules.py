@@ -18,6 +18,7 @@ gateway keeps its last good rules.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from pathlib import Path
 import regex
 
 from gateway.detect import detectors
-from gateway.judge.prefilter import CompiledFormulas, needed_words
+from gateway.judge.prefilter import CompiledFormulas, list_needs, needed_words
 from gateway.mail import Action, RecipientClass
 
 CATEGORIES = (
@@ -43,7 +44,7 @@ CLASSES = tuple(c.value for c in RecipientClass)
 ZONES = ("new", "signature", "quoted")
 # Lists a rule file may use without defining them: the school's facts from
 # the configuration, so one fact is written in one place ("{approved_platforms}").
-PROVIDED_LISTS = ("approved_platforms", "approved_accounts")
+PROVIDED_LISTS = ("approved_platforms", "approved_accounts", "platform")
 
 
 def detector_names() -> tuple[str, ...]:
@@ -65,17 +66,17 @@ class Rule:
     action: Action
     applies_to: tuple[RecipientClass, ...]
     zones: tuple[str, ...]
-    patterns: tuple[regex.Pattern, ...] = ()
-    requires: tuple[regex.Pattern, ...] = ()
+    patterns: tuple[LazyPattern, ...] = ()
+    requires: tuple[LazyPattern, ...] = ()
     # An act's object: one of these must be in the same sentence as the match.
-    with_: tuple[regex.Pattern, ...] = ()
-    unless: tuple[regex.Pattern, ...] = ()
-    unless_paragraph: tuple[regex.Pattern, ...] = ()
-    unless_message: tuple[regex.Pattern, ...] = ()
+    with_: tuple[LazyPattern, ...] = ()
+    unless: tuple[LazyPattern, ...] = ()
+    unless_paragraph: tuple[LazyPattern, ...] = ()
+    unless_message: tuple[LazyPattern, ...] = ()
     requires_finding: tuple[str, ...] = ()
     parts: tuple[str, ...] = ()  # only these parts (e.g. "header:Reply-To"); empty: all
     source: str = ""  # file:line
-    matcher: regex.Pattern | None = None  # all patterns as one alternation: one pass per text
+    matcher: LazyPattern | None = None  # all patterns as one alternation: one pass per text
     # Per pattern, the words a message must contain for it to match (see
     # gateway/prefilter.py); the rule's regex runs only when one is satisfied.
     needs: tuple[object, ...] = ()
@@ -140,8 +141,72 @@ def lexicon_pattern(words: Sequence[str]) -> regex.Pattern | None:
     return regex.compile(rf"(?<![\w'])(?:{alts})(?![\w'])", regex.IGNORECASE)
 
 
+# Rules share their lexicon patterns ("{frame_advice}" in a dozen rules), and a
+# reload compiles the same texts again: each text is compiled and read once.
+@functools.lru_cache(maxsize=4096)
+def _pattern(text: str) -> regex.Pattern:
+    return regex.compile(text, regex.IGNORECASE | regex.V0)
+
+
+class LazyPattern:
+    """A rule's pattern, compiled when first used.
+
+    A pattern that is a bare lexicon list is answered by the lexicon index and
+    is seldom compiled at all; compiling every one at load made starting (and
+    reloading) the gateway take seconds. Its syntax is checked at load on a
+    skeleton with each list as one word, so a mistake is still a load error.
+    Pickles as its text.
+    """
+
+    __slots__ = ("pattern", "_compiled")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: regex.Pattern | None = None
+
+    def _get(self) -> regex.Pattern:
+        if self._compiled is None:
+            self._compiled = _pattern(self.pattern)
+        return self._compiled
+
+    def finditer(self, *args, **kwargs):
+        return self._get().finditer(*args, **kwargs)
+
+    def search(self, *args, **kwargs):
+        return self._get().search(*args, **kwargs)
+
+    def match(self, *args, **kwargs):
+        return self._get().match(*args, **kwargs)
+
+    def __reduce__(self):
+        return LazyPattern, (self.pattern,)
+
+
+@functools.lru_cache(maxsize=4096)
+def _needs_of(text: str) -> object:
+    return needed_words(text)
+
+
+def _needs(raw: str, lists: dict[str, list[str]]) -> object:
+    """The words a raw pattern needs; a bare list's straight from its words."""
+    found = required_list(raw)
+    if found is not None and found[1]:
+        return list_needs(tuple(lists[found[0]]))
+    return _needs_of(expand_pattern(raw, lists))
+
+
 _GAP = regex.compile(r"~(\d)")
 _LIST_REF = regex.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _alternation(words: tuple[str, ...], factored: bool) -> str:
+    """A list as a regex: a trie (``factored``), or the plain alternation the prefilter reads."""
+    if not words:  # an empty list matches nothing (not the empty string)
+        return "(?!)"
+    if factored:
+        return _trie(list(words))
+    return "(?:" + "|".join(regex.escape(w).replace(r"\ ", " ") for w in words) + ")"
 
 
 def _trie(words: list[str]) -> str:
@@ -183,12 +248,7 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]], *, factored: bool 
         name = m.group(1)
         if name not in lists:
             raise KeyError(name)
-        words = sorted(lists[name], key=len, reverse=True)
-        if not words:  # an empty list matches nothing (not the empty string)
-            return "(?!)"
-        if factored:
-            return _trie(words)
-        return "(?:" + "|".join(regex.escape(w).replace(r"\ ", " ") for w in words) + ")"
+        return _alternation(tuple(sorted(lists[name], key=len, reverse=True)), factored)
 
     out = _LIST_REF.sub(list_alt, pattern)
     # "~N" swallows the spaces around it: "don't ~2 tell" matches "don't tell" too.
@@ -253,17 +313,17 @@ def _line_of(text: str, needle: str, start_line: int = 1) -> int:
 
 def _compile(
     patterns: object, where: str, key: str, lists: dict[str, list[str]]
-) -> tuple[regex.Pattern, ...]:
+) -> tuple[LazyPattern, ...]:
     if patterns is None:
         return ()
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
         raise RuleError(f"{where}: '{key}' must be a list of strings")
     out = []
+    skeleton = {name: ["x"] for name in lists}
     for p in patterns:
         try:
-            out.append(
-                regex.compile(expand_pattern(p, lists, factored=True), regex.IGNORECASE | regex.V0)
-            )
+            _pattern(expand_pattern(p, skeleton))  # the syntax, cheaply: lists as one word
+            out.append(LazyPattern(expand_pattern(p, lists, factored=True)))
         except KeyError as exc:
             raise RuleError(
                 f"{where}: {key} pattern {p!r} uses an unknown list {{{exc.args[0]}}}"
@@ -430,18 +490,14 @@ def _load_file(
             combined = "|".join(f"(?:{p.pattern})" for p in rule.patterns)
             rule = dataclasses.replace(
                 rule,
-                matcher=regex.compile(combined, regex.IGNORECASE | regex.V0),
-                needs=tuple(
-                    needed_words(expand_pattern(p, lists)) for p in entry.get("patterns", [])
-                ),
+                matcher=LazyPattern(combined),
+                needs=tuple(_needs(p, lists) for p in entry.get("patterns", [])),
             )
             rule = dataclasses.replace(
                 rule,
                 prefilter=CompiledFormulas(rule.needs),
                 context_prefilters=tuple(
-                    CompiledFormulas(
-                        tuple(needed_words(expand_pattern(p, lists)) for p in entry[key])
-                    )
+                    CompiledFormulas(tuple(_needs(p, lists) for p in entry[key]))
                     for key in ("with", "requires")
                     if entry.get(key)
                 ),
@@ -467,13 +523,8 @@ def _load_file(
                     else ()
                 ),
                 context_needs={
-                    compiled.pattern: CompiledFormulas((needed_words(expand_pattern(raw, lists)),))
-                    for key, patterns in (
-                        ("with", rule.with_),
-                        ("requires", rule.requires),
-                        ("unless", rule.unless),
-                        ("unless_paragraph", rule.unless_paragraph),
-                    )
+                    compiled.pattern: CompiledFormulas((_needs(raw, lists),))
+                    for key, patterns in (("with", rule.with_), ("requires", rule.requires))
                     for raw, compiled in zip(entry.get(key, []), patterns, strict=True)
                 },
             )
