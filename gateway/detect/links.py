@@ -21,6 +21,7 @@ from gateway.read.words import may_hold_any
 _DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\})"
 # Every platform's link domains, from the registry (platforms.toml).
 _HOSTS = [h for p in registry() for h in p.hosts]
+_HOST_PLATFORM = {h: p.name for p in registry() for h in p.hosts}
 _HOST_RE = "|".join(h.replace(".", _DOT) for h in sorted(_HOSTS, key=len, reverse=True))
 _BLOG_RE = r"[a-z0-9-]{2,}" + _DOT + r"(?:wordpress|blogspot|substack|tumblr)" + _DOT + r"com"
 _LINK = regex.compile(
@@ -54,6 +55,12 @@ _CONTENT_PATHS = {
     "tv",
     "results",
     "feed",
+    "discover",
+    "stream",
+    "upload",
+    "charts",
+    "pages",
+    "settings",
 }
 
 # LinkedIn's pages of organisations (a person's profile is /in/NAME).
@@ -164,26 +171,16 @@ def _canonical_link(host: str, path: str) -> tuple[str, str, str] | None:
         if first in {"add", "u"} and len(parts) > 1:
             return ("profile+channel", "snapchat", parts[1])
         return None
-    platform = {
-        "instagram.com": "instagram",
-        "instagr.am": "instagram",
-        "tiktok.com": "tiktok",
-        "facebook.com": "facebook",
-        "fb.com": "facebook",
-        "fb.me": "facebook",
-        "x.com": "x",
-        "twitter.com": "x",
-        "youtube.com": "youtube",
-        "linkedin.com": "linkedin",
-        "threads.net": "threads",
-        "bsky.app": "bluesky",
-        "twitch.tv": "twitch",
-        "linktr.ee": "linktree",
-    }.get(host)
+    # Any other host of the registry: its platform, the first path part the handle.
+    platform = _HOST_PLATFORM.get(host)
     if platform is None or not first or first.lower() in _CONTENT_PATHS:
         return None
     if platform == "linkedin" and first.lower() in _ORGANISATION_PAGES:
         return None  # a company's or a school's page: an organisation's, not a person's
+    if platform == "reddit" and first.lower() in {"user", "u"}:
+        first = parts[1] if len(parts) > 1 else ""
+    elif platform == "reddit":
+        return None  # a subreddit or a post: content
     if platform == "facebook" and first.lower() in {"groups", "group"}:
         return ("channel", "facebook-group", parts[1] if len(parts) > 1 else "")
     if platform == "youtube" and first.lower() in {"c", "channel", "user"}:

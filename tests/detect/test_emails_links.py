@@ -140,3 +140,17 @@ def test_bare_handles_tried_from_separators_are_exactly_the_pattern_matches(piec
     assert [m.span() for m in _bare_handles(text)] == [
         m.span() for m in _BARE_HANDLE.finditer(text)
     ]
+
+
+def test_every_platform_of_the_registry_is_recognised_by_its_links():
+    from gateway.detect.links import _canonical_link
+    from gateway.detect.platforms import registry
+
+    hosts = {h for p in registry() for h in p.hosts}
+    assert {"wa.me", "strava.com", "soundcloud.com", "reddit.com"} <= hosts
+    profiles = {c.value for c in find_links(seg("My tracks: soundcloud.com/jo-makes-music, enjoy"))}
+    assert profiles == {"soundcloud:jo-makes-music"}
+    # A community or a page of the site is content, not a person.
+    assert _canonical_link("reddit.com", "/r/gcse") is None
+    assert _canonical_link("soundcloud.com", "/discover") is None
+    assert _canonical_link("reddit.com", "/u/jo_b") == ("profile", "reddit", "jo_b")
