@@ -1,26 +1,29 @@
-"""Whose detail is it: the sender's, the recipient's family's, a third party's.
+"""Whose detail is it: the sender's, a colleague's, the recipient's family's, a third party's.
 
-Only the sender's own details are disclosures. A phone number, address or
-profile in the sender's words gets an owner from what is written around it,
-in this order:
+Only staff details (the sender's own, or a colleague's the sender gives out)
+are disclosures. A phone number, address or profile in the sender's words gets
+an owner from what is written around it, in this order:
 
-0. a character's line in a script ("DANNY: take my number"): the character's;
-1. the first person beside it ("my mobile", "ring me on", "... is mine"): the sender;
-2. the recipient's side ("your number", "the mobile we have for you on Arbor",
-   "main contact: ... (mother)"): the family's own, repeated back;
-3. a third party named with a role or an organisation on its line, or on the
-   lines of a contact card above it ("Joy Adeyemi, Social Worker, Solihull
-   Council / Work mobile: ..."), or "his/her/their number": theirs;
-4. for an address: a role mailbox (``orders@``, ``enquiries@``) or a name at an
-   organisation's domain that is not the sender's: the organisation's. Free-mail
+1. a character's line in a script ("DANNY: take my number"): the character's;
+2. the first person beside it ("my mobile", "ring me on", "... is mine"): the sender;
+3. a colleague named on its line or on the contact card above it ("Mrs Okafor"),
+   or in the handle or address itself: a colleague's, so still staff details;
+4. a third party with a role or an organisation on its own line: theirs;
+5. in the signature: the sender's own card;
+6. the recipient's side beside it ("your number", "the mobile we have for you
+   on Arbor"): the family's own, repeated back;
+7. the lines of a contact card above it, or the line ending in ":" that
+   introduces it: a third party's ("Joy Adeyemi, Social Worker, Solihull
+   Council / Work mobile: ...") or the family's ("Main contact: ... (mother)");
+8. for an address: a role mailbox (``orders@``, ``enquiries@``) or another
+   person's name at an organisation's domain: the organisation's. Free-mail
    providers (gmail, btinternet...) are nobody's organisation;
-5. a list of details in a spreadsheet-like attachment: the people listed;
-6. anything else in the sender's voice: the sender (the strict default).
+9. a list of details in a spreadsheet-like attachment: the people listed;
+10. anything else in the sender's voice: the sender (the strict default).
 
-The signature is the sender's own card: only a third party on the detail's own
-line takes a detail in it from the sender. The cue words are lexicon lists in
-``rules/`` (``owner_*``, ``role_mailbox``, ``freemail_domains``), so a school
-tunes them as it tunes rules; an empty lexicon leaves the strict default.
+The cue words are lexicon lists in ``rules/00-owners.toml`` (``owner_*``,
+``role_mailbox``, ``freemail_domains``), so a school tunes them as it tunes
+rules; an empty lexicon leaves the strict default.
 """
 
 from __future__ import annotations

@@ -62,14 +62,15 @@ class _Spans:
         self.bound = bound
         self.words = words  # the text's words, for the patterns' word prefilters
         self._lexicon = lexicon
-        self._words_at: dict[str, list[tuple[int, int]]] | None | bool = False  # not yet looked
+        self._looked = False
+        self._words_at: dict[str, list[tuple[int, int]]] | None = None
         self._found: dict[str, tuple[list[int], list[int]]] = {}
 
     def list_hits(self) -> dict[str, list[tuple[int, int]]] | None:
         """Where each lexicon list's words are in the text (one pass for all lists)."""
-        if self._words_at is False:
-            self._words_at = self._lexicon.find(self.text)
-        return self._words_at  # type: ignore[return-value]
+        if not self._looked:
+            self._words_at, self._looked = self._lexicon.find(self.text), True
+        return self._words_at
 
     def paragraphs_with(self, names: tuple[str, ...]) -> list[tuple[int, int]] | None:
         """The paragraphs holding a word of one of the lists ``names``; None if unknown."""
@@ -114,7 +115,7 @@ class _Spans:
     def first(self, pattern: LazyPattern, a: int, b: int, rule: Rule) -> str | None:
         """The first match of ``pattern`` lying within ``[a, b)``, or None."""
         found = self._found.get(pattern.pattern)
-        if found is None and not rule.context_needs.get(pattern.pattern, _ANY)(self.words):
+        if found is None and not rule.context_needs.get(pattern.pattern, _any_words)(self.words):
             found = self._found[pattern.pattern] = ([], [])  # it needs a word this text lacks
         if found is None:
             found = self._found[pattern.pattern] = self._scan(pattern, rule)
@@ -127,7 +128,8 @@ class _Spans:
         return None
 
 
-def _ANY(words: frozenset[str]) -> bool:
+def _any_words(words: frozenset[str]) -> bool:
+    """The prefilter of a pattern with no formula: it may match any text."""
     return True
 
 
