@@ -512,29 +512,51 @@ class PolicyEngine:
     def _act_matches(
         rule: Rule, here: _Spans, windows: list[tuple[int, int]]
     ) -> list[tuple[int, int]]:
-        """Where the rule's patterns match within ``windows``: from the lexicon index
-        when every pattern is a bare list, else by the rule's regex."""
-        bare = [rule.list_of.get(p.pattern) for p in rule.patterns]
+        """Where the rule's patterns match within ``windows``.
+
+        Only the patterns whose words this text has are tried (a rule's patterns
+        each need different words, and most texts have the words of few): a bare
+        list from the lexicon index, any other by its regex. When every pattern
+        could match, the rule's one alternation runs instead."""
         hits = here.list_hits()
-        if hits is not None and all(b is not None and b[1] for b in bare):
-            spans = sorted(span for b in bare if b for span in hits.get(b[0], ()))
-            window_starts = [w_a for w_a, _ in windows]
-            out, last_end = [], -1
-            for a, b in spans:  # non-overlapping, leftmost-longest, as finditer would
-                i = bisect.bisect_right(window_starts, a) - 1  # the window starting at or before a
-                if a >= last_end and i >= 0 and b <= windows[i][1]:
-                    out.append((a, b))
-                    last_end = b
-            return out
-        pattern = rule.matcher if rule.matcher is not None else rule.patterns[0]
+        active = [
+            p
+            for p, could in zip(rule.patterns, rule.pattern_checks, strict=True)
+            if could(here.words)
+        ]
+        if not active:
+            return []
+        window_starts = [w_a for w_a, _ in windows]
+
+        def inside(a: int, b: int) -> bool:
+            i = bisect.bisect_right(window_starts, a) - 1  # the window starting at or before a
+            return i >= 0 and b <= windows[i][1]
+
+        found: list[tuple[int, int]] = []
+        rest = []
+        for p in active:
+            listed = rule.list_of.get(p.pattern)
+            if hits is not None and listed is not None and listed[1]:
+                found.extend(span for span in hits.get(listed[0], ()) if inside(*span))
+            else:
+                rest.append(p)
         try:
-            return [
-                (m.start(), m.end())
-                for a, b in windows
-                for m in pattern.finditer(here.text, a, b, timeout=here.bound)
-            ]
+            if rest and len(rest) == len(rule.patterns) and rule.matcher is not None:
+                rest = [rule.matcher]
+            for p in rest:
+                found.extend(
+                    (m.start(), m.end())
+                    for a, b in windows
+                    for m in p.finditer(here.text, a, b, timeout=here.bound)
+                )
         except TimeoutError:
             raise PatternTimeout(rule.id) from None
+        out, last_end = [], -1
+        for a, b in sorted(found):  # non-overlapping, leftmost first, as one finditer would
+            if a >= last_end:
+                out.append((a, b))
+                last_end = b
+        return out
 
     def _phrase_cleared(self, rule: Rule, spans: _Spans, start: int, end: int) -> str | None:
         """Why a match of ``rule`` at ``[start, end)`` is no finding, or None if it is one."""

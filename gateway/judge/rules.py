@@ -92,6 +92,8 @@ class Rule:
     list_of: dict[str, tuple[str, bool]] = field(default_factory=dict)
     # The lists one of which every pattern of the rule needs, if each needs one.
     matcher_lists: tuple[str, ...] = ()
+    # Per pattern, its prefilter: whether a text's words allow it to match.
+    pattern_checks: tuple[Callable[[frozenset[str]], bool], ...] = ()
 
     def could_match(self, words: frozenset[str]) -> bool:
         return (self.prefilter is None or self.prefilter(words)) and all(
@@ -496,6 +498,7 @@ def _load_file(
             rule = dataclasses.replace(
                 rule,
                 prefilter=CompiledFormulas(rule.needs),
+                pattern_checks=tuple(CompiledFormulas((f,)) for f in rule.needs),
                 context_prefilters=tuple(
                     CompiledFormulas(tuple(_needs(p, lists) for p in entry[key]))
                     for key in ("with", "requires")
