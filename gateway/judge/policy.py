@@ -161,7 +161,7 @@ class Finding:
     note: str
     context: str  # a little text around the evidence, for reviewers
     copies: tuple[str, ...] = ()  # the recipient copies this finding applies to
-    owner: str = ""  # whose detail it is, for a detail (always the sender's when found)
+    owner: str = ""  # whose detail it is, for a detail: "sender" or "colleague" when found
     owner_why: str = ""
 
     def __reduce__(self):  # see ScanResult.__reduce__
