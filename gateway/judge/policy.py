@@ -519,11 +519,9 @@ class PolicyEngine:
         list from the lexicon index, any other by its regex. When every pattern
         could match, the rule's one alternation runs instead."""
         hits = here.list_hits()
-        active = [
-            p
-            for p, could in zip(rule.patterns, rule.pattern_checks, strict=True)
-            if could(here.words)
-        ]
+        # A rule built without the loader has no per-pattern prefilters: try them all.
+        checks = rule.pattern_checks or (_any_words,) * len(rule.patterns)
+        active = [p for p, could in zip(rule.patterns, checks, strict=True) if could(here.words)]
         if not active:
             return []
         window_starts = [w_a for w_a, _ in windows]
