@@ -192,12 +192,13 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
     if (w := cue(cues.sender, near)) is not None:
         return Ownership(Holder.SENDER, f"first person beside it: {w!r}")
     line_before = text[line_a : c.start]
+    # A short label before the detail ("Mobile:"): the lines above may be its card.
+    card = _card_above(text, line_a) if len(line_before.strip()) <= _CARD_LABEL else ""
     key = regex.sub(r"[^a-z]", "", c.value.split(":", 1)[-1].split("@")[0].lower())
     if any(k and k in key for k in cues.colleague_keys):
         return Ownership(Holder.COLLEAGUE, "a colleague's name in it")
     if (w := cue(cues.colleague, line_before)) is not None or (
-        len(line_before.strip()) <= _CARD_LABEL
-        and (w := cue(cues.colleague, _card_above(text, line_a))) is not None
+        card and (w := cue(cues.colleague, card)) is not None
     ):
         return Ownership(Holder.COLLEAGUE, f"a colleague's: {w!r}")
     if (w := cue(cues.third_party, line_before)) is not None:
@@ -206,8 +207,7 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
         return Ownership(Holder.SENDER, "in the sender's signature")
     if (w := cue(cues.recipient, near)) is not None:
         return Ownership(Holder.RECIPIENT, f"the recipient's own, repeated back: {w!r}")
-    if len(line_before.strip()) <= _CARD_LABEL:
-        card = _card_above(text, line_a)
+    if card:
         if (w := cue(cues.third_party, card)) is not None:
             return Ownership(Holder.THIRD_PARTY, f"a contact card of a third party: {w!r}")
         if (w := cue(cues.recipient, card)) is not None:

@@ -105,21 +105,23 @@ class _Spans:
         self, patterns: tuple[LazyPattern, ...], breaks: regex.Pattern, rule: Rule
     ) -> list[tuple[int, int]]:
         """The sentences (or paragraphs, by ``breaks``) holding a match of one of ``patterns``."""
-        for p in patterns:
-            self.first(p, 0, 0, rule)  # find its matches once
         spans = sorted(
-            (a, b) for p in patterns for a, b in zip(*self._found[p.pattern], strict=True)
+            (a, b) for p in patterns for a, b in zip(*self._matches(p, rule), strict=True)
         )
         return _merge(span_around(self.text, a, b, breaks, 2000) for a, b in spans)
 
+    def _matches(self, pattern: LazyPattern, rule: Rule) -> tuple[list[int], list[int]]:
+        """Every match of ``pattern`` (starts, ends), found once per text."""
+        found = self._found.get(pattern.pattern)
+        if found is None:
+            could = rule.context_needs.get(pattern.pattern, _any_words)(self.words)
+            # A pattern that needs a word this text lacks has no match here.
+            found = self._found[pattern.pattern] = self._scan(pattern, rule) if could else ([], [])
+        return found
+
     def first(self, pattern: LazyPattern, a: int, b: int, rule: Rule) -> str | None:
         """The first match of ``pattern`` lying within ``[a, b)``, or None."""
-        found = self._found.get(pattern.pattern)
-        if found is None and not rule.context_needs.get(pattern.pattern, _any_words)(self.words):
-            found = self._found[pattern.pattern] = ([], [])  # it needs a word this text lacks
-        if found is None:
-            found = self._found[pattern.pattern] = self._scan(pattern, rule)
-        starts, ends = found
+        starts, ends = self._matches(pattern, rule)
         i = bisect.bisect_left(starts, a)
         while i < len(starts) and starts[i] < b:
             if ends[i] <= b:
@@ -563,19 +565,23 @@ class PolicyEngine:
             return "a character's line in a script"
         if (w := quoted_example(text, start, end, self._quoting)) is not None:
             return f"quoted as an example of what others say ({w!r})"
-        s_a, s_b = span_around(text, start, end, _SENTENCE_END, 2000)
-        if rule.with_ and not any(spans.first(p, s_a, s_b, rule) for p in rule.with_):
+
+        def first_of(patterns: tuple[LazyPattern, ...], span: tuple[int, int]) -> str | None:
+            return next(
+                (w for p in patterns if (w := spans.first(p, *span, rule)) is not None), None
+            )
+
+        sentence = span_around(text, start, end, _SENTENCE_END, 2000)
+        if rule.with_ and first_of(rule.with_, sentence) is None:
             return "no object of the act in its sentence ('with')"
-        for p in rule.unless:
-            if (w := spans.first(p, s_a, s_b, rule)) is not None:
-                return f"a frame in its sentence: {w.lower()!r}"
+        if (w := first_of(rule.unless, sentence)) is not None:
+            return f"a frame in its sentence: {w.lower()!r}"
         if rule.requires or rule.unless_paragraph:
-            p_a, p_b = span_around(text, start, end, _PARAGRAPH_END, 2000)
-            if rule.requires and not any(spans.first(p, p_a, p_b, rule) for p in rule.requires):
+            paragraph = span_around(text, start, end, _PARAGRAPH_END, 2000)
+            if rule.requires and first_of(rule.requires, paragraph) is None:
                 return "nothing it requires in its paragraph"
-            for p in rule.unless_paragraph:
-                if (w := spans.first(p, p_a, p_b, rule)) is not None:
-                    return f"a frame in its paragraph: {w.lower()!r}"
+            if (w := first_of(rule.unless_paragraph, paragraph)) is not None:
+                return f"a frame in its paragraph: {w.lower()!r}"
         return None
 
     @staticmethod

@@ -270,9 +270,9 @@ def required_list(pattern: str) -> tuple[str, bool] | None:
     at the top, or every list optional)."""
     if m := regex.fullmatch(r"\s*\{([a-z_][a-z0-9_]*)\}\s*", pattern):
         return m.group(1), True
-    depth, i, escaped = 0, 0, False
-    while i < len(pattern):
-        ch = pattern[i]
+    needed = None
+    depth, escaped = 0, False
+    for i, ch in enumerate(pattern):
         if escaped:
             escaped = False
         elif ch == "\\":
@@ -281,25 +281,17 @@ def required_list(pattern: str) -> tuple[str, bool] | None:
             depth += 1
         elif ch == ")":
             depth -= 1
-        elif ch == "|" and depth == 0:
-            return None
-        i += 1
-    depth, escaped = 0, False
-    for i, ch in enumerate(pattern):
-        if escaped:
-            escaped = False
-            continue
-        if ch == "\\":
-            escaped = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "{" and depth == 0 and (m := _LIST_REF.match(pattern, i)):
-            after = pattern[m.end() : m.end() + 3]
-            if not after.startswith(("?", "*", "{0")):
-                return m.group(1), False
-    return None
+        elif depth == 0 and ch == "|":
+            return None  # an alternation at the top: no one list is needed
+        elif (
+            depth == 0
+            and needed is None
+            and ch == "{"
+            and (m := _LIST_REF.match(pattern, i))
+            and not pattern[m.end() : m.end() + 3].startswith(("?", "*", "{0"))  # optional
+        ):
+            needed = m.group(1)
+    return None if needed is None else (needed, False)
 
 
 def _line_of(text: str, needle: str, start_line: int = 1) -> int:
@@ -516,21 +508,17 @@ def _load_file(
                     for raw, compiled in zip(entry.get(key, []), patterns, strict=True)
                     if (found := required_list(raw)) is not None
                 },
-                matcher_lists=(
-                    tuple(needed_lists)
-                    if all(
-                        needed_lists := [
-                            (required_list(p) or ("", False))[0] for p in entry["patterns"]
-                        ]
-                    )
-                    else ()
-                ),
                 context_needs={
                     compiled.pattern: CompiledFormulas((_needs(raw, lists),))
                     for key, patterns in (("with", rule.with_), ("requires", rule.requires))
                     for raw, compiled in zip(entry.get(key, []), patterns, strict=True)
                 },
             )
+            needed = [rule.list_of.get(p.pattern) for p in rule.patterns]
+            if all(needed):
+                rule = dataclasses.replace(
+                    rule, matcher_lists=tuple(n[0] for n in needed if n is not None)
+                )
         if detector == "phrases" and not rule.patterns:
             raise RuleError(f"{where}: rule '{rid}' uses the phrases detector but has no patterns")
         if detector != "phrases" and rule.patterns:
