@@ -236,9 +236,11 @@ def test_a_form_that_asks_for_a_students_number_or_handle_is_a_request(scanner):
 def test_a_list_needed_by_a_pattern_is_found_at_its_top_level():
     from gateway.judge.rules import required_list
 
-    assert required_list("{conceal}") == ("conceal", True)
-    assert required_list("my (?:own )?{platform}") == ("platform", False)
-    assert required_list("(?:a|b) ~2 {handle}") == ("handle", False)
+    assert required_list("{conceal}") == (("conceal",), True)
+    assert required_list("my (?:own )?{platform}") == (("platform",), False)
+    assert required_list("(?:a|b) ~2 {handle}") == (("handle",), False)
+    assert required_list("your ~2 (?:{handle}|{detail})") == (("handle", "detail"), False)
+    assert required_list("your (?:{handle}|{detail})? x") is None
     # An alternation at the top, or an optional list, needs no one list.
     assert required_list("a|{x}") is None
     assert required_list("{x}? y") is None

@@ -291,3 +291,47 @@ def test_a_readable_part_is_read_whatever_the_other_parts_are(scanner, others, p
     assert "personal_phone" in categories(r), (r.error, r.unread)  # read, not merely failed
     for u in r.unread:  # and every part that was not read is named
         assert u.split(":", 1)[0] == "attachment", u
+
+
+# -- the two halves of multipart/alternative -------------------------------------------
+
+
+def alternative(text: str, html: str) -> bytes:
+    from email.message import EmailMessage
+
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = f"Tess Teacher <{STAFF}>", PARENT, "Trip"
+    m.set_content(text)
+    m.add_alternative(html, subtype="html")
+    return bytes(m)
+
+
+def test_an_html_half_saying_what_the_text_half_says_is_read_once(scanner, config):
+    from gateway.read.message import read_message
+
+    # As Outlook writes it: a paragraph a line, an empty one for a blank line.
+    gap = "<p>&nbsp;</p>"
+    raw = alternative(
+        f"Hello,\n\n{SECRET}\n\nTess", f"<p>Hello,</p>\n{gap}\n<p>{SECRET}</p>\n{gap}\n<p>Tess</p>"
+    )
+    view = read_message(raw, config.directory.is_colleague, scanner.limits)
+    html = [s for s in view.segments if s.part == "html" and not s.is_link]
+    assert [s.echo for s in html] == [True]
+    r = scanner.scan(raw)
+    assert r.verdict == "quarantine" and "personal_phone" in categories(r)
+    assert {f.part for f in r.findings} == {"body"}
+
+
+def test_what_only_the_html_half_has_is_read(scanner):
+    # An extra line, or a link target the text half does not show, is the HTML's own.
+    extra = alternative(
+        "Hello,\n\nSee you at 9.", "<p>Hello,</p><p>See you at 9.</p><p>07911 765432</p>"
+    )
+    r = scanner.scan(extra)
+    assert "personal_phone" in categories(r) and {f.part for f in r.findings} == {"html"}
+    linked = alternative(
+        "Hello,\n\nMessage me here.",
+        '<p>Hello,</p><p><a href="https://wa.me/447911765432">Message me here.</a></p>',
+    )
+    assert scanner.scan(linked).verdict == "quarantine"
+    passes(scanner, alternative("Hello,\n\nSee you at 9.", "<p>Hello,</p><p>See you at 9.</p>"))

@@ -86,11 +86,11 @@ class _Spans:
         windows: list[tuple[int, int]] | None = [(0, len(self.text))]
         listed = rule.list_of.get(pattern.pattern)
         if listed is not None and (hits := self.list_hits()) is not None:
-            name, bare = listed
+            names, bare = listed
             if bare:
-                spans = hits.get(name, [])
+                spans = hits.get(names[0], [])
                 return [a for a, _ in spans], [b for _, b in spans]
-            windows = self.paragraphs_with((name,))
+            windows = self.paragraphs_with(names)
         try:
             ms = [
                 m
@@ -241,7 +241,9 @@ class PolicyEngine:
         self._quoting = lexicon_pattern(config.rules.lists.get("frame_quoting", ()))
         # The lists the rules' patterns need, indexed: the owner cues are looked up
         # beside each detail instead, and would only add hits here.
-        used = {name for rule in config.rules.active for name, _ in rule.list_of.values()}
+        used = {
+            n for rule in config.rules.active for names, _ in rule.list_of.values() for n in names
+        }
         self._lexicon = Lexicon({n: w for n, w in config.rules.lists.items() if n in used})
 
     # -- approvals --------------------------------------------------------
@@ -270,6 +272,8 @@ class PolicyEngine:
         context = Context(region=self.config.phone_region, subject=view.subject)
         out: list[Candidate] = []
         for seg in view.segments:
+            if seg.echo:  # said already, word for word, in the text half
+                continue
             for find in self._finders:
                 out.extend(find(seg, context))
         return out
@@ -466,7 +470,11 @@ class PolicyEngine:
     ) -> list[_Hit]:
         out: list[_Hit] = []
         for seg in view.segments:
-            if seg.is_link or (rule.parts and seg.part not in rule.parts):
+            if seg.is_link or seg.echo or (rule.parts and seg.part not in rule.parts):
+                continue
+            # Most segments lack the words of most acts and objects: such a
+            # segment is passed over before any window or regex is looked at.
+            if not rule.could_match(seg.words):
                 continue
             text = seg.text.text
             # The bound is per 100,000 characters, so a long legitimate message is
@@ -475,6 +483,13 @@ class PolicyEngine:
             if id(seg) not in spans:
                 spans[id(seg)] = _Spans(text, bound, seg.words, self._lexicon)
             here = spans[id(seg)]
+            # The lexicon index knows the phrases, where the words only hint at them.
+            if (
+                rule.gates
+                and (hits := here.list_hits()) is not None
+                and not all(any(name in hits for name in gate) for gate in rule.gates)
+            ):
+                continue
             # An act counts only in a sentence with its object (or a paragraph with
             # what it requires), so the act is looked for only there: objects are
             # rarer than acts, and their matches are shared by the rules.
@@ -486,7 +501,9 @@ class PolicyEngine:
             elif rule.matcher_lists and here.list_hits() is not None:
                 # Every pattern needs a word of a list: only paragraphs with one.
                 windows = here.paragraphs_with(rule.matcher_lists)
-            for start, end in self._act_matches(rule, here, windows or []):
+            if not windows:  # no sentence with its object, no paragraph with what it needs
+                continue
+            for start, end in self._act_matches(rule, here, windows):
                 z = seg.zone_at(start)
                 if (
                     z.owner != Owner.SCHOOL
@@ -537,7 +554,7 @@ class PolicyEngine:
         for p in active:
             listed = rule.list_of.get(p.pattern)
             if hits is not None and listed is not None and listed[1]:
-                found.extend(span for span in hits.get(listed[0], ()) if inside(*span))
+                found.extend(span for span in hits.get(listed[0][0], ()) if inside(*span))
             else:
                 rest.append(p)
         try:

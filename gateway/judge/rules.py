@@ -86,12 +86,15 @@ class Rule:
     # Per 'with', 'requires' and 'unless' pattern (by its regex text): the words it
     # needs, so a text without them is not searched for it.
     context_needs: dict[str, Callable[[frozenset[str]], bool]] = field(default_factory=dict)
-    # Per pattern (by its regex text) that cannot match without a word of one list:
-    # (that list, whether the pattern is nothing but the list). The lexicon index
-    # answers the latter, and narrows where the regex of the former runs.
-    list_of: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    # Per pattern (by its regex text) that cannot match without a word of some
+    # lists: (those lists, whether the pattern is nothing but one list). The lexicon
+    # index answers the latter, and narrows where the regex of the former runs.
+    list_of: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)
     # The lists one of which every pattern of the rule needs, if each needs one.
     matcher_lists: tuple[str, ...] = ()
+    # The same for its patterns, its 'with' and its 'requires' (where each of theirs
+    # needs a list): a text with no word of one gate's lists has no match that counts.
+    gates: tuple[tuple[str, ...], ...] = ()
     # Per pattern, its prefilter: whether a text's words allow it to match.
     pattern_checks: tuple[Callable[[frozenset[str]], bool], ...] = ()
 
@@ -193,7 +196,7 @@ def _needs(raw: str, lists: dict[str, list[str]]) -> object:
     """The words a raw pattern needs; a bare list's straight from its words."""
     found = required_list(raw)
     if found is not None and found[1]:
-        return list_needs(tuple(lists[found[0]]))
+        return list_needs(tuple(lists[found[0][0]]))
     return _needs_of(expand_pattern(raw, lists))
 
 
@@ -264,13 +267,19 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]], *, factored: bool 
     return r"\b(?:" + out + r")(?![\w'])"
 
 
-def required_list(pattern: str) -> tuple[str, bool] | None:
-    """The list a raw pattern cannot match without, and whether the pattern is only
-    that list ("{conceal}"); None when no single list is required (an alternation
+_LIST_CHOICE = regex.compile(
+    r"\(\?:\s*\{([a-z_][a-z0-9_]*)\}(?:\s*\|\s*\{[a-z_][a-z0-9_]*\})*\s*\)"
+)
+
+
+def required_list(pattern: str) -> tuple[tuple[str, ...], bool] | None:
+    """The lists a raw pattern cannot match without a word of (one list, or a group
+    choosing between lists: "(?:{handle}|{detail})"), and whether the pattern is
+    only that list ("{conceal}"); None when no list is required (an alternation
     at the top, or every list optional)."""
     if m := regex.fullmatch(r"\s*\{([a-z_][a-z0-9_]*)\}\s*", pattern):
-        return m.group(1), True
-    needed = None
+        return (m.group(1),), True
+    needed: tuple[str, ...] | None = None
     depth, escaped = 0, False
     for i, ch in enumerate(pattern):
         if escaped:
@@ -278,6 +287,13 @@ def required_list(pattern: str) -> tuple[str, bool] | None:
         elif ch == "\\":
             escaped = True
         elif ch == "(":
+            if (
+                depth == 0
+                and needed is None
+                and (m := _LIST_CHOICE.match(pattern, i))
+                and not _optional(pattern, m.end())
+            ):
+                needed = tuple(regex.findall(r"\{([a-z_][a-z0-9_]*)\}", m.group(0)))
             depth += 1
         elif ch == ")":
             depth -= 1
@@ -288,10 +304,26 @@ def required_list(pattern: str) -> tuple[str, bool] | None:
             and needed is None
             and ch == "{"
             and (m := _LIST_REF.match(pattern, i))
-            and not pattern[m.end() : m.end() + 3].startswith(("?", "*", "{0"))  # optional
+            and not _optional(pattern, m.end())
         ):
-            needed = m.group(1)
+            needed = (m.group(1),)
     return None if needed is None else (needed, False)
+
+
+def _lists_needed(
+    list_of: dict[str, tuple[tuple[str, ...], bool]], patterns: tuple[LazyPattern, ...]
+) -> tuple[str, ...]:
+    """The lists one of which a match of one of ``patterns`` needs; () if some
+    pattern needs none."""
+    needed = [list_of.get(p.pattern) for p in patterns]
+    if not needed or not all(needed):
+        return ()
+    return tuple(dict.fromkeys(name for n in needed if n is not None for name in n[0]))
+
+
+def _optional(pattern: str, at: int) -> bool:
+    """Whether what ends at ``at`` is made optional by a quantifier after it."""
+    return pattern[at : at + 3].startswith(("?", "*", "{0"))
 
 
 def _line_of(text: str, needle: str, start_line: int = 1) -> int:
@@ -514,11 +546,16 @@ def _load_file(
                     for raw, compiled in zip(entry.get(key, []), patterns, strict=True)
                 },
             )
-            needed = [rule.list_of.get(p.pattern) for p in rule.patterns]
-            if all(needed):
-                rule = dataclasses.replace(
-                    rule, matcher_lists=tuple(n[0] for n in needed if n is not None)
-                )
+
+            rule = dataclasses.replace(
+                rule,
+                matcher_lists=_lists_needed(rule.list_of, rule.patterns),
+                gates=tuple(
+                    g
+                    for ps in (rule.patterns, rule.with_, rule.requires)
+                    if (g := _lists_needed(rule.list_of, ps))
+                ),
+            )
         if detector == "phrases" and not rule.patterns:
             raise RuleError(f"{where}: rule '{rid}' uses the phrases detector but has no patterns")
         if detector != "phrases" and rule.patterns:

@@ -98,6 +98,7 @@ class Segment:
         "_distinct",
         "_words",
         "_starts",
+        "echo",
     )
 
     def __init__(
@@ -108,12 +109,16 @@ class Segment:
         is_link: bool = False,
         *,
         cut: Callable[[str], tuple[ZoneSpan, ...]] | None = None,
+        echo: bool = False,
     ) -> None:
         if (zones is None) == (cut is None):
             raise ValueError("a Segment needs either its zones or a way to cut them")
         self.part = part  # subject | body | html | attachment:NAME | header:NAME
         self.text = text
         self.is_link = is_link  # an href target, not running text
+        # The HTML half of multipart/alternative saying word for word what the text
+        # half says: read once, as the text half (its links are segments of their own).
+        self.echo = echo
         self._zones = zones
         self._cut = cut
         self._spaced: bytes | None = None
@@ -554,6 +559,8 @@ class _Builder:
     notes: list[str] = field(default_factory=list)
     unread: list[Unread] = field(default_factory=list)
     parts_seen: int = 0
+    # What the text bodies said, and by whom: an HTML body saying the same is an echo.
+    said: set[tuple[Author | None, str]] = field(default_factory=set)
 
     def add_text(
         self,
@@ -567,6 +574,13 @@ class _Builder:
         if not text or not text.strip():
             return
         norm = normalize(text)
+        echo = False
+        if part in ("body", "html") and zones and not is_link:
+            said = (author, norm.text.strip())
+            if part == "body":
+                self.said.add(said)
+            else:
+                echo = said in self.said
         if author is not None:
             owner = _owner(Zone.QUOTED, author, self.sender, self.is_colleague)
             whole = (ZoneSpan(0, len(norm.text), Zone.QUOTED, owner, author),)
@@ -588,7 +602,7 @@ class _Builder:
                     for z in inner
                 )
 
-            self.segments.append(Segment(part, norm, is_link=is_link, cut=cut_forwarded))
+            self.segments.append(Segment(part, norm, is_link=is_link, cut=cut_forwarded, echo=echo))
         elif zones:
             self.segments.append(
                 Segment(
@@ -598,6 +612,7 @@ class _Builder:
                     cut=functools.partial(
                         find_zones, sender=self.sender, is_colleague=self.is_colleague
                     ),
+                    echo=echo,
                 )
             )
         else:
