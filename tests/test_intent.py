@@ -36,6 +36,11 @@ HOLD = {
         # meeting away from school
         "It would be lovely to see you outside of school for once.",
         "We should get the boys together one weekend, they'd get on so well.",
+        # the sender's own paid teaching, side or services
+        "I do a bit of tutoring from home on Sunday afternoons if she wants a boost before the mocks.",
+        "Outside school I teach a few students at my studio, the prices are on my website.",
+        "Outside of school I run an under-12 side on Saturday mornings and we have two spaces.",
+        "I do some babysitting locally, so if it would help with Saturdays just give me a ring.",
     ],
     "unapproved_channel": [
         "I can FaceTime you on Sunday evening to go through it.",
@@ -43,6 +48,9 @@ HOLD = {
         "Send the draft to my gmail and I'll look at it tonight.",
         "I'm going to run a group chat on WhatsApp for revision tips.",
         "Drop me a line on my personal email rather than this one.",
+        # a reference to a part of a play is no fiction frame
+        "For Act 2, scene 3, record yourself and send me a voice note on WhatsApp.",
+        "Honestly it's easier on WhatsApp for quick stuff like this.",
     ],
     "info_request": [
         "What's your Discord name so I can add you to the server?",
@@ -50,6 +58,10 @@ HOLD = {
         "whats ur mobile number? need it for saturday",
         "Please reply with your child's Instagram username and I'll send the photos.",
         "Can you let me have a personal mobile number so I can text you from my own phone?",
+        "Is there an email address you use at home, not your school one?",
+        "Just reply with the name you use on Facebook and I'll add you to the group.",
+        "Whats your number? I'll stick you on the team chat.",
+        "Send us your address and I'll drop it through the door on my way home.",
     ],
     "secrecy": [
         "If anyone asks, just say you were in the library all period.",
@@ -57,6 +69,12 @@ HOLD = {
         "No need to mention this to your mum, it's only a small thing.",
         "Best not to tell the other students about our sessions.",
         "Delete this once you've read it.",
+        # concealment in other words, and as people type in a hurry
+        "Your dad doesn't need to know you're using it.",
+        "Keep it zipped for now, and hold off showing your dad until I've spoken to them.",
+        "dont worry i wont say anything to mrs bell about the other thing, thats our business",
+        "I'd be grateful if it didn't get back to the office that I've told you.",
+        "Don't make a big thing of it with the others though.",
     ],
 }
 
@@ -81,6 +99,13 @@ PASS = [
     "Let me know if you have any questions about the trip.",
     # surprises
     "Please keep the leaving card a surprise until Friday!",
+    # a request to connect, declined in the next sentence
+    "I noticed you sent a follow request to my personal Instagram. I've declined it, as staff aren't allowed "
+    "to be connected with students on social media.",
+    # a morning at the school's own event is no evening of the sender's
+    "You're very welcome to come and watch from the pavilion from 9.30am.",
+    # a scene as fiction
+    "In the scene where Eva texts him, she writes 'send me a pic on WhatsApp' and he ignores it.",
 ]
 
 

@@ -66,3 +66,18 @@ def test_overlapping_words_are_all_found():
 
 def test_a_text_whose_length_changes_when_lowered_is_left_to_the_regexes():
     assert Lexicon(LISTS).find("İstanbul come round") is None
+
+
+def test_a_lists_words_are_matched_as_typed_without_apostrophes():
+    from gateway.judge.rules import _as_typed
+
+    assert _as_typed(["i won't tell", "don't", "we'll", "it's", "i'm on"]) == [
+        "i won't tell",
+        "don't",
+        "we'll",
+        "it's",
+        "i'm on",
+        "i wont tell",
+        "dont",
+        "im on",
+    ]

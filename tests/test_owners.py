@@ -56,6 +56,26 @@ def details_found(scanner: Scanner, raw: bytes):
             "Send your CV to lisa.grant@brindleyengineering.example by Friday.",
             "Send your CV to lisa.grant@hotmail.co.uk by Friday.",
         ),
+        # someone else addressed just before it, though the sender is named after it
+        (
+            "If you're late, email her at priya.m@gmail.com and copy me in.",
+            "If you're late, email me at priya.m@gmail.com and copy her in.",
+        ),
+        # another person's, by name
+        (
+            "Ring the practice, or Kev's work mobile, 07700 900481, if you're lost.",
+            "Ring the practice, or my work mobile, 07700 900481, if you're lost.",
+        ),
+        # quoted as an example of what a scam says
+        (
+            'The fake email says "text 07700 900000 with your password" - it is not from us.',
+            "Text 07700 900000 with your password - it is from us.",
+        ),
+        # the family's own, on a profile
+        (
+            "Family contact: Wei Baker - 07700 900863\nSchool contact: the SENCo.",
+            "Tutor contact: 07700 900863\nSchool contact: the SENCo.",
+        ),
     ],
 )
 def test_a_detail_with_another_owner_clears_and_its_twin_holds(scanner, clears, holds):

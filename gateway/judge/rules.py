@@ -578,6 +578,39 @@ def _line_from_message(message: str) -> int:
     return int(m.group(1)) if m else 1
 
 
+# Dropping the apostrophe of these makes another word: "ill", "well", "its".
+_OTHER_WORDS = frozenset(
+    {
+        "ill",
+        "well",
+        "shell",
+        "hell",
+        "wed",
+        "were",
+        "its",
+        "lets",
+        "id",
+        "hed",
+        "shed",
+        "whos",
+        "wont",
+    }
+)
+
+
+def _as_typed(words: list[str]) -> list[str]:
+    """A list's words, and as people type them in a hurry: without apostrophes
+    ("dont tell", "i wont say anything", "ur mum"). A single word whose bare
+    form is another word ("we'll", "it's") is left as written."""
+    out, have = list(words), set(words)
+    for word in words:
+        bare = word.replace("'", "")
+        if bare != word and bare not in have and (" " in bare or bare not in _OTHER_WORDS):
+            out.append(bare)
+            have.add(bare)
+    return out
+
+
 def load_rules(paths: list[Path], provided: dict[str, list[str]] | None = None) -> RuleSet:
     """Every rule of the files (or folders of *.toml files) in ``paths``. ``provided``
     fills the lists of PROVIDED_LISTS from the configuration."""
@@ -603,6 +636,7 @@ def load_rules(paths: list[Path], provided: dict[str, list[str]] | None = None) 
                 )
             lists[name], defined_in[name] = words, f
     merged = {**dict.fromkeys(PROVIDED_LISTS, []), **(provided or {}), **lists}
+    merged = {name: _as_typed(words) for name, words in merged.items()}
     rules: list[Rule] = []
     retired: list[str] = []
     seen: dict[str, str] = {}
