@@ -75,6 +75,9 @@ HOLD = {
         "dont worry i wont say anything to mrs bell about the other thing, thats our business",
         "I'd be grateful if it didn't get back to the office that I've told you.",
         "Don't make a big thing of it with the others though.",
+        "Best your dad doesn't see this one.",
+        "Remember, what happens on tour stays on tour!",
+        "Keep it schtum and I'll sort the rest.",
     ],
 }
 
@@ -106,6 +109,10 @@ PASS = [
     "You're very welcome to come and watch from the pavilion from 9.30am.",
     # a scene as fiction
     "In the scene where Eva texts him, she writes 'send me a pic on WhatsApp' and he ignores it.",
+    # what a stranger asked of a child, reported to the parent
+    "Thank you for telling us that someone in a game chat told her to keep it a secret.",
+    # the school's own platform
+    "If you're stuck on a question, DM me on Teams and I'll come over.",
 ]
 
 
@@ -287,3 +294,15 @@ def test_a_platform_the_school_approves_is_approved_everywhere(tmp_path):
     approving = Scanner(load_config(example_config(tmp_path, text)))
     r = approving.scan(mail(body))
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Bell me tonight on 07700 900261 and I'll run you through it.",
+        "If you can't make it give us a buzz on 07700.900.338 beforehand.",
+    ],
+)
+def test_an_invitation_to_ring_a_personal_number_is_an_unapproved_channel(scanner, sentence):
+    r = scanner.scan(mail(f"Hi,\n\n{sentence}\n\nMr Teacher", to=(STUDENT,)))
+    assert {"personal_phone", "unapproved_channel"} <= categories(r), r.findings

@@ -71,6 +71,15 @@ def details_found(scanner: Scanner, raw: bytes):
             'The fake email says "text 07700 900000 with your password" - it is not from us.',
             "Text 07700 900000 with your password - it is from us.",
         ),
+        # a scammer's, in a warning, quoted or not; a first person inside the quotation is theirs
+        (
+            "Some families have had texts claiming to be from school asking them to reply to 07700 900666.",
+            "If you have had a text from school, please reply to 07700 900666.",
+        ),
+        (
+            'Here is one of the fake messages: "Text me your login on 07700 900999 and keep this quiet."',
+            "Here is my message: text me your login on 07700 900999 and keep this quiet.",
+        ),
         # the family's own, on a profile
         (
             "Family contact: Wei Baker - 07700 900863\nSchool contact: the SENCo.",

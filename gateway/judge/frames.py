@@ -42,17 +42,25 @@ def script_line(text: str, pos: int) -> bool:
     return sum(1 for _ in islice(_SPEAKER.finditer(text), _SCRIPT_LINES)) >= _SCRIPT_LINES
 
 
+def quotation_around(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of the quotation on its line holding ``[start, end)``, or None."""
+    a = text.rfind("\n", 0, start) + 1
+    b = text.find("\n", end)
+    b = len(text) if b < 0 else b
+    return next(
+        (q.span() for q in _QUOTED.finditer(text, a, b) if q.start() <= start and end <= q.end()),
+        None,
+    )
+
+
 def quoted_example(
     text: str, start: int, end: int, introduction: regex.Pattern | None
 ) -> str | None:
     """The introduction that makes ``[start, end)`` a quoted example, or None."""
-    if introduction is None:
+    if introduction is None or quotation_around(text, start, end) is None:
         return None
-    a = text.rfind("\n", 0, start) + 1
     b = text.find("\n", end)
     b = len(text) if b < 0 else b
-    if not any(q.start() <= start and end <= q.end() for q in _QUOTED.finditer(text, a, b)):
-        return None
     # The introduction comes before the quotations (a list of them may run on).
     m = introduction.search(text, max(0, start - _LOOK_BACK), b)
     return m.group(0).lower() if m else None

