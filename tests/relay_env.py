@@ -21,6 +21,8 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as AioSMTP
 
+from gateway.judge.rules import CATEGORIES
+
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = Path(sys.executable).parent / "gateway"
 
@@ -162,6 +164,7 @@ platforms = ["Teams"]
 
 [rules]
 paths = [{rules}]
+categories = {categories}
 
 [scanner]
 deadline_seconds = {deadline}
@@ -231,6 +234,8 @@ class GatewayProcess:
             CONFIG_TEMPLATE.format(
                 root=ROOT,
                 rules=", ".join(json.dumps(str(p)) for p in rule_paths),
+                # A test's own small rule set covers only what it tests.
+                categories="[]" if rules else json.dumps(list(CATEGORIES)),
                 deadline=deadline,
                 port=self.port,
                 trusted=json.dumps(list(trusted)),

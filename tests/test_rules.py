@@ -93,3 +93,51 @@ def test_a_set_that_lost_rules_says_which_unless_they_were_retired(tmp_path):
     assert after.lost_from(before) == ["y"]
     retired = load_rules([write(tmp_path, 'retired = ["y"]\n' + GOOD)])
     assert retired.lost_from(before) == []
+
+
+def test_rules_that_leave_a_category_without_any_rule_are_refused(tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    from gateway.config import load_config
+    from gateway.judge.rules import RulesUncovered
+
+    from .conftest import CONFIG, ROOT
+    from .relay_env import GATEWAY
+
+    # The shipped rules with the secrecy rules retired: no rule is lost by
+    # accident, but the school's configuration requires a secrecy rule.
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    for f in rules.glob("*.toml"):
+        blocks = re.split(r"(?m)^(?=\[\[rule\]\])", f.read_text())
+        kept = [b for b in blocks if 'category = "secrecy"' not in b]
+        f.write_text("".join(kept))
+    text = CONFIG.read_text().replace('paths = ["../rules"]', f'paths = ["{rules}"]')
+    for name in ("parents.csv", "staff.csv"):
+        text = text.replace(f'"{name}"', f'"{CONFIG.parent / name}"')
+    text = text.replace('templates = "templates"', f'templates = "{CONFIG.parent / "templates"}"')
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    with pytest.raises(RulesUncovered, match="no rule for secrecy"):
+        load_config(path)
+    out = subprocess.run(
+        [str(GATEWAY), "rules", "check", "--config", str(path)], capture_output=True, text=True
+    )
+    assert out.returncode != 0 and "no rule for secrecy" in out.stdout + out.stderr
+    # Kept with action = "off", the category is switched off on purpose: a warning.
+    shutil.rmtree(rules)
+    shutil.copytree(ROOT / "rules", rules)
+    for f in rules.glob("*.toml"):
+        blocks = re.split(r"(?m)^(?=\[\[rule\]\])", f.read_text())
+        f.write_text(
+            "".join(
+                re.sub(r'(?m)^action = "\w+"', 'action = "off"', b)
+                if 'category = "secrecy"' in b
+                else b
+                for b in blocks
+            )
+        )
+    config = load_config(path)
+    assert any("secrecy is switched off" in w for w in config.warnings)

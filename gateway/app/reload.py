@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.config import Config, load_config, with_exceptions
-from gateway.judge.rules import RuleError
+from gateway.judge.rules import RuleError, RulesUncovered
 from gateway.store import StoreError
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class Reloader:
             g.use(config)
         except Exception as exc:  # noqa: BLE001 - whatever went wrong, the last good set stays in force
             g.metrics.reloads.labels(
-                "refused" if isinstance(exc, RuleSetShrank) else "failed"
+                "refused" if isinstance(exc, RuleSetShrank | RulesUncovered) else "failed"
             ).inc()
             detail = (
                 str(exc)

@@ -25,7 +25,7 @@ from gateway.config.settings import (
 from gateway.detect import canonical_detail
 from gateway.detect.platforms import rule_words
 from gateway.judge.directory import Directory
-from gateway.judge.rules import RuleError, RuleSet, _line_of, load_rules
+from gateway.judge.rules import CATEGORIES, RuleError, RuleSet, RulesUncovered, _line_of, load_rules
 from gateway.mail import DetailKind, RecipientClass
 
 
@@ -190,6 +190,36 @@ def _notice_settings(
     )
 
 
+def _check_coverage(
+    rules: RuleSet,
+    data: dict,
+    rule_paths: list[Path],
+    path: Path,
+    text: str,
+    warnings: list[str],
+) -> None:
+    """Every category the school requires ([rules] categories, default all seven) has a
+    rule: a rule file emptied or cut short must not switch a category off unseen. A
+    category is switched off on purpose by keeping its rules with action = "off"."""
+    required = data.get("rules", {}).get("categories", list(CATEGORIES))
+    unknown = [c for c in required if c not in CATEGORIES]
+    if unknown:
+        raise _err(path, text, unknown[0], f"[rules] categories: unknown category '{unknown[0]}'")
+    have = {r.category for r in rules.rules}
+    missing = [c for c in required if c not in have]
+    if missing:
+        where = ", ".join(str(p) for p in rule_paths)
+        raise RulesUncovered(
+            f"{path}:{_line_of(text, '[rules]')}: no rule for {', '.join(missing)} in {where}; "
+            'to switch a category off keep its rules with action = "off", or leave it out '
+            "of [rules] categories"
+        )
+    active = {r.category for r in rules.active}
+    for c in required:
+        if c not in active:
+            warnings.append(f'every rule for {c} is switched off (action = "off")')
+
+
 def _err(path: Path, text: str, needle: str, message: str) -> RuleError:
     return RuleError(f"{path}:{_line_of(text, needle)}: {message}")
 
@@ -335,6 +365,8 @@ def _build(
         if with_rules
         else RuleSet(())
     )
+    if with_rules:
+        _check_coverage(rules, data, rule_paths, path, text, warnings)
     sc = data.get("scanner", {})
     limits = ScannerLimits(
         deadline_seconds=float(sc.get("deadline_seconds", 10.0)),

@@ -102,7 +102,7 @@ SCHEMA = Table(
                 }
             ),
         ),
-        "rules": Table({"paths": _strs()}),
+        "rules": Table({"paths": _strs(), "categories": _strs()}),
         "scanner": Table(
             {
                 "deadline_seconds": _num(minimum=0.0001),

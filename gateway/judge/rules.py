@@ -56,6 +56,10 @@ class RuleError(Exception):
     """A rule or configuration file is wrong; the message says where and how."""
 
 
+class RulesUncovered(RuleError):
+    """The rules leave a category the school requires without any rule."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
