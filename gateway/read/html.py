@@ -151,7 +151,7 @@ class _Renderer:
 
     # -- events, in document order ------------------------------------------
     def start(self, tag: str, attrs: dict[str, str | None]) -> None:
-        a = {k.lower(): (v or "") for k, v in attrs.items()}
+        a = {k: (v or "") for k, v in attrs.items()}  # Lexbor lower-cases HTML's names
         if tag == "a" or tag == "area":
             href = a.get("href", "").strip()
             if href:
