@@ -102,9 +102,7 @@ class MailPath:
         # classes no rule names (staff, with the shipped rules) goes straight on.
         if set(classes.values()) & config.rules.classes:
             t = time.perf_counter()
-            result = await self.workers.scan(
-                raw, env.mail_from or None, list(env.rcpt_tos), now_utc()
-            )
+            result = await self.workers.scan(raw, env.mail_from, list(env.rcpt_tos), now_utc())
             scan_seconds = time.perf_counter() - t
             self.metrics.scan_seconds.observe(scan_seconds)
             if result.error:

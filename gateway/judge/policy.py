@@ -305,6 +305,11 @@ class PolicyEngine:
             for c in cands
             if c.zone.owner == Owner.CORRESPONDENT
         }
+        if not mail_from:
+            # A report from the mail system (the null sender): the addresses it
+            # reports on are the failed recipients', not a disclosure of its own.
+            for address in view.reported:
+                owned_by_others.setdefault(address, "the address a delivery report is about")
         # Whose each detail in the school's words is; a value some cue gives to someone
         # else is theirs wherever else it appears, unless the sender claims it.
         ownership = {

@@ -208,6 +208,9 @@ class MessageView:
     notes: tuple[str, ...]
     hidden_characters: int
     unread: tuple[Unread, ...] = ()
+    # The addresses a delivery or read report says it is about (Final-Recipient ...):
+    # in the mail system's report they are the failed recipient's, not the sender's.
+    reported: frozenset[str] = frozenset()
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -515,6 +518,20 @@ def _owner(zone: Zone, author: Author | None, sender: Author, is_colleague: IsCo
 # club letter's secretary's mobile is the club's).
 _FORWARDED = frozenset({"message/rfc822", "message/global"})
 
+# The machine-readable part of a delivery status notification (RFC 3464, 6533)
+# or a read receipt (RFC 8098), and its fields that name whom it reports on.
+_REPORT_STATUS = frozenset(
+    {
+        "message/delivery-status",
+        "message/global-delivery-status",
+        "message/disposition-notification",
+        "message/global-disposition-notification",
+    }
+)
+_REPORTED_FIELDS = frozenset(
+    {"final-recipient", "original-recipient", "x-actual-recipient", "x-postfix-sender"}
+)
+
 _TEXT_EXTENSIONS = {
     ".txt",
     ".csv",
@@ -561,6 +578,7 @@ class _Builder:
     parts_seen: int = 0
     # What the text bodies said, and by whom: an HTML body saying the same is an echo.
     said: set[tuple[Author | None, str]] = field(default_factory=set)
+    reported: set[str] = field(default_factory=set)
 
     def add_text(
         self,
@@ -632,7 +650,7 @@ class _Builder:
         if ctype == "multipart/encrypted":
             self.unread.append(Unread(label_prefix or "body", "encrypted", "encrypted (PGP/MIME)"))
             return
-        if msg.is_multipart() and ctype not in _FORWARDED:
+        if msg.is_multipart() and ctype not in _FORWARDED and ctype not in _REPORT_STATUS:
             payload = msg.get_payload()
             subs = (
                 [s for s in payload if isinstance(s, Message)] if isinstance(payload, list) else []
@@ -688,6 +706,22 @@ class _Builder:
         forwarded_by: Author | None,
         label_prefix: str | None,
     ) -> None:
+        if ctype in _REPORT_STATUS:
+            self._report_status(msg, label_prefix or "body")
+            return
+        if ctype == "text/rfc822-headers":  # a returned message's headers: its author's
+            data = msg.get_payload(decode=True)
+            text = decode_text(
+                data if isinstance(data, bytes) else b"", msg.get_content_charset(), self.notes
+            )
+            authors = _addresses(raw_values(email.message_from_string(text), "From"))
+            self.add_text(
+                label_prefix or "attachment:returned headers",
+                text,
+                zones=False,
+                author=authors[0] if authors else Author("", ""),
+            )
+            return
         if ctype in _FORWARDED or (
             ctype.startswith("message/") and isinstance(msg.get_payload(), list)
         ):
@@ -816,6 +850,34 @@ class _Builder:
             )
         return read
 
+    def _report_status(self, msg: Message, label: str) -> None:
+        """A delivery or read report's machine-readable part: every field is read, in
+        the sender's voice (a report can be forged), and the addresses it reports on
+        are noted; whether they are the mail system's to name is the judge's to say."""
+        payload = msg.get_payload()
+        blocks: list[list[tuple[str, str]]] = []
+        # The parser splits some kinds into header blocks, reads others as one
+        # message (its first block the headers, the rest a body), and leaves
+        # the global (UTF-8) kinds as text.
+        rest = [payload] if isinstance(payload, str) else []
+        for block in payload if isinstance(payload, list) else []:
+            if isinstance(block, Message):
+                blocks.append(block.items())
+                if isinstance(body := block.get_payload(), str):
+                    rest.append(body)
+        for text in rest:
+            blocks.extend(email.message_from_string(b).items() for b in re.split(r"\n\s*\n", text))
+        lines = []
+        for items in blocks:
+            for name, value in items:
+                value = decode_header(str(value))
+                lines.append(f"{name}: {value}")
+                if name.lower() in _REPORTED_FIELDS:
+                    address = value.split(";", 1)[-1].strip().strip("<>").lower()
+                    if "@" in address:
+                        self.reported.add(address)
+        self.add_text(label, "\n".join(lines), zones=False)
+
     def _forwarded(self, inner: Message, depth: int, name: str) -> None:
         authors = _addresses(raw_values(inner, "From"))
         author = authors[0] if authors else Author("", "")
@@ -904,4 +966,5 @@ def read_message(
         notes=tuple(builder.notes),
         hidden_characters=sum(s.text.hidden_characters for s in builder.segments),
         unread=tuple(builder.unread),
+        reported=frozenset(builder.reported),
     )
