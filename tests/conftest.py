@@ -3,10 +3,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import shutil
-import socket
-import subprocess
-import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -14,6 +10,8 @@ import pytest
 
 from gateway.config import load_config
 from gateway.judge.scan import Scanner
+
+from .relay_env import PostgresMissing, ThrowawayPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "gateway.toml"
@@ -90,87 +88,22 @@ def categories(result) -> set[str]:
 # "PostgreSQL is not installed" from a skip into a failure, as CI wants.
 
 
-def _postgres_bindir() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return candidates[-1].parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
+def postgres_server():
     url = os.environ.get("CHAPERONE_TEST_POSTGRES")
     if url:
         yield url
         return
-    bindir = _postgres_bindir()
-    if bindir is None:
-        if os.environ.get("CHAPERONE_REQUIRE_POSTGRES"):
-            pytest.fail(
-                "PostgreSQL binaries (initdb) not found; install Debian's postgresql package"
-            )
-        pytest.skip(
-            "PostgreSQL is not installed (set CHAPERONE_REQUIRE_POSTGRES=1 to make this an error)"
-        )
-    # Not under pytest's tmp dir: as root that is private to root, and the
-    # server runs as the postgres user.
-    base = Path(tempfile.mkdtemp(prefix="chaperone-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(base, "postgres")
-    data = base / "data"
-    port = _free_port()
-    done = subprocess.run(
-        [
-            *as_user,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            "chaperone",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        pytest.fail(f"initdb failed: {done.stderr}")
-    subprocess.run(
-        [
-            *as_user,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-w",
-            "-l",
-            str(base / "log"),
-            "-o",
-            f"-p {port} -k {base} -c listen_addresses=127.0.0.1",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
     try:
-        yield f"postgresql://chaperone@127.0.0.1:{port}/postgres"
+        server = ThrowawayPostgres().start()
+    except PostgresMissing as exc:
+        if os.environ.get("CHAPERONE_REQUIRE_POSTGRES"):
+            pytest.fail(f"{exc}; install Debian's postgresql package")
+        pytest.skip(f"{exc} (set CHAPERONE_REQUIRE_POSTGRES=1 to make this an error)")
+    try:
+        yield server.url
     finally:
-        subprocess.run(
-            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        server.stop()
 
 
 _db_counter = itertools.count()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -385,3 +387,63 @@ class WebProcess:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+class PostgresMissing(Exception):
+    """The machine has no PostgreSQL binaries."""
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of its own, from the machine's binaries, on a free port.
+
+    Not under pytest's tmp dir: as root that is private to root, and the server
+    runs as the postgres user (PostgreSQL refuses to run as root).
+    """
+
+    def __init__(self) -> None:
+        found = shutil.which("initdb")
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if found:
+            self.bindir: Path = Path(found).resolve().parent
+        elif candidates:
+            self.bindir = candidates[-1].parent
+        else:
+            raise PostgresMissing("PostgreSQL binaries (initdb) not found")
+        self.base = Path(tempfile.mkdtemp(prefix="chaperone-pg-"))
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.base, "postgres")
+        self.data = self.base / "data"
+        self.port = free_port()
+        self.url = f"postgresql://chaperone@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> ThrowawayPostgres:
+        initdb = [str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust"]
+        initdb += ["-U", "chaperone", "--no-sync", "-E", "UTF8"]
+        done = subprocess.run([*self.as_user, *initdb], capture_output=True, text=True)
+        if done.returncode:
+            raise AssertionError(f"initdb failed: {done.stderr}")
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1"
+        subprocess.run(
+            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w"]
+            + ["-l", str(self.base / "log"), "-o", options, "start"],
+            check=True,
+            capture_output=True,
+        )
+        return self
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data)]
+            + ["-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def new_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url.rsplit("/", 1)[0] + "/" + name
