@@ -478,6 +478,25 @@ def test_pdf_comment_text():
     assert SENTENCE in (result.text or "")
 
 
+def without_xref(data: bytes, *, trailer: bool) -> bytes:
+    """``data`` as some generators write it: no cross-reference table, no startxref."""
+    body = data[: data.index(b"xref\n")]
+    return body + (b"trailer\n<< /Root 1 0 R >>\n%%EOF\n" if trailer else b"")
+
+
+@pytest.mark.parametrize("trailer", [True, False])
+def test_pdf_without_a_cross_reference_table_is_read_as_viewers_read_it(trailer):
+    # Viewers find the objects by scanning the file; so does the reader.
+    result = extract("letter.pdf", "application/pdf", without_xref(pdf(SENTENCE), trailer=trailer))
+    assert (result.kind, result.reason) == ("pdf", "")
+    assert SENTENCE in (result.text or "")
+
+
+def test_pdf_without_objects_or_a_catalog_is_still_unreadable():
+    no_catalog = without_xref(pdf(SENTENCE), trailer=False).replace(b"/Catalog", b"/Katalog")
+    assert_unreadable(extract("letter.pdf", "application/pdf", no_catalog))
+
+
 def test_pdf_broken():
     result = extract("letter.pdf", "application/pdf", pdf(SENTENCE)[:40])
     assert_unreadable(result)

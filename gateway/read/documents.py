@@ -1216,7 +1216,13 @@ def _pdf(data: bytes, limits: _Limits) -> Extracted:
     """Page text, then comments (annotations) and filled-in form fields."""
     from pypdf import PdfReader
 
-    reader = PdfReader(io.BytesIO(data), strict=False)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+    except Exception:  # noqa: BLE001 - a damaged table of contents: rebuild it, as viewers do
+        rebuilt = _pdf_with_rebuilt_xref(data)
+        if rebuilt is None:
+            raise
+        reader = PdfReader(io.BytesIO(rebuilt), strict=False)
     if reader.is_encrypted and not _pdf_opens(reader):
         raise _Unreadable("encrypted (password-protected PDF)", "encrypted")
     texts: list[str] = []
@@ -1229,6 +1235,42 @@ def _pdf(data: bytes, limits: _Limits) -> Extracted:
     fields = reader.get_fields() or {}
     texts += (str(f.get("/V")) for f in fields.values() if isinstance(f.get("/V"), str))
     return Extracted(_join(texts), "pdf")
+
+
+_PDF_OBJECT = re.compile(rb"(?<![0-9])([0-9]{1,7})[ \t\r\n]+([0-9]{1,5})[ \t\r\n]+obj\b")
+_PDF_CATALOG = re.compile(rb"/Type[ \t\r\n]*/Catalog\b")
+
+
+def _pdf_with_rebuilt_xref(data: bytes) -> bytes | None:
+    """``data`` with a new cross-reference table found by scanning for its objects
+    (``N G obj``; the last of a number wins, as incremental updates append), and a
+    trailer naming the catalog; None if it has no objects or no catalog. This is
+    what PDF viewers do with a file whose table or ``startxref`` is missing."""
+    offsets: dict[int, tuple[int, int]] = {}
+    root = None
+    matches = list(_PDF_OBJECT.finditer(data))
+    for m, after in zip(matches, [*matches[1:], None], strict=True):
+        number = int(m.group(1))
+        offsets[number] = (m.start(), int(m.group(2)))
+        end = after.start() if after is not None else len(data)
+        if _PDF_CATALOG.search(data, m.end(), end):
+            root = (number, int(m.group(2)))
+    if not offsets or root is None:
+        return None
+    size = max(offsets) + 1
+    table = [b"xref\n0 %d\n0000000000 65535 f\r\n" % size]
+    for number in range(1, size):
+        offset, generation = offsets.get(number, (0, 65535))
+        kind = b"n" if number in offsets else b"f"
+        table.append(b"%010d %05d %s\r\n" % (offset, generation, kind))
+    start = len(data) + 1
+    return (
+        data
+        + b"\n"
+        + b"".join(table)
+        + b"trailer\n<< /Size %d /Root %d %d R >>\nstartxref\n%d\n%%%%EOF\n"
+        % (size, root[0], root[1], start)
+    )
 
 
 def _pdf_opens(reader: PdfReader) -> bool:
