@@ -220,6 +220,39 @@ def test_a_characters_lines_in_a_script_are_the_characters(scanner):
     assert {"personal_phone", "unapproved_channel", "secrecy"} <= categories(r)
 
 
+def test_a_script_with_speakers_written_in_title_case_is_the_characters(scanner):
+    script = SCRIPT.replace("DANNY:", "Danny:").replace("KAYLA:", "Kayla:")
+    raw = mail(
+        "Attached is scene 3 for Thursday; please be off-book.",
+        to=(STUDENT,),
+        attachments=[("scene3.txt", "text", "plain", script.encode())],
+    )
+    r = scanner.scan(raw)
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+def test_field_labels_said_twice_are_no_speakers():
+    from gateway.judge.frames import script_line
+
+    card = "Name: Jo Hale\nMobile: 07700 900999\nName: Sam Hale\nMobile: 07700 900998\n"
+    assert not script_line(card, card.index("07700"))
+    dialogue = "Jo: Hello.\nSam: Hi.\nJo: Text me on 07700 900999.\n"
+    assert script_line(dialogue, dialogue.index("07700"))
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        # field labels, each once: a contact card, not a script
+        "Name: Mr J Hale\nMobile: 07700 900999\nEmail: jhale.home@gmail.com\nNote: text me any time",
+        # one person's lines, labelled the same each time, are no dialogue
+        "Jo: text me on 07700 900999\nJo: or WhatsApp me\nJo: I'll be up late",
+    ],
+)
+def test_labelled_lines_that_are_no_dialogue_are_the_senders(scanner, card):
+    assert scanner.scan(mail(card, to=(STUDENT,))).verdict == "quarantine"
+
+
 def test_a_quoted_example_after_an_introduction_is_a_warning(scanner):
     body = (
         "These are the kinds of messages groomers send, and that we teach students to recognise:\n\n"

@@ -16,6 +16,7 @@ can quote their own cover story ('just say "I was in the library"').
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import islice
 
 import regex
@@ -35,14 +36,117 @@ SENTENCE_END = regex.compile(r"[.!?]+(?=\s)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\
 PARAGRAPH_END = regex.compile(r"\n\s*\n")
 
 
+# "Danny:", "Mrs Patel:", "Kayla (15):" - a name in title case, which is also how
+# a form labels its fields ("Mobile:", "Note:"): these count only as a dialogue.
+_TITLE_SPEAKER = regex.compile(
+    r"(?m)^[ \t]*((?:Mr|Mrs|Ms|Miss|Dr)?\.?[ ]?[A-Z][a-z]{1,15}(?:[ ][A-Z][a-z]{1,15})?)"
+    r"(?:[ \t]*\([^)\n]{0,30}\))?[ \t]*:[ \t]"
+)
+
+# What forms, cards and letters label their lines with: never a speaker.
+_FIELD_LABELS = frozenset(
+    [
+        "name",
+        "tel",
+        "telephone",
+        "phone",
+        "mobile",
+        "mob",
+        "cell",
+        "email",
+        "address",
+        "home",
+        "work",
+        "office",
+        "fax",
+        "web",
+        "website",
+        "contact",
+        "note",
+        "notes",
+        "ps",
+        "re",
+        "ref",
+        "subject",
+        "from",
+        "to",
+        "sent",
+        "cc",
+        "bcc",
+        "date",
+        "time",
+        "when",
+        "where",
+        "venue",
+        "place",
+        "location",
+        "cost",
+        "price",
+        "total",
+        "deadline",
+        "homework",
+        "task",
+        "class",
+        "year",
+        "form",
+        "room",
+        "teacher",
+        "pupil",
+        "student",
+        "parent",
+        "carer",
+        "child",
+        "age",
+        "dob",
+        "question",
+        "answer",
+        "q",
+        "a",
+        "username",
+        "handle",
+        "instagram",
+        "snapchat",
+        "whatsapp",
+        "facebook",
+        "twitter",
+        "tiktok",
+        "discord",
+        "skype",
+        "zoom",
+        "teams",
+        "pickup",
+        "collection",
+        "reason",
+        "details",
+    ]
+)
+
+
 def script_line(text: str, pos: int) -> bool:
-    """Whether ``pos`` is on a speaker's line of a script."""
+    """Whether ``pos`` is on a speaker's line of a script: three lines or more
+    given to speakers in capitals, or a dialogue of speakers in title case (two
+    of them at least, one speaking twice; field labels are said once each)."""
     a = text.rfind("\n", 0, pos) + 1
     # Bounded to the line: unbounded, the engine first looks for the ":" it
     # needs through the rest of the text, on every call.
-    if not _SPEAKER.match(text, a, min(len(text), a + 80)):
+    line_end = min(len(text), a + 80)
+    if _SPEAKER.match(text, a, line_end):
+        return sum(1 for _ in islice(_SPEAKER.finditer(text), _SCRIPT_LINES)) >= _SCRIPT_LINES
+    if not (own := _TITLE_SPEAKER.match(text, a, line_end)):
         return False
-    return sum(1 for _ in islice(_SPEAKER.finditer(text), _SCRIPT_LINES)) >= _SCRIPT_LINES
+    if own.group(1).casefold() in _FIELD_LABELS:
+        return False
+    lines = Counter(
+        m.group(1)
+        for m in islice(_TITLE_SPEAKER.finditer(text), 200)
+        if m.group(1).casefold() not in _FIELD_LABELS
+    )
+    return (
+        lines[own.group(1)] > 0
+        and sum(lines.values()) >= _SCRIPT_LINES
+        and len(lines) >= 2
+        and max(lines.values()) >= 2
+    )
 
 
 def quotation_around(text: str, start: int, end: int) -> tuple[int, int] | None:
