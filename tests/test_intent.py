@@ -339,3 +339,40 @@ def test_a_platform_the_school_approves_is_approved_everywhere(tmp_path):
 def test_an_invitation_to_ring_a_personal_number_is_an_unapproved_channel(scanner, sentence):
     r = scanner.scan(mail(f"Hi,\n\n{sentence}\n\nMr Teacher", to=(STUDENT,)))
     assert {"personal_phone", "unapproved_channel"} <= categories(r), r.findings
+
+
+# -- concealment in other words ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Don't go telling the others about our chats.",
+        "Wipe these messages afterwards please.",
+        "Nobody else needs to know I helped you with this.",
+        "I'd rather the other staff didn't hear about it.",
+        "Can you not show this email to anyone?",
+        "What happens on the trip stays on the trip.",
+        "You can trust me not to say anything to your mum.",
+        "Tell them you got a lift from a friend, not me.",
+    ],
+)
+def test_concealment_without_the_word_secret_is_held(scanner, sentence):
+    assert "secrecy" in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Please delete the email I sent earlier, it had the wrong date.",
+        "If you are not the intended recipient, please delete this email and notify the sender.",
+        "Please clear the messages from the class whiteboard before you leave.",
+        "Delete these notes once the exam is over - you won't need them.",
+        "I'd rather you didn't see the film before we study the book.",
+        "Please tell your form tutor, not me, if you lose your planner.",
+        "Nobody needs to know your password, not even your friends.",
+    ],
+)
+def test_housekeeping_and_advice_in_the_same_words_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
