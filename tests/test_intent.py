@@ -376,3 +376,44 @@ def test_concealment_without_the_word_secret_is_held(scanner, sentence):
 def test_housekeeping_and_advice_in_the_same_words_pass(scanner, sentence):
     r = scanner.scan(mail(sentence, to=(STUDENT,)))
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+# -- invitations, whereabouts and texts in everyday words ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        (
+            "I'm having a few people round for a barbecue on Saturday, you'd be very welcome.",
+            "social_contact",
+        ),
+        ("Let me take you out for a meal to celebrate your results.", "social_contact"),
+        ("We could game together online tonight, I'll send you an invite.", "social_contact"),
+        ("Can you send me a photo of yourself in your kit?", "info_request"),
+        ("Where will you be on Saturday afternoon?", "info_request"),
+        ("Which bus stop do you get off at?", "info_request"),
+        ("Are your parents home this weekend?", "info_request"),
+        ("Pop me a text when you're home safe.", "unapproved_channel"),
+        ("Best to text rather than email me - quicker.", "unapproved_channel"),
+    ],
+)
+def test_everyday_invitations_and_requests_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Which bus stop do you use for the school bus? We need it for the transport form.",
+        "Are your parents home this evening? I'd like to ring them about your report.",
+        "Where are you going to be after school on Thursday? Your detention is in room 12.",
+        "Please send me a photo of your art homework.",
+        "You'd be very welcome to join the PTA meeting in the library on Tuesday.",
+        "The school will text you if the coach is late.",
+        "It is better to text the office number than ring during lessons.",
+    ],
+)
+def test_the_schools_own_reasons_in_the_same_words_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
