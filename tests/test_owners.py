@@ -80,6 +80,19 @@ def details_found(scanner: Scanner, raw: bytes):
             'Here is one of the fake messages: "Text me your login on 07700 900999 and keep this quiet."',
             "Here is my message: text me your login on 07700 900999 and keep this quiet.",
         ),
+        # a role as a possessive, and the roles of clubs and volunteers
+        (
+            "The author's agent is on 07700 900345 if the class wants to book a visit.",
+            "I'm on 07700 900345 if the class wants to book a visit.",
+        ),
+        (
+            "The Scouts leader, Tom, is on 07700 900778 if Sam wants to join the troop.",
+            "I'm on 07700 900778 if Sam wants to join the troop.",
+        ),
+        (
+            "Mrs Khan (Year 7 parent rep) is coordinating lifts: k.khan.family@gmail.com",
+            "I am coordinating lifts: k.khan.family@gmail.com",
+        ),
         # the family's own, on a profile
         (
             "Family contact: Wei Baker - 07700 900863\nSchool contact: the SENCo.",
@@ -193,3 +206,18 @@ def test_a_generic_display_name_does_not_make_an_address_the_senders(scanner):
     body = "The school nursing team can be reached at schoolnurses@solihull.nhs.example.\n"
     raw = mail(body, sender="School Office <office@heartofengland.example>")
     assert scanner.scan(raw).verdict == "pass"
+
+
+def test_a_role_in_the_senders_own_signature_is_still_the_senders(scanner):
+    body = "Dear Ms Price,\n\nThe trip leaves at 9.\n\nKind regards,\nTess Teacher\nTrip Leader | Mobile: 07700 900999\n"
+    r, found = details_found(scanner, mail(body))
+    assert r.verdict == "quarantine" and found and found[0].owner == "sender", r.findings
+
+
+def test_a_profile_given_as_a_roles_possessive_is_theirs(scanner):
+    own = scanner.scan(
+        mail("My Instagram is @joanne.writes if the class wants to send me questions.")
+    )
+    assert "social_profile" in {f.category for f in own.findings}
+    theirs = "The author's Instagram is @joanne.writes if the class wants to send her questions."
+    assert scanner.scan(mail(theirs)).verdict == "pass"

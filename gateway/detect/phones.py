@@ -69,8 +69,8 @@ _PERSONAL = regex.compile(
     regex.IGNORECASE,
 )
 _SPELLED = regex.compile(
-    r"(?:\b(?:oh|o|zero|nought|nil|one|two|three|four|five|six|seven|eight|nine|double|triple|treble|plus)\b"
-    r"[\s,;\-]*){7,}",
+    r"(?:\b(?:oh|o|zero|nought|nil|one|two|three|four|five|six|seven|eight|nine|double|triple|treble"
+    r"|plus|hundred|thousand)\b[\s,;\-]*){7,}",
     regex.IGNORECASE,
 )
 _WORD_DIGIT = {
@@ -342,7 +342,9 @@ def _windows(run: list[tuple[int, int, str]], region: str) -> list[tuple[int, in
     return found
 
 
-_NUMBER_WORDS = frozenset(w.encode() for w in (*_WORD_DIGIT, "double", "triple", "treble", "plus"))
+_NUMBER_WORDS = frozenset(
+    w.encode() for w in (*_WORD_DIGIT, "double", "triple", "treble", "plus", "hundred", "thousand")
+)
 _NUMBER_WORDS_TEXT = frozenset(w.decode() for w in _NUMBER_WORDS)
 
 
@@ -417,6 +419,9 @@ def _hides_number_words(token: bytes) -> bool:
 _LETTERS = regex.compile(r"[a-z]+")
 
 
+_TENS_OF = {"hundred": "00", "thousand": "000"}
+
+
 def _spelled(seg: Segment, region: str) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     if not _may_spell_number_in(seg):
@@ -432,6 +437,8 @@ def _spelled(seg: Segment, region: str) -> list[tuple[int, int, str]]:
                 repeat = 3
             elif word == "plus":
                 digits.append("+")
+            elif word in _TENS_OF and digits:  # "nine hundred" is 900
+                digits.append(_TENS_OF[word])
             elif word in _WORD_DIGIT:
                 digits.append(_WORD_DIGIT[word] * repeat)
                 repeat = 1

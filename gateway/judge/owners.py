@@ -234,10 +234,11 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
         return Ownership(Holder.COLLEAGUE, f"a colleague's: {w!r}")
     if (m := _POSSESSIVE.search(line_before)) and not _names_sender(m.group(1), sender):
         return Ownership(Holder.THIRD_PARTY, f"another person's, by name: {m.group(0).strip()!r}")
-    if (w := cue(cues.third_party, line_before)) is not None:
-        return Ownership(Holder.THIRD_PARTY, f"a third party on its line: {w!r}")
+    # A role in the sender's own signature is the sender's ("Office Manager | Mobile: ...").
     if c.zone.zone == Zone.SIGNATURE:
         return Ownership(Holder.SENDER, "in the sender's signature")
+    if (w := cue(cues.third_party, line_before)) is not None:
+        return Ownership(Holder.THIRD_PARTY, f"a third party on its line: {w!r}")
     if (w := cue(cues.recipient, near)) is not None:
         return Ownership(Holder.RECIPIENT, f"the recipient's own, repeated back: {w!r}")
     if card:

@@ -143,11 +143,12 @@ class RuleSet:
 
 
 def lexicon_pattern(words: Sequence[str]) -> regex.Pattern | None:
-    """One lexicon list as a pattern: any of its words, whole, without regard to case."""
+    """One lexicon list as a pattern: any of its words, whole, without regard to case,
+    also as a possessive ("the author's Instagram" is the author's)."""
     if not words:
         return None
     alts = _trie(list(words)).replace(" ", r"\s+")
-    return regex.compile(rf"(?<![\w'])(?:{alts})(?![\w'])", regex.IGNORECASE)
+    return regex.compile(rf"(?<![\w'])(?:{alts})(?!\w|['\u2019](?!s\b))", regex.IGNORECASE)
 
 
 # Rules share their lexicon patterns ("{frame_advice}" in a dozen rules), and a

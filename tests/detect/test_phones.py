@@ -38,6 +38,10 @@ def test_disguised_mobiles_are_found(text):
     assert personal(text) == {"+447911123456"}
 
 
+def test_hundreds_and_thousands_in_a_spelled_number():
+    assert personal("oh seven seven double oh nine hundred nine nine nine") == {"+447700900999"}
+
+
 def test_drama_range_mobile_is_a_mobile():
     assert personal("07700 900418 is my personal mobile") == {"+447700900418"}
 
