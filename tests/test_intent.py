@@ -417,3 +417,73 @@ def test_everyday_invitations_and_requests_are_held(scanner, sentence, category)
 def test_the_schools_own_reasons_in_the_same_words_pass(scanner, sentence):
     r = scanner.scan(mail(sentence, to=(STUDENT,)))
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+# -- frames that are not: what the sentence turns away from, what it only thinks ------
+
+
+def test_a_school_platform_the_sender_moves_away_from_is_no_frame(scanner):
+    away = "Better to move this somewhere less formal than school email - I'm on Telegram, message me there."
+    assert "unapproved_channel" in categories(scanner.scan(mail(away, to=(STUDENT,))))
+    onto = "Please keep this on school email rather than Telegram."
+    assert scanner.scan(mail(onto, to=(STUDENT,))).verdict == "pass"
+
+
+def test_what_others_might_think_is_no_report_of_their_words(scanner):
+    body = "Probably best not to mention it to your parents, they might think it's a bit odd."
+    assert "secrecy" in categories(scanner.scan(mail(body, to=(STUDENT,))))
+    warning = "Groomers might say 'best not to mention it to your parents'."
+    assert scanner.scan(mail(warning, to=(STUDENT,))).verdict == "pass"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        ("P.S. Keep Thursday's chat to yourself, yeah? Not everyone needs to know.", "secrecy"),
+        ("Please don't mention it to the other parents or the school.", "secrecy"),
+        ("No need to trouble your mum and dad with this one.", "secrecy"),
+        ("Whereabouts do you live? I'm passing your way and could drop them in.", "info_request"),
+        ("I'm on most nights after 9. Jump in a squad with us some time.", "social_contact"),
+        ("We could go through the paper on Saturday morning at Caffè Nero.", "social_contact"),
+    ],
+)
+def test_more_everyday_words_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+def test_a_book_title_in_quotation_marks_is_no_concealment(scanner):
+    body = 'Read the extract from "Just Between Us" (the class novel) and answer the questions.'
+    assert scanner.scan(mail(body, to=(STUDENT,))).verdict == "pass"
+
+
+def test_advice_on_making_ones_own_profile_is_no_invitation(scanner):
+    body = (
+        "In the careers workshop we'll look at how to set up a LinkedIn profile (you must be 16+)."
+    )
+    assert scanner.scan(mail(body, to=(STUDENT,))).verdict == "pass"
+
+
+def test_a_calendar_invitation_to_the_teachers_home_is_an_invitation(scanner):
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\n"
+        "DTSTART:20261212T180000Z\r\nSUMMARY:Pizza & films at Mr Grant's\r\n"
+        "LOCATION:22 Larch Close\\, Shirley\r\nDESCRIPTION:Bring a sleeping bag if you want to stay over!\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    raw = mail(
+        "See the invite attached.",
+        to=(STUDENT,),
+        attachments=[("invite.ics", "text", "calendar", ics.encode())],
+    )
+    assert "social_contact" in categories(scanner.scan(raw))
+    school = (
+        ics.replace("Pizza & films at Mr Grant's", "Year 9 parents' evening")
+        .replace("LOCATION:22 Larch Close\\, Shirley", "LOCATION:Main hall")
+        .replace("Bring a sleeping bag if you want to stay over!", "Appointments on ParentPay.")
+    )
+    raw = mail(
+        "See the invite attached.",
+        to=(STUDENT,),
+        attachments=[("invite.ics", "text", "calendar", school.encode())],
+    )
+    assert scanner.scan(raw).verdict == "pass"

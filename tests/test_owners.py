@@ -93,6 +93,15 @@ def details_found(scanner: Scanner, raw: bytes):
             "Mrs Khan (Year 7 parent rep) is coordinating lifts: k.khan.family@gmail.com",
             "I am coordinating lifts: k.khan.family@gmail.com",
         ),
+        # services' lines, named before the number
+        (
+            "Young people can text the school nursing team on 07700 900040 - it's confidential.",
+            "Young people can text me on 07700 900040 - it's confidential.",
+        ),
+        (
+            "Solihull Young Carers: 0121 496 0650 or text 07700 900060 (service line).",
+            "My numbers: 0121 496 0650 or text 07700 900060.",
+        ),
         # the family's own, on a profile
         (
             "Family contact: Wei Baker - 07700 900863\nSchool contact: the SENCo.",
@@ -221,3 +230,11 @@ def test_a_profile_given_as_a_roles_possessive_is_theirs(scanner):
     assert "social_profile" in {f.category for f in own.findings}
     theirs = "The author's Instagram is @joanne.writes if the class wants to send her questions."
     assert scanner.scan(mail(theirs)).verdict == "pass"
+
+
+def test_a_possessive_must_name_the_detail_itself(scanner):
+    # "Alfie's medical form" is the form's subject, not the address's owner.
+    r, found = details_found(
+        scanner, mail("Can you send Alfie's medical form to dan.hughes.pt@gmail.com please.")
+    )
+    assert r.verdict == "quarantine" and found[0].owner == "sender"

@@ -422,15 +422,39 @@ _LETTERS = regex.compile(r"[a-z]+")
 _TENS_OF = {"hundred": "00", "thousand": "000"}
 
 
+# Half in digits, half in words: "07700 nine-double-oh 344".
+_MIXED = regex.compile(
+    r"(?<![\w+])(?:(?:\d{1,5}|(?:oh|zero|nought|one|two|three|four|five|six|seven|eight|nine|double"
+    r"|triple|treble|hundred|thousand)\b)[\s,;\-]*){3,}",
+    regex.IGNORECASE,
+)
+_DIGITS_OR_LETTERS = regex.compile(r"\d+|[a-z]+")
+_A_DIGIT = regex.compile(r"\d")
+_A_LETTER = regex.compile(r"[a-z]", regex.IGNORECASE)
+_MIXED_WORDS = frozenset(_NUMBER_WORDS_TEXT - {"o", "nil", "plus"})
+
+
 def _spelled(seg: Segment, region: str) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
-    if not _may_spell_number_in(seg):
-        return out
     text = seg.text.text
-    for m in _SPELLED.finditer(text):
+    spelled = _may_spell_number_in(seg)
+    mixed = bool(_MIXED_WORDS.intersection(seg.words)) and _A_DIGIT.search(text) is not None
+    if not (spelled or mixed):
+        return out
+    matches = [
+        *(_SPELLED.finditer(text) if spelled else ()),
+        *(_MIXED.finditer(text) if mixed else ()),
+    ]
+    for m in matches:
+        if m.re is _MIXED and not (_A_DIGIT.search(m.group(0)) and _A_LETTER.search(m.group(0))):
+            continue  # all digits: the digit reader's; all words: the spelled reader's
         digits: list[str] = []
         repeat = 1
-        for word in _LETTERS.findall(m.group(0).lower()):
+        for word in _DIGITS_OR_LETTERS.findall(m.group(0).lower()):
+            if word.isdigit():
+                digits.append(word)
+                repeat = 1
+                continue
             if word in {"double"}:
                 repeat = 2
             elif word in {"triple", "treble"}:

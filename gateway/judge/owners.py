@@ -49,7 +49,14 @@ _TABULAR = (".csv", ".tsv", ".xlsx", ".xls", ".ods")
 _ADDRESSED = 30  # "email her at" ends this close to the detail
 _WARNED_REACH = 300  # a scam's sentence lies within this of the detail
 # A person's name, possessive, then a few words, just before a detail: "Kev's work mobile, ".
-_POSSESSIVE = regex.compile(r"\b(\p{Lu}\p{Ll}+)['\u2019]s(?:\s+[\w-]+){0,3}[\s,:(-]*$")
+# "Kev's work mobile, 07700 ...", "Ana's Instagram is ...": a name's contact detail.
+# The possessive must name the detail itself ("Alfie's medical form to ..." does not).
+_POSSESSIVE = regex.compile(
+    r"\b(\p{Lu}\p{Ll}+)['\u2019]s(?:\s+[\w-]+){0,2}?\s+(?:mobile|mob|number|phone|cell|tel|line|landline"
+    r"|e-?mail(?:\s+address)?|address|contact(?:\s+details)?|details|insta(?:gram)?|snap(?:chat)?"
+    r"|whatsapp|tiktok|facebook|twitter|x|discord|handle|account|profile|page|site|website|tag)"
+    r"(?:\s+(?:is|are|number|no\.?))?[\s,:(-]*$"
+)
 
 
 class Holder(StrEnum):

@@ -117,12 +117,17 @@ class _Spans:
             found = self._found[pattern.pattern] = self._scan(pattern, rule) if could else ([], [])
         return found
 
-    def first(self, pattern: LazyPattern, a: int, b: int, rule: Rule) -> str | None:
-        """The first match of ``pattern`` lying within ``[a, b)``, or None."""
+    def first(
+        self, pattern: LazyPattern, a: int, b: int, rule: Rule, *, as_frame: bool = False
+    ) -> str | None:
+        """The first match of ``pattern`` lying within ``[a, b)``, or None. As a frame,
+        a match the sentence turns away from ("less formal than school email") is none."""
         starts, ends = self._matches(pattern, rule)
         i = bisect.bisect_left(starts, a)
         while i < len(starts) and starts[i] < b:
-            if ends[i] <= b:
+            if ends[i] <= b and not (
+                as_frame and _CONTRAST.search(self.text, max(a, starts[i] - 40), starts[i])
+            ):
                 return self.text[starts[i] : ends[i]]
             i += 1
         return None
@@ -131,6 +136,15 @@ class _Spans:
 def _any_words(words: frozenset[str]) -> bool:
     """The prefilter of a pattern with no formula: it may match any text."""
     return True
+
+
+# Words that turn a sentence away from what follows: a frame after them is what
+# the sender moves off ("less formal than school email", "away from Teams").
+_CONTRAST = regex.compile(
+    r"\b(?:than|rather than|instead of|away from|off|out of|other than|outside of|outside)"
+    r"\s+(?:the |our |my |your |a |this )?$",
+    regex.IGNORECASE,
+)
 
 
 def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -586,21 +600,28 @@ class PolicyEngine:
         if (w := quoted_example(text, start, end, self._quoting)) is not None:
             return f"quoted as an example of what others say ({w!r})"
 
-        def first_of(patterns: tuple[LazyPattern, ...], span: tuple[int, int]) -> str | None:
+        def first_of(
+            patterns: tuple[LazyPattern, ...], span: tuple[int, int], as_frame: bool = False
+        ) -> str | None:
             return next(
-                (w for p in patterns if (w := spans.first(p, *span, rule)) is not None), None
+                (
+                    w
+                    for p in patterns
+                    if (w := spans.first(p, *span, rule, as_frame=as_frame)) is not None
+                ),
+                None,
             )
 
         sentence = span_around(text, start, end, SENTENCE_END, 2000)
         if rule.with_ and first_of(rule.with_, sentence) is None:
             return "no object of the act in its sentence ('with')"
-        if (w := first_of(rule.unless, sentence)) is not None:
+        if (w := first_of(rule.unless, sentence, as_frame=True)) is not None:
             return f"a frame in its sentence: {w.lower()!r}"
         if rule.requires or rule.unless_paragraph:
             paragraph = span_around(text, start, end, PARAGRAPH_END, 2000)
             if rule.requires and first_of(rule.requires, paragraph) is None:
                 return "nothing it requires in its paragraph"
-            if (w := first_of(rule.unless_paragraph, paragraph)) is not None:
+            if (w := first_of(rule.unless_paragraph, paragraph, as_frame=True)) is not None:
                 return f"a frame in its paragraph: {w.lower()!r}"
         return None
 

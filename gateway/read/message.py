@@ -558,9 +558,18 @@ _SIGNATURES = {
 
 
 def _unfold_calendar(text: str) -> str:
-    """vCard and iCalendar fold long lines and escape commas; undo both."""
+    """vCard and iCalendar fold long lines and escape commas; undo both. An event
+    reads as a calendar program shows it: "Invitation: <summary>", "Where: ...",
+    then its description (every other line is kept as written)."""
     text = _FOLDED.sub("", text)
-    return text.replace("\\n", "\n").replace("\\N", "\n").replace("\\,", ",").replace("\\;", ";")
+    text = text.replace("\\n", "\n").replace("\\N", "\n").replace("\\,", ",").replace("\\;", ";")
+    if "BEGIN:VEVENT" in text.upper():
+        text = _EVENT_FIELD.sub(lambda m: _EVENT_SHOWN[m.group(1).upper()], text)
+    return text
+
+
+_EVENT_FIELD = re.compile(r"(?im)^(SUMMARY|LOCATION|DESCRIPTION)(?:;[^:\r\n]*)?:")
+_EVENT_SHOWN = {"SUMMARY": "Invitation: ", "LOCATION": "Where: ", "DESCRIPTION": ""}
 
 
 # -- the walk ----------------------------------------------------------------

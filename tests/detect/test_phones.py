@@ -38,6 +38,18 @@ def test_disguised_mobiles_are_found(text):
     assert personal(text) == {"+447911123456"}
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Any questions just text - 07700 nine-double-oh 344.", "ring 07700 900 three four four"],
+)
+def test_a_number_half_in_digits_half_in_words(text):
+    assert personal(text) == {"+447700900344"}
+
+
+def test_digits_beside_number_words_are_no_number():
+    assert personal("Year 10, one of 3 groups, room 12, two at a time") == set()
+
+
 def test_hundreds_and_thousands_in_a_spelled_number():
     assert personal("oh seven seven double oh nine hundred nine nine nine") == {"+447700900999"}
 
