@@ -130,12 +130,20 @@ def test_metrics_endpoint_counts_messages_and_verdicts(gateway, sink):
 # -- access control, the way an open-relay scanner probes ------------------------
 
 
-def test_untrusted_client_is_refused_and_nothing_is_relayed(gateway, sink):
-    replies = reply_to(gateway, f"MAIL FROM:<{STAFF}>", source="127.0.0.2")
-    assert replies[0][0] == 550 and "5.7.1" in replies[0][1]
-    with pytest.raises(smtplib.SMTPSenderRefused) as refused, gateway.smtp("127.0.0.2") as client:
-        client.sendmail(STAFF, ["victim@elsewhere.example"], mail("spam"))
-    assert refused.value.smtp_code == 550
+def test_untrusted_client_is_greeted_554_and_closed_and_nothing_is_relayed(gateway, sink):
+    # Without SMTP AUTH a client outside the trusted networks can never relay:
+    # it is turned away before it can hold a connection open.
+    with socket.socket() as s:
+        s.settimeout(10)
+        s.bind(("127.0.0.2", 0))
+        s.connect(("127.0.0.1", gateway.port))
+        replies = s.makefile("rb")
+        greeting = replies.readline()
+        assert greeting.startswith(b"554 5.7.1"), greeting
+        assert replies.readline() == b""  # closed by the gateway, not left open
+    with pytest.raises(smtplib.SMTPConnectError) as refused:
+        gateway.smtp("127.0.0.2")
+    assert refused.value.smtp_code == 554
     time.sleep(0.3)
     assert sink.to("victim@elsewhere.example") == []
 
@@ -211,32 +219,67 @@ def test_a_message_past_the_hop_limit_is_refused_as_a_loop_and_never_forwarded(g
     assert sink.wait_for_text(COLLEAGUE, b"loop-2")
 
 
+def send_raw(g: GatewayProcess, data: bytes, rcpt: str) -> bytes:
+    """One transaction over a bare socket, ``data`` sent as given (smtplib
+    would rewrite its line endings and stuff its dots); the reply to it."""
+    with socket.create_connection(("127.0.0.1", g.port), timeout=10) as s:
+        f = s.makefile("rb")
+        f.readline()
+        for line in (
+            b"EHLO upstream.test",
+            f"MAIL FROM:<{STAFF}>".encode(),
+            f"RCPT TO:<{rcpt}>".encode(),
+            b"DATA",
+        ):
+            s.sendall(line + b"\r\n")
+            while f.readline()[3:4] == b"-":
+                pass
+        s.sendall(data + b".\r\n")
+        reply = f.readline()
+        s.sendall(b"QUIT\r\n")
+    return reply
+
+
 def test_bare_lf_dot_never_becomes_a_second_message(gateway, sink):
     smuggled = (
         b"Subject: smuggle\r\n\r\nfirst\n.\nMAIL FROM:<"
         + STAFF.encode()
         + b">\nRCPT TO:<smuggled@elsewhere.example>\nDATA\nsecond\r\n"
     )
-    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:
-        f = s.makefile("rb")
-        f.readline()
-        for line in (
-            b"EHLO upstream.test",
-            f"MAIL FROM:<{STAFF}>".encode(),
-            f"RCPT TO:<{COLLEAGUE}>".encode(),
-            b"DATA",
-        ):
-            s.sendall(line + b"\r\n")
-            while f.readline()[3:4] == b"-":
-                pass
-        s.sendall(smuggled + b".\r\n")
-        assert f.readline().startswith(b"250")
-        s.sendall(b"QUIT\r\n")
+    assert send_raw(gateway, smuggled, COLLEAGUE).startswith(b"250")
     time.sleep(0.3)
     assert sink.to("smuggled@elsewhere.example") == []
     # One message, with the would-be second transaction still inside it as text.
     [got] = [m for m in sink.to(COLLEAGUE) if b"smuggle" in m.data]
     assert got.data.count(b"RCPT TO:<smuggled@elsewhere.example>") == 1
+
+
+def test_bare_cr_reaches_the_next_hop_exactly_as_received(gateway, sink):
+    # A DKIM signature covers the body's bytes: a bare CR turned into CRLF breaks it.
+    raw = (
+        f"From: {STAFF}\r\nTo: {COLLEAGUE}\r\nSubject: bare-cr\r\n"
+        "Message-ID: <bare-cr@t>\r\n\r\n"
+        "one line\rwith a bare CR inside\r\n"
+        ".a line that starts with a dot\r\n"
+        "..two dots\r\n"
+        "the end\r\n"
+    ).encode()
+    assert send_raw(gateway, raw.replace(b"\r\n.", b"\r\n.."), COLLEAGUE).startswith(b"250")
+    [got] = sink.wait_for_text(COLLEAGUE, b"<bare-cr@t>")
+    assert got.data.endswith(raw)
+    assert f"SIZE={len(got.data)}" in got.mail_options  # a bare CR is one octet on the wire
+
+
+def test_a_dot_after_a_bare_cr_is_doubled_so_no_server_can_read_it_as_the_end(gateway, sink):
+    # "<CR>.<CRLF>" ends the data for a server that ends lines at a bare CR:
+    # the dot is doubled. This next hop, as RFC 5321 asks, keeps both.
+    raw = (
+        f"From: {STAFF}\r\nTo: {COLLEAGUE}\r\nSubject: cr-dot\r\n"
+        "Message-ID: <cr-dot@t>\r\n\r\nbefore\r.\r\nafter\r\n"
+    ).encode()
+    assert send_raw(gateway, raw, COLLEAGUE).startswith(b"250")
+    [got] = sink.wait_for_text(COLLEAGUE, b"<cr-dot@t>")
+    assert got.data.endswith(b"\r\n\r\nbefore\r..\r\nafter\r\n")
 
 
 def test_connection_cap_answers_421(sink, tmp_path):

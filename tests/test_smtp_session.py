@@ -175,15 +175,24 @@ async def test_addresses_parse_as_aiosmtpd_parses_them(limit):
         assert _parse_address(arg, limit) == expected, arg
 
 
-def test_size_announced_to_the_next_hop_is_what_data_carries():
-    from aiosmtplib.protocol import normalize_message_line_endings
+def _as_sent(data: bytes) -> bytes:
+    """What DATA carries, byte by byte: a bare LF made CRLF, a bare CR kept, a final CRLF."""
+    out = bytearray()
+    for i, byte in enumerate(data):
+        if byte == 0x0A and (i == 0 or data[i - 1] != 0x0D):
+            out += b"\r"
+        out.append(byte)
+    return bytes(out) if out.endswith(b"\r\n") else bytes(out) + b"\r\n"
 
-    from gateway.deliver.next_hop import wire_size
+
+def test_size_announced_to_the_next_hop_is_what_data_carries():
+    from gateway.deliver.next_hop import wire_form, wire_size
 
     rng = random.Random(3)
     for _ in range(5000):
         data = bytes(rng.choice(b"ab\r\n.") for _ in range(rng.randint(0, 30)))
-        assert wire_size(data) == len(normalize_message_line_endings(data)), data
+        assert wire_form(data) == _as_sent(data), data
+        assert wire_size(data) == len(_as_sent(data)), data
 
 
 class _HeloOnly(SMTP):

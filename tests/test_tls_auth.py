@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import smtplib
+import socket
 import ssl
 import subprocess
 
@@ -138,6 +139,117 @@ def test_next_hop_starttls_checks_its_certificate(certs, tmp_path, trusted_ca, d
                     client.sendmail(STAFF, [COLLEAGUE], _message("hop-tls"))
                 assert deferred.value.smtp_code == 451
                 assert sink.to(COLLEAGUE) == []
+    finally:
+        g.stop()
+        sink.stop()
+
+
+def _auth_gateway(certs, tmp_path, sink, **kwargs):
+    cert, key = certs["a"]
+    users = tmp_path / "smtp-users.toml"
+    users.write_text(f'[users]\nexchange-online = "{argon2.PasswordHasher().hash(PASSWORD)}"\n')
+    extra = kwargs.pop("extra_relay", "")
+    return GatewayProcess(
+        tmp_path,
+        sink,
+        extra_relay=(
+            f'tls_certificate = "{cert}"\ntls_key = "{key}"\nauth_users = "{users}"\n{extra}'
+        ),
+        **kwargs,
+    ).start()
+
+
+@pytest.fixture
+def sockets():
+    """Sockets a test leaves open on purpose, closed after it."""
+    opened: list[socket.socket] = []
+    yield opened
+    for s in opened:
+        s.close()
+
+
+def _greeting(sockets: list[socket.socket], port: int, source: str) -> bytes:
+    s = socket.socket()
+    sockets.append(s)
+    s.settimeout(10)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    return s.makefile("rb").readline()
+
+
+def test_idle_untrusted_connections_cannot_lock_out_the_trusted_mail_server(
+    certs, tmp_path, sockets
+):
+    sink = Sink().start()
+    g = _auth_gateway(
+        certs,
+        tmp_path,
+        sink,
+        max_connections=8,
+        extra_relay="max_connections_per_address = 2",
+    )
+    try:
+        # Per address: two from 127.0.0.2, the third is turned away.
+        assert _greeting(sockets, g.port, "127.0.0.2").startswith(b"220")
+        assert _greeting(sockets, g.port, "127.0.0.2").startswith(b"220")
+        assert _greeting(sockets, g.port, "127.0.0.2").startswith(b"421 4.7.0")
+        # All untrusted addresses together: half of max_connections (4).
+        assert _greeting(sockets, g.port, "127.0.0.3").startswith(b"220")
+        assert _greeting(sockets, g.port, "127.0.0.3").startswith(b"220")
+        assert _greeting(sockets, g.port, "127.0.0.4").startswith(b"421 4.7.0")
+        # The rest is kept for the trusted server, which still gets mail through.
+        with g.smtp("127.0.0.1") as client:
+            assert client.sendmail(STAFF, [COLLEAGUE], _message("reserved")) == {}
+        assert sink.wait_for_text(COLLEAGUE, b"reserved")
+    finally:
+        g.stop()
+        sink.stop()
+
+
+def test_an_untrusted_client_that_does_not_log_in_is_cut_off_early(certs, tmp_path, sockets):
+    sink = Sink().start()
+    g = _auth_gateway(
+        certs, tmp_path, sink, trusted=(), extra_relay="timeout_before_auth_seconds = 0.5"
+    )
+    try:
+        s = socket.socket()
+        sockets.append(s)
+        s.settimeout(60)  # far below timeout_seconds (300): the short timeout closes it
+        s.connect(("127.0.0.1", g.port))
+        replies = s.makefile("rb")
+        assert replies.readline().startswith(b"220")
+        s.sendall(b"EHLO upstream.test\r\n")
+        while replies.readline().startswith(b"250-"):
+            pass
+        assert replies.readline() == b""  # the gateway closed the silent connection
+    finally:
+        g.stop()
+        sink.stop()
+
+
+def test_failed_logins_lock_out_the_user_across_sessions_and_addresses(certs, tmp_path):
+    sink = Sink().start()
+    g = _auth_gateway(certs, tmp_path, sink, trusted=())
+    context = ssl.create_default_context(cafile=str(certs["a"][0]))
+
+    def login(password: str, source: str = "127.0.0.2") -> int:
+        with g.smtp(source) as client:
+            client.starttls(context=context)
+            client.ehlo("upstream.test")
+            client.user, client.password = "exchange-online", password
+            try:  # one AUTH PLAIN (login() would try LOGIN after it too)
+                client.auth("PLAIN", client.auth_plain)
+            except smtplib.SMTPAuthenticationError as refused:
+                return refused.smtp_code
+            return 235
+
+    try:
+        assert [login(f"guess {n}") for n in range(5)] == [535] * 5
+        # Locked out: even the right password is refused, temporarily, from
+        # this address and, for this user, from any other.
+        assert login(PASSWORD) == 454
+        assert login(PASSWORD, "127.0.0.3") == 454
+        assert "locked out" in g.log() and PASSWORD not in g.log()
     finally:
         g.stop()
         sink.stop()

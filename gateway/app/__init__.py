@@ -38,6 +38,14 @@ from gateway.store.disk import DiskFloor
 log = logging.getLogger("chaperone")
 
 
+class StartError(Exception):
+    """The gateway cannot start; the message names the address or file at fault."""
+
+
+def _cannot_listen(what: str, address: object, key: str, exc: OSError) -> StartError:
+    return StartError(f"cannot {what} on {address} ({key}): {exc.strerror or exc}")
+
+
 class Gateway:
     """One running relay: listener, scan workers, next hop, store, outbox, reload."""
 
@@ -183,14 +191,33 @@ async def serve(
 ) -> None:
     """Run until SIGTERM or SIGINT; SIGHUP reloads rules and configuration."""
     metrics = Metrics()
+    s = config.relay
+    if s.metrics_listen:  # before the scan workers start, so a busy port stops nothing half-started
+        try:
+            metrics.serve(s.metrics_listen)
+        except OSError as exc:
+            raise _cannot_listen(
+                "serve metrics", s.metrics_listen, "relay.metrics_listen", exc
+            ) from exc
     gateway = Gateway(config, store, metrics=metrics)
     for warning in config.warnings:
         log.warning("configuration", extra={"json": {"warning": warning}})
-    if config.relay.metrics_listen:
-        metrics.serve(config.relay.metrics_listen)
-    if dev_sink is not None:
-        await dev_sink.start()
-    await gateway.start(*listen)
+    try:
+        if dev_sink is not None:
+            try:
+                await dev_sink.start()
+            except OSError as exc:
+                raise _cannot_listen(
+                    "run the dev sink", s.next_hop, "next_hop.address", exc
+                ) from exc
+        try:
+            await gateway.start(*listen)
+        except OSError as exc:
+            where = f"{listen[0]}:{listen[1]}"
+            raise _cannot_listen("listen for SMTP", where, "relay.listen", exc) from exc
+    except StartError:
+        await gateway.stop(grace=0)  # the scan workers and the store, closed before the exit
+        raise
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

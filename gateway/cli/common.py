@@ -95,9 +95,11 @@ def with_arguments(config: Config, args: argparse.Namespace) -> Config:
     return dataclasses.replace(config, relay=relay)
 
 
-def store_of(config: Config) -> Store:
+def store_of(config: Config, *, health_check: bool = False) -> Store:
     try:
-        return open_store(config.relay.store_url or None, config.relay.data_dir)
+        return open_store(
+            config.relay.store_url or None, config.relay.data_dir, health_check=health_check
+        )
     except StoreError as exc:
         raise fail(str(exc)) from None
 

@@ -10,13 +10,13 @@ from gateway.cli.common import fail, load, store_arguments, store_of, with_argum
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.app import serve
+    from gateway.app import StartError, serve
     from gateway.app.logs import setup_logging
 
     setup_logging()
     config = with_arguments(load(args.config), args)
     config.relay.data_dir.mkdir(parents=True, exist_ok=True)
-    store = store_of(config)
+    store = store_of(config, health_check=True)
     sink = None
     if args.dev_sink:
         from gateway.deliver.devsink import DevSink
@@ -27,11 +27,8 @@ def run(args: argparse.Namespace) -> int:
     listen = (config.relay.listen.host, config.relay.listen.port)
     try:
         asyncio.run(serve(config, store, listen=listen, dev_sink=sink))
-    except OSError as exc:
-        raise fail(
-            f"cannot listen on {config.relay.listen} (or the dev sink on {config.relay.next_hop}): "
-            f"{exc.strerror}"
-        ) from None
+    except StartError as exc:
+        raise fail(str(exc)) from None
     return 0
 
 

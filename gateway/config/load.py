@@ -105,7 +105,13 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         max_recipients=int(relay.get("max_recipients", defaults.max_recipients)),
         max_hops=int(relay.get("max_hops", defaults.max_hops)),
         max_connections=int(relay.get("max_connections", defaults.max_connections)),
+        max_connections_per_address=int(
+            relay.get("max_connections_per_address", defaults.max_connections_per_address)
+        ),
         timeout_seconds=float(relay.get("timeout_seconds", defaults.timeout_seconds)),
+        timeout_before_auth_seconds=float(
+            relay.get("timeout_before_auth_seconds", defaults.timeout_before_auth_seconds)
+        ),
         tls_certificate=cert,
         tls_key=key,
         require_tls=bool(relay.get("require_tls", False)),

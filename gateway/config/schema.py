@@ -127,7 +127,9 @@ SCHEMA = Table(
                 "max_recipients": _int(minimum=100),  # RFC 5321 4.5.3.1.8
                 "max_hops": _int(minimum=1),
                 "max_connections": _int(minimum=1),
+                "max_connections_per_address": _int(minimum=1),
                 "timeout_seconds": _num(minimum=0.1),
+                "timeout_before_auth_seconds": _num(minimum=0.1),
                 "tls_certificate": _str(),
                 "tls_key": _str(),
                 "require_tls": _BOOL,

@@ -92,7 +92,15 @@ class RelaySettings:
     # a loop: refused with 554 5.4.6, like Postfix's hopcount_limit.
     max_hops: int = 50
     max_connections: int = 256
+    # Clients outside trusted_networks (they may only log in with SMTP AUTH):
+    # at most this many connections per address, and together at most half
+    # of max_connections, so the other half is always there for the school's
+    # own mail servers.
+    max_connections_per_address: int = 10
     timeout_seconds: float = 300.0
+    # A client outside trusted_networks that has not logged in is cut off
+    # after this much silence, not after timeout_seconds.
+    timeout_before_auth_seconds: float = 30.0
     tls_certificate: Path | None = None
     tls_key: Path | None = None
     require_tls: bool = False

@@ -7,18 +7,22 @@ has carried enough messages or lived long enough is closed rather than
 reused. Every outcome is classified per recipient: accepted, temporary (4xx,
 connection trouble) or permanent (5xx), because aiosmtplib only raises when
 *every* recipient is refused.
+
+The DATA step is the gateway's own (``_data``): aiosmtplib's turns every
+bare CR into a CRLF, and that change to the body breaks the sender's DKIM
+signature.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import ssl
 import time
 from dataclasses import dataclass, field
 
 import aiosmtplib
-from aiosmtplib.protocol import normalize_message_line_endings
 
 from gateway.config import HostPort
 
@@ -38,17 +42,64 @@ class Delivery:
     possible_duplicate: bool = False
 
 
-def wire_size(data: bytes) -> int:
-    """RFC 1870 SIZE: the octets DATA will carry, every line ending a CRLF.
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+# A dot at the start of the data, after a line ending, or after a bare CR.
+_LINE_START_DOT = re.compile(rb"(?<![^\r\n])\.")
 
-    aiosmtplib's sendmail finds it by rewriting the whole message with a regex
-    (then rewrites it again to send it); a message whose line endings are all
-    CRLF already, as SMTP delivers them, needs only three counts.
+
+def wire_form(data: bytes) -> bytes:
+    """The message as DATA carries it, before dot-stuffing.
+
+    A bare LF becomes a CRLF: some servers end lines at a bare LF, so
+    ``<LF>.<LF>`` would end the message early there (SMTP smuggling), and
+    Postfix makes the same change. A bare CR stays exactly as received, so a
+    DKIM signature over it still verifies. The data ends in a CRLF.
     """
-    crlf = data.count(b"\r\n")
-    if data.count(b"\r") == crlf == data.count(b"\n"):
+    if data.count(b"\n") != data.count(b"\r\n"):
+        data = _BARE_LF.sub(b"\r\n", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def dot_stuffed(wire: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line that starts with a dot gets a second one.
+
+    A dot after a bare CR is doubled too: a server that ends lines at a bare
+    CR would otherwise read ``<CR>.<CRLF>`` as the end of the data, or drop
+    the dot. The price, on that rare line only: a server that does not (as
+    RFC 5321 says) keeps both dots.
+    """
+    return _LINE_START_DOT.sub(b"..", wire)
+
+
+def wire_size(data: bytes) -> int:
+    """RFC 1870 SIZE: the octets of ``wire_form(data)``, found without
+    rewriting a message whose line endings are all CRLF already, as SMTP
+    delivers them."""
+    if data.count(b"\n") == data.count(b"\r\n"):
         return len(data) + (0 if data.endswith(b"\r\n") else 2)
-    return len(normalize_message_line_endings(data))
+    return len(wire_form(data))
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes) -> aiosmtplib.SMTPResponse:
+    """aiosmtplib's ``data()``, sending the bytes as received (``wire_form``)."""
+    payload = dot_stuffed(wire_form(data)) + b".\r\n"
+    try:
+        start = await client.execute_command(b"DATA")
+        if start.code != 354:
+            raise aiosmtplib.SMTPDataError(start.code, start.message)
+        protocol = client.protocol
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        # No await between the write and read_response, which marks a reply
+        # as expected: the reply cannot arrive unread in between.
+        protocol.write(payload)
+        response = await protocol.read_response(timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+    if response.code != 250:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return response
 
 
 async def _transaction(
@@ -84,7 +135,7 @@ async def _transaction(
                 refused.append(exc)
         if len(refused) == len(rcpts):
             raise aiosmtplib.SMTPRecipientsRefused(refused)
-        response = await client.data(data)
+        response = await _data(client, data)
     except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
         with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
             await client.rset()

@@ -4,25 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from gateway.receive.handler import RelayHandler
+from gateway.receive.handler import SHUTTING_DOWN, RelayHandler
 from gateway.receive.session import GatewaySMTP
 
 if TYPE_CHECKING:
     from gateway.config import RelaySettings
 
+TOO_BUSY = "421 4.7.0 Too many connections, please try again later"
+TOO_MANY_FROM_YOU = "421 4.7.0 Too many connections from your address, please try again later"
+NOT_SERVED = "554 5.7.1 This gateway only serves the school's mail servers"
 
-class _TooBusy(asyncio.Protocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(b"421 4.7.0 Too many connections, please try again later\r\n")
-        transport.close()
+
+def _host(peer: object) -> str:
+    return str(peer[0]) if isinstance(peer, tuple) else str(peer)
 
 
 class Listener:
-    """Accepts connections for ``handler``; ``on_count`` hears the number of open sessions."""
+    """Accepts connections for ``handler``; ``on_count`` hears the number of open sessions.
+
+    A client outside the trusted networks is refused at once unless it can
+    log in (SMTP AUTH is configured); then it gets at most
+    ``max_connections_per_address`` connections, and all such clients
+    together at most half of ``max_connections``: idle connections from
+    elsewhere never lock out the school's own mail server.
+    """
 
     def __init__(
         self,
@@ -34,6 +43,8 @@ class Listener:
         self.handler = handler
         self.on_count = on_count
         self.connections = 0
+        # Open connections per address outside the trusted networks.
+        self.untrusted: Counter[str] = Counter()
         self._server: asyncio.AbstractServer | None = None
         self._tls = self._tls_context()  # a bad certificate stops the start, not the first STARTTLS
 
@@ -46,15 +57,36 @@ class Listener:
         ctx.load_cert_chain(s.tls_certificate, s.tls_key)
         return ctx
 
-    def _closed(self) -> None:
+    def _admit(self, peer: object) -> str | None:
+        """None to serve this client, or the reply that turns it away."""
+        s = self.settings
+        if self.handler.draining:
+            return SHUTTING_DOWN
+        if self.connections >= s.max_connections:
+            return TOO_BUSY
+        host = _host(peer)
+        if not self.handler.access.trusted(host):
+            if not s.auth_users:
+                return NOT_SERVED
+            if self.untrusted.total() >= s.max_connections // 2:
+                return TOO_BUSY
+            if self.untrusted[host] >= s.max_connections_per_address:
+                return TOO_MANY_FROM_YOU
+            self.untrusted[host] += 1
+        self.connections += 1
+        self.on_count(self.connections)
+        return None
+
+    def _closed(self, peer: object) -> None:
+        host = _host(peer)
+        if host in self.untrusted:
+            self.untrusted[host] -= 1
+            if self.untrusted[host] <= 0:
+                del self.untrusted[host]
         self.connections -= 1
         self.on_count(self.connections)
 
     def _protocol(self) -> asyncio.BaseProtocol:
-        if self.handler.draining or self.connections >= self.settings.max_connections:
-            return _TooBusy()
-        self.connections += 1
-        self.on_count(self.connections)
         s = self.settings
         auth = (
             {"authenticator": self.handler.access.authenticate, "auth_require_tls": True}
@@ -63,7 +95,10 @@ class Listener:
         )  # nothing to offer
         return GatewaySMTP(
             self.handler,
+            admit=self._admit,
             on_close=self._closed,
+            authorised=self.handler.access.authorised,
+            timeout_before_auth=s.timeout_before_auth_seconds,
             data_size_limit=s.max_message_bytes,
             enable_SMTPUTF8=True,
             hostname=s.hostname,

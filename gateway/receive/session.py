@@ -29,7 +29,7 @@ from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, syntax
+from aiosmtpd.smtp import MISSING, SMTP, Session, syntax
 
 log = logging.getLogger("chaperone")
 
@@ -70,18 +70,62 @@ class GatewaySMTP(SMTP):
     line_length_limit = 65538
 
     def __init__(
-        self, handler: Any, *, on_close: Callable[[], None] = lambda: None, **kwargs: Any
+        self,
+        handler: Any,
+        *,
+        admit: Callable[[object], str | None] = lambda peer: None,
+        on_close: Callable[[object], None] = lambda peer: None,
+        authorised: Callable[[Session], bool] = lambda session: True,
+        timeout_before_auth: float | None = None,
+        **kwargs: Any,
     ) -> None:
         if kwargs.get("decode_data"):
             raise ValueError(
                 "the gateway hands messages on as bytes, exactly as received: decode_data must be off"
             )
         super().__init__(handler, **kwargs)
+        self._admit = admit
         self._on_close = on_close
+        self._authorised = authorised
+        self._timeout_before_auth = timeout_before_auth
+        self._peer: object = None
+        self._admitted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:  # the connection itself, not the switch to TLS
+            self._peer = transport.get_extra_info("peername")
+            refusal = self._admit(self._peer)
+            if refusal is not None:
+                # Closed at once rather than waiting for QUIT (RFC 5321 3.1
+                # asks for the wait): a refused client must not keep a slot.
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(refusal.encode() + b"\r\n")
+                transport.close()
+                return
+            self._admitted = True
+        super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
-        self._on_close()
+        if not self._admitted:
+            return
+        self._admitted = False
+        self._on_close(self._peer)
         super().connection_lost(error)
+
+    def eof_received(self) -> bool | None:
+        return super().eof_received() if self._admitted else False
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # aiosmtpd re-arms one idle timeout after every command; a client
+        # that may not send mail until it logs in gets the short one.
+        if (
+            duration is None
+            and self._timeout_before_auth is not None
+            and self.session is not None
+            and not self._authorised(self.session)
+        ):
+            duration = self._timeout_before_auth
+        super()._reset_timeout(duration)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd silently strips a source route (<@relay:user@host>) and

@@ -212,7 +212,7 @@ ROLES = tuple(r.value for r in Role)
 class Store:
     """Open with :func:`open_store`; the schema is migrated on open."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, health_check: bool = False) -> None:
         self.url = url
         if url.startswith(sqlite.PREFIX):
             self._db: sqlite.SQLite | postgres.PostgreSQL = sqlite.SQLite(url, StoreError)
@@ -225,6 +225,9 @@ class Store:
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        if health_check:
+            # Before anything else reads it: the error names the file or server at fault.
+            self._db.check()
         self.migrate()
 
     # -- connections -------------------------------------------------------
@@ -270,7 +273,7 @@ class Store:
             if self._db.is_error(exc):
                 if self._db.is_broken(conn):
                     self._drop_conn()
-                raise StoreError(f"store error: {exc}") from exc
+                raise StoreError(f"store error in {self._db.where}: {exc}") from exc
             raise
 
     # -- schema ------------------------------------------------------------
@@ -1009,12 +1012,17 @@ def _clean(text: str) -> str:
     return printable(text)
 
 
-def open_store(url: str | None = None, data_dir: str | Path | None = None) -> Store:
-    """The configured store, or the embedded SQLite file in the data directory."""
+def open_store(
+    url: str | None = None, data_dir: str | Path | None = None, *, health_check: bool = False
+) -> Store:
+    """The configured store, or the embedded SQLite file in the data directory.
+
+    ``health_check`` (the gateway's start) first reads every page of a SQLite
+    file, or connects to PostgreSQL, and fails naming the file or server."""
     if not url:
         if data_dir is None:
             raise StoreError(
                 "no store: give --data-dir (for the embedded SQLite store) or a [store] url"
             )
         url = f"sqlite:///{Path(data_dir).resolve() / 'chaperone.db'}"
-    return Store(url)
+    return Store(url, health_check=health_check)

@@ -19,13 +19,29 @@ class PostgreSQL:
         self.path = None
         self._error = error
 
+    @property
+    def where(self) -> str:
+        """host:port/database, never the password."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            info = conninfo_to_dict(self.url)
+        except Exception:  # noqa: BLE001 - a malformed URL: say so, without repeating it
+            return "PostgreSQL (the store URL cannot be parsed)"
+        host = str(info.get("host") or "localhost")
+        return f"PostgreSQL at {host}:{info.get('port') or 5432}/{info.get('dbname') or ''}"
+
+    def check(self) -> None:
+        self.connect().close()
+
     def connect(self) -> Any:
         import psycopg
 
         try:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
-            raise self._error(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+            detail = " ".join(str(exc).split())  # psycopg's text runs over several lines
+            raise self._error(f"cannot connect to {self.where}: {detail}") from exc
 
     def alive(self, conn: Any, reconnect: Callable[[], Any]) -> Any:
         """A connection that answers: one the server has dropped (restart,

@@ -50,6 +50,39 @@ class SQLite:
             raise self._error(f"cannot open the SQLite store at {self.path}: {exc}") from exc
         return conn
 
+    @property
+    def where(self) -> str:
+        return f"the SQLite store at {self.path}"
+
+    def check(self) -> None:
+        """At start: a file whose header is sound but whose pages are not opens
+        fine and fails at the first held message, so read every page now
+        (``quick_check``), and do not wait long for a lock another process holds."""
+        assert self.path is not None
+        try:
+            _private(self.path)
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=5)
+            try:
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+            finally:
+                conn.close()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise self._error(
+                    f"{self.where} is locked ({exc}): another process holds it; stop that "
+                    "process, or give this gateway its own data_dir"
+                ) from exc
+            raise self._error(f"cannot open {self.where}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
+            problems = [str(exc)]
+        except OSError as exc:
+            raise self._error(f"cannot open {self.where}: {exc}") from exc
+        if problems != ["ok"]:
+            raise self._error(
+                f"{self.where} is damaged (quick_check: {'; '.join(problems[:3])}): "
+                "restore it from a backup, or move it aside to start with an empty store"
+            )
+
     def alive(self, conn: sqlite3.Connection, reconnect: Callable[[], Any]) -> sqlite3.Connection:
         return conn  # a file does not go away between transactions
 
