@@ -328,6 +328,7 @@ def test_two_person_release_for_chosen_categories(web, config):
         == 400
     )
     second = login(app, "head")
+    assert "Release approved by</th><td>dsl" in second.get(f"/copy/{copy_id}").text
     token = csrf_of(second, f"/copy/{copy_id}")
     second.post(
         f"/copy/{copy_id}/release", data={"csrf": token, "reason": "agreed", "scope": "copy"}

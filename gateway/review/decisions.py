@@ -17,7 +17,7 @@ from gateway.config.settings import through_day
 from gateway.detect import detectors
 from gateway.mail import CopyStatus, DetailKind, now_utc
 from gateway.review.notices import decision_notice
-from gateway.store import CopyRecord, Store, StoreError
+from gateway.store import CopyRecord, NewException, Store, StoreError
 
 
 class DecisionError(Exception):
@@ -34,11 +34,15 @@ class DecisionResult:
     recipient: str
     changed: bool  # False: it was already decided (by this or another reviewer)
     status: str  # the copy's status afterwards
-    awaiting_second: bool = False  # a two-person release: the first approval is recorded
+    awaiting_second: bool = False  # recorded as approved; another reviewer must approve too
+    exceptions: tuple[int, ...] = ()  # approved exceptions this release put in force
 
     def describe(self) -> str:
         if self.awaiting_second:
-            return f"copy {self.copy_id} to {self.recipient}: approved once; a second reviewer must release it"
+            return (
+                f"copy {self.copy_id} to {self.recipient}: approved once; a second reviewer "
+                "must release it (and any exception asked for with it)"
+            )
         if self.changed:
             return f"copy {self.copy_id} to {self.recipient}: {self.status}"
         return f"copy {self.copy_id} to {self.recipient}: unchanged, already {self.status}"
@@ -86,39 +90,41 @@ def _decide(
     recipient: str | None,
     note: str,
     actor_email: str = "",
+    exception: NewException | None = None,
 ) -> list[DecisionResult]:
     copies = targets(store, target, recipient)
     _check_decision(copies, actor=actor, reason=reason, actor_email=actor_email)
     results = []
     for copy in copies:
-        if (
-            decision == CopyStatus.RELEASED
-            and copy.status == CopyStatus.HELD
-            and _needs_two(config, copy)
-        ):
-            earlier = store.release_approvals(copy.id)
-            if actor in earlier:
+        if decision == CopyStatus.RELEASED:
+            outcome = store.release(
+                copy.id,
+                actor=actor,
+                reason=reason,
+                reviewers=2 if _needs_two(config, copy) else 1,
+                exception=exception,
+            )
+            if outcome.repeated:
                 raise DecisionError(
                     f"copy {copy.id} needs a second, different reviewer to release it"
                 )
-            if not earlier:
-                store.audit(
-                    actor,
-                    "release-approved",
-                    message_id=copy.message_id,
-                    copy_id=copy.id,
-                    detail={"reason": reason, "why": "two-person release"},
+            changed = outcome.released
+            waiting = outcome.status == CopyStatus.HELD
+            results.append(
+                DecisionResult(
+                    copy.id,
+                    copy.recipient,
+                    changed,
+                    outcome.status,
+                    awaiting_second=waiting,
+                    exceptions=outcome.exceptions,
                 )
-                results.append(
-                    DecisionResult(
-                        copy.id, copy.recipient, False, CopyStatus.HELD, awaiting_second=True
-                    )
-                )
-                continue
-        changed = store.decide(copy.id, decision, actor=actor, reason=reason)
-        after = store.copy(copy.id)
-        assert after is not None
-        results.append(DecisionResult(copy.id, copy.recipient, changed, after.status))
+            )
+        else:
+            changed = store.decide(copy.id, decision, actor=actor, reason=reason)
+            after = store.copy(copy.id)
+            assert after is not None
+            results.append(DecisionResult(copy.id, copy.recipient, changed, after.status))
         if changed:
             notice = decision_notice(
                 config,
@@ -231,10 +237,12 @@ def release_with_exception(
     until: date,
     actor_email: str = "",
 ) -> list[DecisionResult]:
-    """Approve the detail a finding names (scoped, with an expiry), then release the copy: one step.
+    """Approve the detail a finding names (scoped, with an expiry) and release the copy: one step.
 
-    The exception goes to the store; running gateways pick it up within
-    seconds, so the sender's next message with that detail is not held.
+    The exception is in force once the copy is released (a two-person copy, or
+    an exception for all staff, needs a second reviewer's release first);
+    running gateways pick it up within seconds, so the sender's next message
+    with that detail is not held.
     """
     copy = store.copy(copy_id)
     if copy is None or copy.status != CopyStatus.HELD:
@@ -249,16 +257,27 @@ def release_with_exception(
     if not today <= until <= today + timedelta(days=366):
         raise DecisionError("an exception needs an expiry date within the next year")
     kind, value = choices[finding]
-    store.add_exception(
+    exception = NewException(
         kind=kind,
         value=value,
         label=f"approved by {actor} from copy {copy_id}: {reason}"[:200],
-        senders=[copy.mail_from] if scope in ("sender", "sender-recipient") else [],
-        recipients=[copy.recipient] if scope == "sender-recipient" else [],
+        senders=(copy.mail_from,) if scope in ("sender", "sender-recipient") else (),
+        recipients=(copy.recipient,) if scope == "sender-recipient" else (),
         # Like the configuration's "until": approved through that whole day, school time.
         until=through_day(until, config.timezone),
+    )
+    # The exception comes into force with the release, in the same transaction:
+    # never while the copy still waits for a second reviewer, and one for all
+    # staff only once another reviewer has approved it (see Store.release).
+    return _decide(
+        config,
+        store,
+        str(copy_id),
+        CopyStatus.RELEASED,
         actor=actor,
         reason=reason,
-        copy_id=copy_id,
+        recipient=None,
+        note="",
+        actor_email=actor_email,
+        exception=exception,
     )
-    return release(config, store, str(copy_id), actor=actor, reason=reason, actor_email=actor_email)

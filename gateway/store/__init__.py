@@ -198,6 +198,27 @@ _DELIVERABLE = "('queued', 'released')"
 
 
 @dataclass(frozen=True, slots=True)
+class NewException:
+    """A detail a reviewer approves while releasing a copy (see ``Store.release``)."""
+
+    kind: str
+    value: str
+    label: str
+    senders: tuple[str, ...]  # empty: all staff
+    recipients: tuple[str, ...]
+    until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseOutcome:
+    status: str  # the copy's status afterwards
+    released: bool  # this call released it
+    approvals: int  # different reviewers who have approved releasing it
+    repeated: bool = False  # this reviewer had approved already; nothing changed
+    exceptions: tuple[int, ...] = ()  # exceptions put in force by this release
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     name: str
     role: Role
@@ -748,6 +769,185 @@ class Store:
                 )
             return bool(n)
 
+    def release(
+        self,
+        copy_id: int,
+        *,
+        actor: str,
+        reason: str,
+        reviewers: int = 1,
+        exception: NewException | None = None,
+        at: datetime | None = None,
+    ) -> ReleaseOutcome:
+        """Approve releasing a held copy, and release it once enough reviewers have.
+
+        One transaction with the copy's row locked: the approval, the count of
+        different approvers and the compare-and-set from ``held`` see each other,
+        so two reviewers at the same instant are first and second, never both
+        first. ``reviewers`` is how many different reviewers it needs; an
+        ``exception`` is proposed with this approval and comes into force only
+        when the copy is released, and one for all staff (no senders) only after
+        a reviewer other than its proposer has approved since.
+        """
+        at = at or now_utc()
+        actor = _clean(actor)[:200]
+        reason = _clean(reason)[:2000]
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT status, message_id FROM copies WHERE id = ?" + self._db.lock_row,
+                (copy_id,),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no copy {copy_id}")
+            status, msg = row
+            if status != CopyStatus.HELD:
+                return ReleaseOutcome(status, False, 0)
+            latest = self._latest_approvals(cur, copy_id)
+            pending = self._proposed(cur, copy_id)
+            # A reviewer approves again only when there is something new to approve:
+            # another reviewer's all-staff exception proposed since their approval.
+            if actor in latest and not any(
+                not p["senders"] and p["proposed_by"] != actor and latest[actor] < p["approval_id"]
+                for p in pending
+            ):
+                return ReleaseOutcome(status, False, len(latest), repeated=True)
+            approval = cur.execute(
+                "INSERT INTO release_approvals (copy_id, actor, at, reason) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
+                (copy_id, actor, ts(at), reason),
+            ).fetchone()[0]
+            if exception is not None:
+                proposed = cur.execute(
+                    "INSERT INTO proposed_exceptions (copy_id, kind, value, label, senders, "
+                    "recipients, until, proposed_by, proposed_at, reason, approval_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        copy_id,
+                        exception.kind,
+                        exception.value,
+                        _clean(exception.label)[:200],
+                        json.dumps([a.lower() for a in exception.senders]),
+                        json.dumps([a.lower() for a in exception.recipients]),
+                        ts(exception.until) if exception.until else None,
+                        actor,
+                        ts(at),
+                        reason,
+                        approval,
+                    ),
+                ).fetchone()[0]
+                self._audit(
+                    cur,
+                    at,
+                    actor,
+                    "exception-proposed",
+                    msg,
+                    copy_id,
+                    {"proposal": proposed, **_exception_detail(exception)},
+                )
+                pending = self._proposed(cur, copy_id)
+            latest = self._latest_approvals(cur, copy_id)
+            approvers = set(latest)
+            if not self._enough(reviewers, pending, latest):
+                self._audit(
+                    cur,
+                    at,
+                    actor,
+                    "release-approved",
+                    msg,
+                    copy_id,
+                    {"reason": reason, "why": "another reviewer must approve too"},
+                )
+                return ReleaseOutcome(status, False, len(approvers))
+            cur.execute(
+                "UPDATE copies SET status = 'released', decided_by = ?, decided_at = ?, "
+                "decision_reason = ?, next_attempt_at = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'held'",
+                (actor, ts(at), reason, ts(at), ts(at), copy_id),
+            )
+            self._audit(cur, at, actor, "released", msg, copy_id, {"reason": reason})
+            added = []
+            for proposal in pending:
+                new_id = cur.execute(
+                    "INSERT INTO exceptions (kind, value, label, senders, recipients, until, "
+                    "added_by, added_at, reason) SELECT kind, value, label, senders, recipients, "
+                    "until, proposed_by, ?, reason FROM proposed_exceptions WHERE id = ? "
+                    "RETURNING id",
+                    (ts(at), proposal["id"]),
+                ).fetchone()[0]
+                cur.execute(
+                    "UPDATE proposed_exceptions SET exception_id = ? WHERE id = ?",
+                    (new_id, proposal["id"]),
+                )
+                self._audit(
+                    cur,
+                    at,
+                    proposal["proposed_by"],
+                    "exception-added",
+                    None,
+                    copy_id,
+                    {
+                        "exception": new_id,
+                        "kind": proposal["kind"],
+                        "value": proposal["value"],
+                        "senders": proposal["senders"],
+                        "recipients": proposal["recipients"],
+                        "until": proposal["until"],
+                        "confirmed_by": actor,
+                    },
+                )
+                added.append(new_id)
+            return ReleaseOutcome(
+                CopyStatus.RELEASED, True, len(approvers), exceptions=tuple(added)
+            )
+
+    @staticmethod
+    def _proposed(cur: _Cursor, copy_id: int) -> list[dict]:
+        rows = cur.execute(
+            "SELECT id, kind, value, senders, recipients, until, proposed_by, approval_id "
+            "FROM proposed_exceptions WHERE copy_id = ? AND exception_id IS NULL ORDER BY id",
+            (copy_id,),
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "kind": r[1],
+                "value": r[2],
+                "senders": json.loads(r[3]),
+                "recipients": json.loads(r[4]),
+                "until": r[5],
+                "proposed_by": r[6],
+                "approval_id": r[7],
+            }
+            for r in rows
+        ]
+
+    @staticmethod
+    def _latest_approvals(cur: _Cursor, copy_id: int) -> dict[str, int]:
+        """Each reviewer who has approved releasing the copy, with their newest approval's id."""
+        rows = cur.execute(
+            "SELECT actor, MAX(id) FROM release_approvals WHERE copy_id = ? GROUP BY actor",
+            (copy_id,),
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    @staticmethod
+    def _enough(reviewers: int, pending: list[dict], latest: dict[str, int]) -> bool:
+        """Enough approvals to release: ``reviewers`` different ones, and for each
+        proposed all-staff exception a later approval by someone else
+        (``latest``: each approver's newest approval id)."""
+        if len(latest) < reviewers:
+            return False
+        return all(
+            any(a != p["proposed_by"] and i > p["approval_id"] for a, i in latest.items())
+            for p in pending
+            if not p["senders"]
+        )
+
+    def proposed_exceptions(self, copy_id: int) -> list[dict]:
+        """Exceptions proposed on this copy that are not in force yet."""
+        with self._tx(write=False) as cur:
+            return self._proposed(cur, copy_id)
+
     # -- approved exceptions added by reviewers -------------------------------------
     def add_exception(
         self,
@@ -844,8 +1044,14 @@ class Store:
         return [User(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     def release_approvals(self, copy_id: int) -> list[str]:
-        """Who has given the first of two approvals to release this copy (from the audit ledger)."""
-        return [e.actor for e in self.audit_log(copy_id, action="release-approved")]
+        """The different reviewers who have approved releasing this copy, first first."""
+        with self._tx(write=False) as cur:
+            rows = cur.execute(
+                "SELECT actor, MIN(id) FROM release_approvals WHERE copy_id = ? GROUP BY actor "
+                "ORDER BY MIN(id)",
+                (copy_id,),
+            ).fetchall()
+        return [r[0] for r in rows]
 
     # -- accounts ----------------------------------------------------------------
     def put_user(
@@ -991,6 +1197,16 @@ class Store:
             AuditEntry(r[0], parse_required_ts(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6]))
             for r in rows
         ]
+
+
+def _exception_detail(e: NewException) -> dict:
+    return {
+        "kind": e.kind,
+        "value": e.value,
+        "senders": list(e.senders),
+        "recipients": list(e.recipients),
+        "until": ts(e.until) if e.until else None,
+    }
 
 
 class _Cursor:

@@ -71,6 +71,10 @@ async def view_copy(request: Request) -> Response:
                 for u in await run_in_threadpool(store.users)
                 if Role(u.role).decides and not u.disabled
             ],
+            "approvals": await run_in_threadpool(store.release_approvals, copy.id)
+            if copy.status == "held"
+            else [],
+            "proposed": await run_in_threadpool(store.proposed_exceptions, copy.id),
             "own_mail": bool(user.email) and user.email.lower() == copy.mail_from.lower(),
         },
     )
