@@ -69,6 +69,8 @@ class _SinkHandler:
                     list(envelope.mail_options),
                 )
             )
+        if self.sink.answer_delay:  # stored, then slow to say so
+            await asyncio.sleep(self.sink.answer_delay)
         return "250 2.0.0 Ok: stored"
 
 
@@ -100,7 +102,8 @@ class Sink:
     port: int = field(default_factory=free_port)
     messages: list[Received] = field(default_factory=list)
     accept_all: bool = False
-    delay: float = 0.0
+    delay: float = 0.0  # before storing a message
+    answer_delay: float = 0.0  # after storing it, before answering DATA
     tls_context: object = None
     data_started: list[str] = field(default_factory=list)  # recipients of DATA begun, stored or not
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -184,7 +187,7 @@ min_free_disk_mb = {min_free_disk_mb}
 
 [next_hop]
 address = "127.0.0.1:{sink_port}"
-timeout_seconds = 10
+timeout_seconds = {next_hop_timeout}
 {extra_next_hop}
 
 [delivery]
@@ -221,6 +224,7 @@ class GatewayProcess:
         extra_next_hop: str = "",
         lease: float = 0,
         min_free_disk_mb: int = 0,
+        next_hop_timeout: float = 10,
     ) -> None:
         self.tmp = tmp
         self.sink = sink
@@ -249,6 +253,7 @@ class GatewayProcess:
                 extra_relay=extra_relay,
                 extra_next_hop=extra_next_hop,
                 lease=lease,
+                next_hop_timeout=next_hop_timeout,
                 # Off unless a test asks: a CI machine's free disk space is not the subject.
                 min_free_disk_mb=min_free_disk_mb,
             )

@@ -606,8 +606,10 @@ class Store:
         The claim is a compare-and-set on ``next_attempt_at``: two workers (or
         two nodes on one PostgreSQL) never both claim the same copy, and a copy
         whose worker died is claimable again once the lease runs out. Such a
-        copy is marked ``possible_duplicate``: the dead worker may have handed
-        it to the next hop already (delivery is at least once, never lost).
+        copy is marked ``possible_duplicate`` only when the dead worker had got
+        as far as DATA (``sending``) and its outcome was never settled: it may
+        have reached the next hop (delivery is at least once, never lost). A
+        claimed copy the dead worker never sent is not marked.
         """
         claimed: list[int] = []
         with self._tx() as cur:
@@ -619,7 +621,7 @@ class Store:
             ).fetchall()
             for copy_id, due, in_flight, message_id in rows:
                 n = cur.execute(
-                    "UPDATE copies SET next_attempt_at = ?, attempts = attempts + 1, in_flight = 1, "
+                    "UPDATE copies SET next_attempt_at = ?, attempts = attempts + 1, in_flight = 0, "
                     "possible_duplicate = possible_duplicate + ? "
                     f"WHERE id = ? AND status IN {_DELIVERABLE} AND next_attempt_at = ?",
                     (ts(at + lease), 1 if in_flight else 0, copy_id, due),
@@ -634,7 +636,7 @@ class Store:
                             "possible-duplicate",
                             message_id,
                             copy_id,
-                            {"why": "the previous delivery attempt ended without a result"},
+                            {"why": "an earlier attempt sent DATA and ended without an answer"},
                         )
             return [
                 self._copy(cur, row)
@@ -648,6 +650,13 @@ class Store:
                 )
             ]
 
+    def sending(self, copy_id: int) -> None:
+        """Record, just before DATA, that this attempt may reach the next hop from now on;
+        ``settle`` clears it. One left set is how ``claim_due`` knows a dead worker's
+        attempt may have been delivered."""
+        with self._tx() as cur:
+            cur.execute("UPDATE copies SET in_flight = 1 WHERE id = ?", (copy_id,))
+
     def settle(
         self,
         copy_id: int,
@@ -657,12 +666,36 @@ class Store:
         actor: str = "gateway",
         next_attempt_at: datetime | None = None,
         at: datetime | None = None,
+        possible_duplicate: bool = False,
     ) -> bool:
-        """Record a delivery attempt: ``delivered``, ``failed``, or ``deferred`` until ``next_attempt_at``."""
+        """Record a delivery attempt: ``delivered``, ``failed``, or ``deferred`` until ``next_attempt_at``.
+
+        ``possible_duplicate``: this attempt sent DATA and got no final answer, so the
+        next hop may have the copy already; it is marked, and a retry may duplicate it.
+        """
         if outcome not in ("delivered", "failed", "deferred"):
             raise StoreError(f"unknown delivery outcome {outcome!r}")
         at = at or now_utc()
         with self._tx() as cur:
+            if possible_duplicate:
+                n = cur.execute(
+                    "UPDATE copies SET possible_duplicate = possible_duplicate + 1 "
+                    f"WHERE id = ? AND status IN {_DELIVERABLE}",
+                    (copy_id,),
+                ).rowcount
+                if n:
+                    msg = cur.execute(
+                        "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
+                    ).fetchone()[0]
+                    self._audit(
+                        cur,
+                        at,
+                        actor,
+                        "possible-duplicate",
+                        msg,
+                        copy_id,
+                        {"why": "the next hop gave no answer after DATA; it may have the copy"},
+                    )
             if outcome == "deferred":
                 n = cur.execute(
                     "UPDATE copies SET last_reply = ?, next_attempt_at = ?, in_flight = 0, updated_at = ? "

@@ -57,6 +57,7 @@ async def view_copy(request: Request) -> Response:
             "message": message,
             "findings": findings,
             "others": others,
+            "warnings": held.warnings,
             "segments": markup.segments(held),
             "html_parts": markup.sanitised_html_parts(message.raw),
             "attachments": list(held.attachments),
