@@ -205,6 +205,9 @@ templates = "{root}/config/templates"
 """
 
 
+REVIEWER_PASSWORD = "a long enough password"
+
+
 class GatewayProcess:
     """``gateway serve`` in its own process, with a config file written for the test."""
 
@@ -304,14 +307,35 @@ class GatewayProcess:
             self.process.kill()
             return self.process.wait(10)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(GATEWAY), *args, "--config", str(self.config_path)],
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ},
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
         )
+
+    def decide(self, *args: str, as_user: str = "dsl") -> subprocess.CompletedProcess:
+        """``gateway quarantine ARGS --as USER``, proven by the account's password."""
+        return self.cli(
+            "quarantine", *args, "--as", as_user, env={"CHAPERONE_PASSWORD": REVIEWER_PASSWORD}
+        )
+
+    def add_reviewer(
+        self, name: str = "dsl", email: str = "dsl@heartofengland.example", *extra: str
+    ) -> None:
+        """A reviewer account in this gateway's store, as ``gateway user add`` makes it."""
+        done = subprocess.run(
+            [str(GATEWAY), "user", "add", name, "--role", "reviewer", "--email", email, *extra]
+            + ["--config", str(self.config_path)],
+            input=REVIEWER_PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
 
     def copies(self, status: str | None = None) -> list[dict]:
         args = ["quarantine", "list", "--json"] + (["--status", status] if status else [])

@@ -66,23 +66,15 @@ def test_release_delivers_the_exact_held_bytes_once_with_one_release_line(sink, 
         raw = mail(DIRTY, to=(PARENT,), subject="release-1")
         send(g, raw, [PARENT])
         [held] = g.copies("held")
-        done = g.cli(
-            "quarantine",
-            "release",
-            str(held["id"]),
-            "--reason",
-            "trip mobile, agreed with SLT",
-            "--as",
-            "dsl",
-        )
+        g.add_reviewer()
+        g.add_reviewer("deputy", "deputy@heartofengland.example")
+        done = g.decide("release", str(held["id"]), "--reason", "trip mobile, agreed with SLT")
         assert done.returncode == 0 and "released" in done.stdout, done.stderr
         [got] = sink.wait_for_text(PARENT, b"release-1")
         assert got.data.endswith(raw)
         head = got.data[: len(got.data) - len(raw)]
         assert head.count(b"Received:") == 1 and b"released after review" in head
-        again = g.cli(
-            "quarantine", "release", str(held["id"]), "--reason", "again", "--as", "deputy"
-        )
+        again = g.decide("release", str(held["id"]), "--reason", "again", as_user="deputy")
         assert "unchanged, already" in again.stdout
         deadline = time.monotonic() + 10
         while g.copies("delivered") == [] and time.monotonic() < deadline:
@@ -103,14 +95,13 @@ def test_reject_never_delivers_and_tells_the_sender_in_the_reviewers_words(sink,
     g = GatewayProcess(tmp_path, sink).start()
     try:
         held = _held(g, "reject-1")
-        done = g.cli(
-            "quarantine",
+        g.add_reviewer()
+        g.add_reviewer("deputy", "deputy@heartofengland.example")
+        done = g.decide(
             "reject",
             held["message"],
             "--reason",
             "personal mobile",
-            "--as",
-            "dsl",
             "--tell-sender",
             "Please use the school's trip phone: 0121 496 0000.",
         )
@@ -119,9 +110,9 @@ def test_reject_never_delivers_and_tells_the_sender_in_the_reviewers_words(sink,
         assert b"Please use the school's trip phone" in notice.data
         assert [c["status"] for c in g.copies() if c["subject"] == "reject-1"] == ["rejected"]
         assert (
-            g.cli(
-                "quarantine", "release", str(held["id"]), "--reason", "x", "--as", "deputy"
-            ).stdout.count("unchanged, already rejected")
+            g.decide("release", str(held["id"]), "--reason", "x", as_user="deputy").stdout.count(
+                "unchanged, already rejected"
+            )
             == 1
         )
         time.sleep(1)
@@ -136,6 +127,9 @@ def test_a_decision_needs_a_reason_and_a_reviewer(sink, tmp_path):
         held = _held(g, "reason-1")
         config = load_config(g.config_path)
         store = Store(f"sqlite:///{g.data_dir / 'chaperone.db'}")
+        with pytest.raises(DecisionError, match="no enabled account 'dsl'"):
+            release(config, store, str(held["id"]), actor="dsl", reason="ok")
+        store.put_user("dsl", role="reviewer", email=DSL)
         with pytest.raises(DecisionError, match="reason is required"):
             release(config, store, str(held["id"]), actor="dsl", reason=" ")
         with pytest.raises(DecisionError, match="who is deciding"):
@@ -155,6 +149,8 @@ def test_fifty_concurrent_releases_deliver_once(sink, tmp_path, request, databas
         held = _held(g, "race-1")
         config = load_config(g.config_path)
         store = Store(url or f"sqlite:///{g.data_dir / 'chaperone.db'}")
+        for n in range(50):
+            store.put_user(f"reviewer{n}", role="reviewer", email=f"r{n}@heartofengland.example")
         results, errors = [], []
 
         def reviewer(n: int) -> None:
@@ -234,10 +230,8 @@ def test_kill_9_during_delivery_marks_only_the_copy_that_was_being_sent(tmp_path
         assert len(held) == 3
         g.stop()  # released while the gateway is down, so its outbox claims all three at once
         queue_id = held[0]["message"]
-        assert (
-            g.cli("quarantine", "release", queue_id, "--reason", "ok", "--as", "dsl").returncode
-            == 0
-        )
+        g.add_reviewer()
+        assert g.decide("release", queue_id, "--reason", "ok").returncode == 0
         g.start()
         deadline = time.monotonic() + 10
         while not set(parents) & set(sink.data_started) and time.monotonic() < deadline:
@@ -278,12 +272,8 @@ def test_a_next_hop_answering_after_the_timeout_marks_the_copy_a_possible_duplic
     g = GatewayProcess(tmp_path, sink, next_hop_timeout=1).start()
     try:
         held = _held(g, "late-answer")
-        assert (
-            g.cli(
-                "quarantine", "release", str(held["id"]), "--reason", "ok", "--as", "dsl"
-            ).returncode
-            == 0
-        )
+        g.add_reviewer()
+        assert g.decide("release", str(held["id"]), "--reason", "ok").returncode == 0
         sink.wait_for_text(PARENT, b"late-answer")  # stored, though the answer will come late
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -341,6 +331,7 @@ def test_an_exception_added_on_review_reaches_the_running_gateway(sink, tmp_path
         held = _held(g, "exception-1")
         config = load_config(g.config_path)
         store = Store(f"sqlite:///{g.data_dir / 'chaperone.db'}")
+        store.put_user("dsl", role="reviewer", email=DSL)
         copy = store.copy(held["id"])
         [index] = [i for i, f in enumerate(copy.findings) if f.rule == "personal-phone"]
         release_with_exception(

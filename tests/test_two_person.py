@@ -35,6 +35,13 @@ PHONE = StoredFinding(
 )
 
 
+def _reviewers(url: str) -> Store:
+    store = Store(url)
+    for name in ("dsl", "head"):
+        store.put_user(name, role="reviewer", email=f"{name}@heartofengland.example")
+    return store
+
+
 def _held(store: Store, subject: str, *findings: StoredFinding) -> int:
     return store.accept(
         Envelope(STAFF, (PARENT,)),
@@ -76,7 +83,7 @@ def test_two_reviewers_releasing_at_the_same_instant_release_the_copy(config, st
     """Each of twelve two-person copies gets two releases at once: the store counts
     them in one transaction, so every copy ends released, once."""
     assert "secrecy" in config.relay.two_person_categories
-    store = Store(store_url)
+    store = _reviewers(store_url)
     for n in range(12):
         copy_id = _held(store, f"race-{n}", SECRECY)
         results = _release_at_once(config, store, copy_id, ("dsl", "head"))
@@ -91,7 +98,7 @@ def test_two_reviewers_releasing_at_the_same_instant_release_the_copy(config, st
 
 
 def test_the_same_reviewer_twice_does_not_release_a_two_person_copy(config, store_url):
-    store = Store(store_url)
+    store = _reviewers(store_url)
     copy_id = _held(store, "twice", SECRECY)
     release(config, store, str(copy_id), actor="dsl", reason="fine")
     try:
@@ -105,7 +112,7 @@ def test_the_same_reviewer_twice_does_not_release_a_two_person_copy(config, stor
 
 
 def test_an_exception_from_a_two_person_copy_waits_for_the_second_reviewer(config, store_url):
-    store = Store(store_url)
+    store = _reviewers(store_url)
     copy_id = _held(store, "secret number", SECRECY, PHONE)
     [first] = release_with_exception(
         config,
@@ -132,7 +139,7 @@ def test_an_exception_from_a_two_person_copy_waits_for_the_second_reviewer(confi
 def test_an_exception_for_all_staff_needs_a_second_reviewer(config, store_url):
     """Even on a copy that one reviewer may release: an all-staff exception is
     proposed, and the copy and the exception wait for another reviewer."""
-    store = Store(store_url)
+    store = _reviewers(store_url)
     copy_id = _held(store, "everyone", PHONE)
     for scope, actor in (("anyone", "dsl"), ("anyone", "dsl")):
         try:
@@ -161,7 +168,7 @@ def test_an_exception_for_all_staff_needs_a_second_reviewer(config, store_url):
 def test_an_all_staff_exception_proposed_after_the_first_approval_needs_another(config, store_url):
     """The first reviewer's approval came before the exception was asked for, so it
     does not approve the exception: that reviewer (or a third) must approve again."""
-    store = Store(store_url)
+    store = _reviewers(store_url)
     copy_id = _held(store, "late proposal", SECRECY, PHONE)
     release(config, store, str(copy_id), actor="dsl", reason="fine")
     [proposed] = release_with_exception(

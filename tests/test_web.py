@@ -40,7 +40,7 @@ def web(config, store_url):
     store = Store(store_url)
     for name, role, email in (
         ("dsl", "reviewer", "dsl@heartofengland.example"),
-        ("head", "admin", ""),
+        ("head", "admin", "head@heartofengland.example"),
         ("governor", "auditor", ""),
         ("tess", "reviewer", STAFF),
     ):

@@ -225,6 +225,7 @@ class User:
     email: str
     password_hash: str
     disabled: bool
+    os_user: str | None = None  # the login that decides as this account in the CLI
 
 
 ROLES = tuple(r.value for r in Role)
@@ -1072,9 +1073,9 @@ class Store:
     def users(self) -> list[User]:
         with self._tx(write=False) as cur:
             rows = cur.execute(
-                "SELECT name, role, email, password_hash, disabled FROM users ORDER BY name"
+                "SELECT name, role, email, password_hash, disabled, os_user FROM users ORDER BY name"
             ).fetchall()
-        return [User(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+        return [User(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
 
     def release_approvals(self, copy_id: int) -> list[str]:
         """The different reviewers who have approved releasing this copy, first first."""
@@ -1095,21 +1096,32 @@ class Store:
         email: str | None = None,
         password_hash: str | None = None,
         disabled: bool | None = None,
+        os_user: str | None = None,
         actor: str = "cli",
     ) -> None:
         """Create the account, or change the given fields of an existing one (audited)."""
         if role is not None and role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}")
         with self._tx() as cur:
-            row = cur.execute("SELECT name FROM users WHERE name = ?", (name,)).fetchone()
+            row = cur.execute(
+                "SELECT name, role, email FROM users WHERE name = ?", (name,)
+            ).fetchone()
+            after_role = role or (row[1] if row else None)
+            after_email = email if email is not None else (row[2] if row else "")
+            if after_role and Role(after_role).decides and not (after_email or "").strip():
+                # Without it nobody can tell the reviewer's own mail from anyone else's.
+                raise StoreError(
+                    f"a {after_role} account needs an e-mail address (--email ADDRESS): "
+                    "a reviewer may not decide on their own mail"
+                )
             if row is None:
                 if role is None:
                     raise StoreError(
                         f"no user {name!r}; create it with 'gateway user add {name} --role ROLE'"
                     )
                 cur.execute(
-                    "INSERT INTO users (name, role, email, password_hash, disabled, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO users (name, role, email, password_hash, disabled, created_at, "
+                    "os_user) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         name,
                         role,
@@ -1117,6 +1129,7 @@ class Store:
                         password_hash or "",
                         int(bool(disabled)),
                         ts(now_utc()),
+                        os_user or None,
                     ),
                 )
                 self._audit(
@@ -1128,6 +1141,7 @@ class Store:
                 ("email", email.lower() if email is not None else None),
                 ("password_hash", password_hash),
                 ("disabled", int(disabled) if disabled is not None else None),
+                ("os_user", os_user or None),
             ):
                 if value is not None:
                     cur.execute(f"UPDATE users SET {column} = ? WHERE name = ?", (value, name))
@@ -1138,6 +1152,7 @@ class Store:
                     ("email", email),
                     ("password", password_hash),
                     ("disabled", disabled),
+                    ("os_user", os_user),
                 )
                 if v is not None
             ]
@@ -1152,12 +1167,20 @@ class Store:
             )
 
     def user(self, name: str) -> User | None:
+        return self._user_where("name", name)
+
+    def user_of_os_user(self, login: str) -> User | None:
+        """The account an operating-system login decides as (``gateway user add --os-user``)."""
+        return self._user_where("os_user", login)
+
+    def _user_where(self, column: str, value: str) -> User | None:
         with self._tx(write=False) as cur:
             row = cur.execute(
-                "SELECT name, role, email, password_hash, disabled FROM users WHERE name = ?",
-                (name,),
+                "SELECT name, role, email, password_hash, disabled, os_user FROM users "
+                f"WHERE {column} = ?",
+                (value,),
             ).fetchone()
-        return User(row[0], row[1], row[2], row[3], bool(row[4])) if row else None
+        return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5]) if row else None
 
     def login_failed(self, name: str, client: str, at: datetime | None = None) -> None:
         at = at or now_utc()

@@ -236,4 +236,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX proposed_exceptions_by_copy ON proposed_exceptions (copy_id)",
         ),
     ),
+    Migration(
+        11,
+        "the operating-system user an account decides as from the CLI",
+        common=(
+            "ALTER TABLE users ADD COLUMN os_user TEXT",
+            # One account per login, so the CLI knows without asking who is deciding.
+            "CREATE UNIQUE INDEX users_by_os_user ON users (os_user)",
+        ),
+    ),
 )

@@ -14,6 +14,7 @@ from gateway.review.decisions import (
     DecisionError,
     NotYoursToDecide,
     approvable,
+    is_own_mail,
     reject,
     release,
     release_with_exception,
@@ -76,7 +77,8 @@ async def view_copy(request: Request) -> Response:
             if copy.status == "held"
             else [],
             "proposed": await run_in_threadpool(store.proposed_exceptions, copy.id),
-            "own_mail": bool(user.email) and user.email.lower() == copy.mail_from.lower(),
+            "own_mail": bool(user.email)
+            and await run_in_threadpool(is_own_mail, config, store, copy, user),
         },
     )
 
@@ -160,7 +162,6 @@ async def decide(request: Request) -> Response:
                     finding=index,
                     scope=form.get("approve_scope", "sender"),
                     until=until,
-                    actor_email=user.email,
                 )
             )
         elif action == "release":
@@ -171,7 +172,6 @@ async def decide(request: Request) -> Response:
                     target,
                     actor=user.name,
                     reason=form.get("reason", ""),
-                    actor_email=user.email,
                 )
             )
         else:
@@ -183,7 +183,6 @@ async def decide(request: Request) -> Response:
                     actor=user.name,
                     reason=form.get("reason", ""),
                     tell_sender=form.get("tell_sender", ""),
-                    actor_email=user.email,
                 )
             )
     except NotYoursToDecide as exc:
