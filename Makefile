@@ -21,7 +21,7 @@ run: setup
 	$(BIN)/gateway serve --config config/gateway.toml --dev-sink var/delivered
 
 web: setup
-	@# the reviewers' app on http://127.0.0.1:8080/ (add an account first: gateway user add NAME --role reviewer)
+	@# the reviewers' app on http://127.0.0.1:8080/ (add an account first: gateway user add NAME --role reviewer --email ADDRESS)
 	$(BIN)/gateway web --config config/gateway.toml
 
 examples: setup

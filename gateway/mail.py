@@ -131,6 +131,17 @@ def in_domains(
     return best
 
 
+def canonical_address(address: str, domains: tuple[str, ...] | list[str] = ()) -> str:
+    """One spelling per mailbox, to compare people rather than strings: lower case,
+    no ``+tag``, and a sub-domain of one of ``domains`` (the school's) folded into
+    it, so ``Name+trips@mail.school.example`` is ``name@school.example``."""
+    local, _, domain = address.strip().strip("<>").lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    domain = domain.rstrip(".")
+    parents = [d for d in domains if domain == d or domain.endswith("." + d)]
+    return f"{local}@{max(parents, key=len) if parents else domain}"
+
+
 def header_block_end(raw: bytes) -> int:
     """Where a message's header block ends: the offset of the blank line that
     ends it (CRLF CRLF, or bare LF LF), or ``len(raw)`` if there is none.

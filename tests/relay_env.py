@@ -71,6 +71,8 @@ class _SinkHandler:
                     list(envelope.mail_options),
                 )
             )
+        if self.sink.answer_delay:  # stored, then slow to say so
+            await asyncio.sleep(self.sink.answer_delay)
         return "250 2.0.0 Ok: stored"
 
 
@@ -102,7 +104,8 @@ class Sink:
     port: int = field(default_factory=free_port)
     messages: list[Received] = field(default_factory=list)
     accept_all: bool = False
-    delay: float = 0.0
+    delay: float = 0.0  # before storing a message
+    answer_delay: float = 0.0  # after storing it, before answering DATA
     tls_context: object = None
     data_started: list[str] = field(default_factory=list)  # recipients of DATA begun, stored or not
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -186,7 +189,7 @@ min_free_disk_mb = {min_free_disk_mb}
 
 [next_hop]
 address = "127.0.0.1:{sink_port}"
-timeout_seconds = 10
+timeout_seconds = {next_hop_timeout}
 {extra_next_hop}
 
 [delivery]
@@ -202,6 +205,9 @@ from = "chaperone@heartofengland.example"
 reviewers = ["dsl@heartofengland.example"]
 templates = "{root}/config/templates"
 """
+
+
+REVIEWER_PASSWORD = "a long enough password"
 
 
 class GatewayProcess:
@@ -223,6 +229,7 @@ class GatewayProcess:
         extra_next_hop: str = "",
         lease: float = 0,
         min_free_disk_mb: int = 0,
+        next_hop_timeout: float = 10,
     ) -> None:
         self.tmp = tmp
         self.sink = sink
@@ -251,6 +258,7 @@ class GatewayProcess:
                 extra_relay=extra_relay,
                 extra_next_hop=extra_next_hop,
                 lease=lease,
+                next_hop_timeout=next_hop_timeout,
                 # Off unless a test asks: a CI machine's free disk space is not the subject.
                 min_free_disk_mb=min_free_disk_mb,
             )
@@ -301,14 +309,35 @@ class GatewayProcess:
             self.process.kill()
             return self.process.wait(10)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(GATEWAY), *args, "--config", str(self.config_path)],
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ},
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
         )
+
+    def decide(self, *args: str, as_user: str = "dsl") -> subprocess.CompletedProcess:
+        """``gateway quarantine ARGS --as USER``, proven by the account's password."""
+        return self.cli(
+            "quarantine", *args, "--as", as_user, env={"CHAPERONE_PASSWORD": REVIEWER_PASSWORD}
+        )
+
+    def add_reviewer(
+        self, name: str = "dsl", email: str = "dsl@heartofengland.example", *extra: str
+    ) -> None:
+        """A reviewer account in this gateway's store, as ``gateway user add`` makes it."""
+        done = subprocess.run(
+            [str(GATEWAY), "user", "add", name, "--role", "reviewer", "--email", email, *extra]
+            + ["--config", str(self.config_path)],
+            input=REVIEWER_PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
 
     def copies(self, status: str | None = None) -> list[dict]:
         args = ["quarantine", "list", "--json"] + (["--status", status] if status else [])

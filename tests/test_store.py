@@ -134,8 +134,13 @@ def test_queued_copy_is_claimed_by_one_worker_until_its_lease_ends(store_url):
     assert store.claim_due(at, lease) == []  # the lease keeps a second worker off it
     again = store.claim_due(
         at + lease + timedelta(seconds=1), lease
-    )  # its worker died: claimable again
+    )  # its worker died before DATA: claimable again, and not a duplicate
     assert [c.id for c in again] == [copy_id] and again[0].attempts == 2
+    assert not again[0].possible_duplicate
+    store.sending(copy_id)  # this worker gets as far as DATA, then dies
+    later = at + 2 * lease + timedelta(seconds=2)
+    [third] = store.claim_due(later, lease)
+    assert third.attempts == 3
     assert store.settle(copy_id, "delivered", "250 2.0.0 Ok")
     assert not store.settle(copy_id, "failed", "late")  # only a queued copy can settle
     assert store.copy(copy_id).status == "delivered"
@@ -144,8 +149,28 @@ def test_queued_copy_is_claimed_by_one_worker_until_its_lease_ends(store_url):
         "possible-duplicate",
         "delivered",
     ]
-    assert store.copy(copy_id).possible_duplicate  # the first claim never settled
+    assert store.copy(copy_id).possible_duplicate  # the second attempt sent DATA, never settled
     assert store.counts()["delivered"] == 1
+    store.close()
+
+
+def test_a_deferral_after_data_without_an_answer_marks_a_possible_duplicate(store_url):
+    store = Store(store_url)
+    at = now_utc()
+    accepted = store.accept(
+        Envelope(STAFF, (PARENT,)), mail("y"), [NewCopy(PARENT, "parent", "queued", "later")], at=at
+    )
+    copy_id = accepted.copy_ids[PARENT]
+    store.claim_due(at, timedelta(minutes=5))
+    store.settle(copy_id, "deferred", "451 busy", next_attempt_at=at)  # refused before DATA
+    assert not store.copy(copy_id).possible_duplicate
+    store.claim_due(at, timedelta(minutes=5))
+    store.sending(copy_id)
+    store.settle(copy_id, "deferred", "timeout", next_attempt_at=at, possible_duplicate=True)
+    assert store.copy(copy_id).possible_duplicate
+    assert [e.action for e in store.audit_log(copy_id)][-2:] == ["possible-duplicate", "deferred"]
+    [again] = store.claim_due(at, timedelta(minutes=5))  # settled: not marked a second time
+    assert [e.action for e in store.audit_log(copy_id)].count("possible-duplicate") == 1
     store.close()
 
 

@@ -40,7 +40,7 @@ def web(config, store_url):
     store = Store(store_url)
     for name, role, email in (
         ("dsl", "reviewer", "dsl@heartofengland.example"),
-        ("head", "admin", ""),
+        ("head", "admin", "head@heartofengland.example"),
         ("governor", "auditor", ""),
         ("tess", "reviewer", STAFF),
     ):
@@ -328,6 +328,7 @@ def test_two_person_release_for_chosen_categories(web, config):
         == 400
     )
     second = login(app, "head")
+    assert "Release approved by</th><td>dsl" in second.get(f"/copy/{copy_id}").text
     token = csrf_of(second, f"/copy/{copy_id}")
     second.post(
         f"/copy/{copy_id}/release", data={"csrf": token, "reason": "agreed", "scope": "copy"}
@@ -371,3 +372,22 @@ def test_login_never_redirects_off_site(web, target):
         "/login", data={"name": "dsl", "password": PASSWORD, "csrf": csrf, "next": target}
     )
     assert done.status_code == 303 and done.headers["location"] == "/queue"
+
+
+def test_a_possible_duplicate_is_shown_on_the_copy_page(web):
+    from datetime import timedelta
+
+    from gateway.mail import now_utc
+
+    app, store, copies = web
+    client = login(app, "dsl")
+    assert "possible duplicate" not in client.get(f"/copy/{copies['Trip']}").text
+    store.release(copies["Trip"], actor="head", reason="fine")
+    now = now_utc()
+    [claimed] = store.claim_due(now, timedelta(minutes=5))
+    store.sending(claimed.id)
+    store.settle(claimed.id, "deferred", "timeout", next_attempt_at=now, possible_duplicate=True)
+    assert (
+        "possible duplicate: an earlier delivery attempt"
+        in client.get(f"/copy/{copies['Trip']}").text
+    )

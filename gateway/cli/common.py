@@ -126,3 +126,53 @@ def read_password() -> str:
     if len(password) < 12:
         raise fail("use at least 12 characters")
     return password
+
+
+def os_login() -> str:
+    """The operating-system user running this command, from the kernel's uid (not $USER,
+    which anyone can set)."""
+    import os
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def acting_account(store: Store, as_user: str | None) -> str:
+    """The account a CLI decision is made as: never a name merely typed.
+
+    Without ``--as``: the account mapped to this operating-system user
+    (``gateway user add ... --os-user LOGIN``). With ``--as NAME``: that account,
+    if it is mapped to this user, or else proven by its password
+    (``CHAPERONE_PASSWORD``, or asked for at a terminal).
+    """
+    import getpass
+    import os
+
+    import argon2
+
+    login = os_login()
+    if as_user is None:
+        mapped = store.user_of_os_user(login)
+        if mapped is None:
+            raise fail(
+                f"no account is mapped to the operating-system user {login!r}: use --as NAME "
+                f"(with its password), or have an admin run 'gateway user add NAME ... --os-user {login}'"
+            )
+        return mapped.name
+    account = store.user(as_user)
+    if account is None:
+        raise fail(f"no account {as_user!r} (see 'gateway user add')")
+    if account.os_user and account.os_user == login:
+        return account.name
+    password = os.environ.get("CHAPERONE_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise fail(f"--as {as_user}: give its password (CHAPERONE_PASSWORD, or at a terminal)")
+        password = getpass.getpass(f"password of {as_user}: ")
+    try:
+        argon2.PasswordHasher().verify(account.password_hash, password)
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+        # Counted with the web app's failed logins, so guessing here is throttled there too.
+        store.login_failed(as_user, f"cli:{login}")
+        raise fail(f"wrong password for {as_user}") from None
+    return account.name

@@ -6,7 +6,14 @@ import argparse
 import json
 from collections.abc import Callable
 
-from gateway.cli.common import fail, load_for_store, store_arguments, store_of, with_arguments
+from gateway.cli.common import (
+    acting_account,
+    fail,
+    load_for_store,
+    store_arguments,
+    store_of,
+    with_arguments,
+)
 from gateway.config import Config
 from gateway.mail import CopyStatus, printable
 from gateway.review.decisions import DecisionError, DecisionResult, reject, release
@@ -119,7 +126,7 @@ def release_copies(args: argparse.Namespace) -> int:
             config,
             store,
             args.target,
-            actor=args.as_user,
+            actor=acting_account(store, args.as_user),
             reason=args.reason,
             recipient=args.recipient,
         ),
@@ -133,7 +140,7 @@ def reject_copies(args: argparse.Namespace) -> int:
             config,
             store,
             args.target,
-            actor=args.as_user,
+            actor=acting_account(store, args.as_user),
             reason=args.reason,
             tell_sender=args.tell_sender or "",
             recipient=args.recipient,
@@ -176,7 +183,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         d.add_argument("--recipient", help="only the copy to this address")
         d.add_argument("--reason", required=True, help="why (kept in the audit log)")
         d.add_argument(
-            "--as", dest="as_user", required=True, metavar="USER", help="who is deciding"
+            "--as",
+            dest="as_user",
+            metavar="USER",
+            help="decide as this account, proven by its password (CHAPERONE_PASSWORD or asked); "
+            "without it, the account mapped to your operating-system user (--os-user)",
         )
         if name == "reject":
             d.add_argument("--tell-sender", help="a note to the sender, in the reviewer's words")

@@ -26,11 +26,18 @@ def user(args: argparse.Namespace) -> int:
                 raise fail(
                     f"user {args.name!r} exists; use 'gateway user passwd' or --role to change it"
                 )
+            if Role(args.role).decides and not args.email:
+                # Before asking for a password: the store would refuse the account anyway.
+                raise fail(
+                    f"a {args.role} account needs an e-mail address (--email ADDRESS): "
+                    "a reviewer may not decide on their own mail"
+                )
             store.put_user(
                 args.name,
                 role=args.role,
                 email=args.email or "",
                 password_hash=hash_password(read_password()),
+                os_user=args.os_user,
             )
             print(f"user {args.name} added ({args.role})")
         elif args.user_command == "passwd":
@@ -62,7 +69,16 @@ def add(sub: argparse._SubParsersAction) -> None:
     store_arguments(ua)
     ua.add_argument("name")
     ua.add_argument("--role", required=True, choices=[r.value for r in Role])
-    ua.add_argument("--email", help="their own address: a reviewer cannot decide on mail they sent")
+    ua.add_argument(
+        "--email",
+        help="their own address (required for reviewers and admins): a reviewer cannot "
+        "decide on mail they sent",
+    )
+    ua.add_argument(
+        "--os-user",
+        metavar="LOGIN",
+        help="the operating-system user who decides as this account in 'gateway quarantine'",
+    )
     ua.set_defaults(func=user)
     up = usub.add_parser("passwd", help="set an account's password")
     store_arguments(up)

@@ -20,6 +20,7 @@ import contextlib
 import re
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -102,13 +103,25 @@ async def _data(client: aiosmtplib.SMTP, data: bytes) -> aiosmtplib.SMTPResponse
     return response
 
 
+@dataclass(slots=True)
+class _Progress:
+    data_sent: bool = False  # DATA was sent: from here on the next hop may store the message
+
+
 async def _transaction(
-    client: aiosmtplib.SMTP, sender: str, rcpts: list[str], data: bytes, options: list[str]
+    client: aiosmtplib.SMTP,
+    sender: str,
+    rcpts: list[str],
+    data: bytes,
+    options: list[str],
+    progress: _Progress,
+    before_data: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
     """aiosmtplib's ``sendmail``, step by step with its public commands, less
     its second pass over the message for SIZE. Raises as ``sendmail`` does:
     SMTPRecipientsRefused when every recipient is refused, the command's own
-    error otherwise (after RSET)."""
+    error otherwise (after RSET). ``before_data`` runs once the recipients are
+    accepted and before DATA; if it raises, DATA is never sent."""
     utf8 = any(o.upper() == "SMTPUTF8" for o in options)
     encoding = "utf-8" if utf8 else "ascii"
     if client.is_ehlo_or_helo_needed:  # as sendmail: EHLO, or HELO for a server without ESMTP
@@ -135,6 +148,9 @@ async def _transaction(
                 refused.append(exc)
         if len(refused) == len(rcpts):
             raise aiosmtplib.SMTPRecipientsRefused(refused)
+        if before_data is not None:
+            await before_data()
+        progress.data_sent = True
         response = await _data(client, data)
     except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
         with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
@@ -230,8 +246,14 @@ class NextHop:
         rcpts: list[str],
         data: bytes,
         mail_options: list[str] | tuple[str, ...] = (),
+        *,
+        before_data: Callable[[], Awaitable[None]] | None = None,
     ) -> Delivery:
-        """One transaction for these recipients; never raises for SMTP or network trouble."""
+        """One transaction for these recipients; never raises for SMTP or network trouble.
+
+        ``before_data`` (say, recording that the copy may reach the next hop from
+        now on) runs just before DATA; what it raises propagates, DATA unsent.
+        """
         sender = "" if mail_from in ("<>", "") else mail_from
         options = [o for o in mail_options if o.upper() in _PASSED_ON]
         async with self._slots:
@@ -240,8 +262,11 @@ class NextHop:
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 reason = f"next hop {self.address} unreachable ({type(exc).__name__})"
                 return Delivery((), dict.fromkeys(rcpts, reason), {}, reason)
+            progress = _Progress()
             try:
-                errors, reply = await _transaction(conn.client, sender, rcpts, data, options)
+                errors, reply = await _transaction(
+                    conn.client, sender, rcpts, data, options, progress, before_data
+                )
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 self._release(conn)
                 temporary: dict[str, str] = {}
@@ -260,11 +285,11 @@ class NextHop:
             except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as exc:
                 await self._discard(conn)
                 text = f"next hop {self.address}: {type(exc).__name__}"
-                # A timeout or disconnect may have come after the body was sent.
-                dup = isinstance(
-                    exc, aiosmtplib.SMTPReadTimeoutError | aiosmtplib.SMTPServerDisconnected
+                # DATA sent and no final answer (a timeout, a disconnect): the next
+                # hop may have stored the message, so a retry may duplicate it.
+                return Delivery(
+                    (), dict.fromkeys(rcpts, text), {}, text, possible_duplicate=progress.data_sent
                 )
-                return Delivery((), dict.fromkeys(rcpts, text), {}, text, possible_duplicate=dup)
             except BaseException:
                 await self._discard(conn)
                 raise

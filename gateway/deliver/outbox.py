@@ -86,7 +86,15 @@ class Outbox:
                 received_header(env.client_helo, env.client_address, host, message.id, now)
                 + message.raw
             )
-        delivery = await self.next_hop.send(env.mail_from, [copy.recipient], data, env.mail_options)
+
+        async def sending() -> None:
+            # Committed before DATA: if this process dies from here until the
+            # outcome is settled, the next attempt is marked a possible duplicate.
+            await self._run(self.store.sending, copy.id)
+
+        delivery = await self.next_hop.send(
+            env.mail_from, [copy.recipient], data, env.mail_options, before_data=sending
+        )
         now = self.clock()
         if delivery.accepted:
             await self._run(self.store.settle, copy.id, "delivered", delivery.reply, at=now)
@@ -97,7 +105,14 @@ class Outbox:
             reply = delivery.permanent.get(copy.recipient) or (
                 f"gave up after {copy.attempts} attempts over {now - copy.created_at}: {delivery.reply}"
             )
-            if await self._run(self.store.settle, copy.id, "failed", reply, at=now):
+            if await self._run(
+                self.store.settle,
+                copy.id,
+                "failed",
+                reply,
+                at=now,
+                possible_duplicate=delivery.possible_duplicate,
+            ):
                 await self.notify_failure(
                     env.mail_from, message.id, {copy.recipient: reply}, message.raw
                 )
@@ -111,6 +126,7 @@ class Outbox:
                 reply,
                 next_attempt_at=now + self.backoff(copy.attempts),
                 at=now,
+                possible_duplicate=delivery.possible_duplicate,
             )
             outcome = "deferred"
         self._on_attempt(outcome)

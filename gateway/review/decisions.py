@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
 
 from gateway.config import Config
 from gateway.config.settings import through_day
 from gateway.detect import detectors
-from gateway.mail import CopyStatus, DetailKind, now_utc
+from gateway.mail import CopyStatus, DetailKind, Role, canonical_address, header_block_end, now_utc
 from gateway.review.notices import decision_notice
-from gateway.store import CopyRecord, Store, StoreError
+from gateway.store import CopyRecord, NewException, Store, StoreError, User
 
 
 class DecisionError(Exception):
@@ -34,11 +37,15 @@ class DecisionResult:
     recipient: str
     changed: bool  # False: it was already decided (by this or another reviewer)
     status: str  # the copy's status afterwards
-    awaiting_second: bool = False  # a two-person release: the first approval is recorded
+    awaiting_second: bool = False  # recorded as approved; another reviewer must approve too
+    exceptions: tuple[int, ...] = ()  # approved exceptions this release put in force
 
     def describe(self) -> str:
         if self.awaiting_second:
-            return f"copy {self.copy_id} to {self.recipient}: approved once; a second reviewer must release it"
+            return (
+                f"copy {self.copy_id} to {self.recipient}: approved once; a second reviewer "
+                "must release it (and any exception asked for with it)"
+            )
         if self.changed:
             return f"copy {self.copy_id} to {self.recipient}: {self.status}"
         return f"copy {self.copy_id} to {self.recipient}: unchanged, already {self.status}"
@@ -62,16 +69,61 @@ def targets(store: Store, target: str, recipient: str | None = None) -> list[Cop
     return copies
 
 
-def _check_decision(copies: list[CopyRecord], *, actor: str, reason: str, actor_email: str) -> None:
-    """Refuse a decision without a decider or a reason, on a notice, or by the message's own sender."""
+def reviewer_account(store: Store, actor: str) -> User:
+    """The account deciding: it must exist, be enabled, decide (reviewer or admin) and
+    have an e-mail address, without which nobody could tell their own mail from others'."""
     if not actor.strip():
-        raise DecisionError("say who is deciding (--as NAME)")
+        raise DecisionError("say who is deciding (a reviewer or admin account)")
+    user = store.user(actor)
+    if user is None or user.disabled:
+        raise DecisionError(
+            f"no enabled account {actor!r}: decisions are made by reviewer and admin accounts "
+            "('gateway user add NAME --role reviewer --email ADDRESS')"
+        )
+    if not Role(user.role).decides:
+        raise DecisionError(f"{actor} is an {user.role}: only reviewers and admins decide")
+    if not user.email.strip():
+        raise DecisionError(
+            f"account {actor!r} has no e-mail address, so its own mail cannot be recognised; "
+            "give it one before it decides"
+        )
+    return user
+
+
+def authors(config: Config, store: Store, copy: CopyRecord) -> set[str]:
+    """Every mailbox the copy claims to come from: the envelope sender and the header
+    From, Sender and Reply-To, canonical (see ``canonical_address``)."""
+    domains = config.directory.staff_domains
+    found = {copy.mail_from} if copy.mail_from else set()
+    message = store.message(copy.message_id)
+    if message is not None:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(
+            message.raw[: header_block_end(message.raw)]
+        )
+        for name in ("From", "Sender", "Reply-To"):
+            values = [str(v) for v in headers.get_all(name, [])]
+            found |= {a for _, a in getaddresses(values) if "@" in a}
+    return {canonical_address(a, domains) for a in found}
+
+
+def is_own_mail(config: Config, store: Store, copy: CopyRecord, user: User) -> bool:
+    return canonical_address(user.email, config.directory.staff_domains) in authors(
+        config, store, copy
+    )
+
+
+def _check_decision(
+    config: Config, store: Store, copies: list[CopyRecord], *, actor: str, reason: str
+) -> None:
+    """Refuse a decision by anyone but a reviewer account, without a reason, on a notice,
+    or on mail the reviewer sent (by any of its addresses)."""
+    user = reviewer_account(store, actor)
     if not reason.strip():
         raise DecisionError("a reason is required: it goes in the audit log")
     for copy in copies:
         if copy.kind != "mail":
             raise DecisionError(f"copy {copy.id} is a notice the gateway wrote, not a held message")
-        if actor_email and copy.mail_from.lower() == actor_email.lower():
+        if is_own_mail(config, store, copy, user):
             raise NotYoursToDecide("you sent this message, so another reviewer must decide on it")
 
 
@@ -85,40 +137,41 @@ def _decide(
     reason: str,
     recipient: str | None,
     note: str,
-    actor_email: str = "",
+    exception: NewException | None = None,
 ) -> list[DecisionResult]:
     copies = targets(store, target, recipient)
-    _check_decision(copies, actor=actor, reason=reason, actor_email=actor_email)
+    _check_decision(config, store, copies, actor=actor, reason=reason)
     results = []
     for copy in copies:
-        if (
-            decision == CopyStatus.RELEASED
-            and copy.status == CopyStatus.HELD
-            and _needs_two(config, copy)
-        ):
-            earlier = store.release_approvals(copy.id)
-            if actor in earlier:
+        if decision == CopyStatus.RELEASED:
+            outcome = store.release(
+                copy.id,
+                actor=actor,
+                reason=reason,
+                reviewers=2 if _needs_two(config, copy) else 1,
+                exception=exception,
+            )
+            if outcome.repeated:
                 raise DecisionError(
                     f"copy {copy.id} needs a second, different reviewer to release it"
                 )
-            if not earlier:
-                store.audit(
-                    actor,
-                    "release-approved",
-                    message_id=copy.message_id,
-                    copy_id=copy.id,
-                    detail={"reason": reason, "why": "two-person release"},
+            changed = outcome.released
+            waiting = outcome.status == CopyStatus.HELD
+            results.append(
+                DecisionResult(
+                    copy.id,
+                    copy.recipient,
+                    changed,
+                    outcome.status,
+                    awaiting_second=waiting,
+                    exceptions=outcome.exceptions,
                 )
-                results.append(
-                    DecisionResult(
-                        copy.id, copy.recipient, False, CopyStatus.HELD, awaiting_second=True
-                    )
-                )
-                continue
-        changed = store.decide(copy.id, decision, actor=actor, reason=reason)
-        after = store.copy(copy.id)
-        assert after is not None
-        results.append(DecisionResult(copy.id, copy.recipient, changed, after.status))
+            )
+        else:
+            changed = store.decide(copy.id, decision, actor=actor, reason=reason)
+            after = store.copy(copy.id)
+            assert after is not None
+            results.append(DecisionResult(copy.id, copy.recipient, changed, after.status))
         if changed:
             notice = decision_notice(
                 config,
@@ -162,7 +215,6 @@ def release(
     actor: str,
     reason: str,
     recipient: str | None = None,
-    actor_email: str = "",
 ) -> list[DecisionResult]:
     """Deliver held copies exactly as written (plus one trace header); tell the sender."""
     return _decide(
@@ -174,7 +226,6 @@ def release(
         reason=reason,
         recipient=recipient,
         note="",
-        actor_email=actor_email,
     )
 
 
@@ -187,7 +238,6 @@ def reject(
     reason: str,
     tell_sender: str = "",
     recipient: str | None = None,
-    actor_email: str = "",
 ) -> list[DecisionResult]:
     """Never deliver these copies; tell the sender, with ``tell_sender`` as the reviewer's words."""
     return _decide(
@@ -199,7 +249,6 @@ def reject(
         reason=reason,
         recipient=recipient,
         note=tell_sender,
-        actor_email=actor_email,
     )
 
 
@@ -229,17 +278,18 @@ def release_with_exception(
     finding: int,
     scope: str,
     until: date,
-    actor_email: str = "",
 ) -> list[DecisionResult]:
-    """Approve the detail a finding names (scoped, with an expiry), then release the copy: one step.
+    """Approve the detail a finding names (scoped, with an expiry) and release the copy: one step.
 
-    The exception goes to the store; running gateways pick it up within
-    seconds, so the sender's next message with that detail is not held.
+    The exception is in force once the copy is released (a two-person copy, or
+    an exception for all staff, needs a second reviewer's release first);
+    running gateways pick it up within seconds, so the sender's next message
+    with that detail is not held.
     """
     copy = store.copy(copy_id)
     if copy is None or copy.status != CopyStatus.HELD:
         raise DecisionError(f"copy {copy_id} is not held")
-    _check_decision([copy], actor=actor, reason=reason, actor_email=actor_email)
+    _check_decision(config, store, [copy], actor=actor, reason=reason)
     choices = {i: (kind, value) for i, kind, value in approvable(config, copy)}
     if finding not in choices:
         raise DecisionError("that finding is not a contact detail that can be approved")
@@ -249,16 +299,26 @@ def release_with_exception(
     if not today <= until <= today + timedelta(days=366):
         raise DecisionError("an exception needs an expiry date within the next year")
     kind, value = choices[finding]
-    store.add_exception(
+    exception = NewException(
         kind=kind,
         value=value,
         label=f"approved by {actor} from copy {copy_id}: {reason}"[:200],
-        senders=[copy.mail_from] if scope in ("sender", "sender-recipient") else [],
-        recipients=[copy.recipient] if scope == "sender-recipient" else [],
+        senders=(copy.mail_from,) if scope in ("sender", "sender-recipient") else (),
+        recipients=(copy.recipient,) if scope == "sender-recipient" else (),
         # Like the configuration's "until": approved through that whole day, school time.
         until=through_day(until, config.timezone),
+    )
+    # The exception comes into force with the release, in the same transaction:
+    # never while the copy still waits for a second reviewer, and one for all
+    # staff only once another reviewer has approved it (see Store.release).
+    return _decide(
+        config,
+        store,
+        str(copy_id),
+        CopyStatus.RELEASED,
         actor=actor,
         reason=reason,
-        copy_id=copy_id,
+        recipient=None,
+        note="",
+        exception=exception,
     )
-    return release(config, store, str(copy_id), actor=actor, reason=reason, actor_email=actor_email)

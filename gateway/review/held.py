@@ -70,7 +70,10 @@ class HeldCopy:
     def warnings(self) -> tuple[str, ...]:
         out = []
         if self.copy.possible_duplicate:
-            out.append("a delivery attempt died mid-way: the recipient may get this copy twice")
+            out.append(
+                "possible duplicate: an earlier delivery attempt sent the message and got no "
+                "answer, so the recipient may get this copy twice"
+            )
         if self.message.scan_error:
             out.append(f"held unscanned: {self.message.scan_error}")
         return tuple(out)

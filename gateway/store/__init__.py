@@ -198,12 +198,34 @@ _DELIVERABLE = "('queued', 'released')"
 
 
 @dataclass(frozen=True, slots=True)
+class NewException:
+    """A detail a reviewer approves while releasing a copy (see ``Store.release``)."""
+
+    kind: str
+    value: str
+    label: str
+    senders: tuple[str, ...]  # empty: all staff
+    recipients: tuple[str, ...]
+    until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseOutcome:
+    status: str  # the copy's status afterwards
+    released: bool  # this call released it
+    approvals: int  # different reviewers who have approved releasing it
+    repeated: bool = False  # this reviewer had approved already; nothing changed
+    exceptions: tuple[int, ...] = ()  # exceptions put in force by this release
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     name: str
     role: Role
     email: str
     password_hash: str
     disabled: bool
+    os_user: str | None = None  # the login that decides as this account in the CLI
 
 
 ROLES = tuple(r.value for r in Role)
@@ -588,8 +610,10 @@ class Store:
         The claim is a compare-and-set on ``next_attempt_at``: two workers (or
         two nodes on one PostgreSQL) never both claim the same copy, and a copy
         whose worker died is claimable again once the lease runs out. Such a
-        copy is marked ``possible_duplicate``: the dead worker may have handed
-        it to the next hop already (delivery is at least once, never lost).
+        copy is marked ``possible_duplicate`` only when the dead worker had got
+        as far as DATA (``sending``) and its outcome was never settled: it may
+        have reached the next hop (delivery is at least once, never lost). A
+        claimed copy the dead worker never sent is not marked.
         """
         claimed: list[int] = []
         with self._tx() as cur:
@@ -601,7 +625,7 @@ class Store:
             ).fetchall()
             for copy_id, due, in_flight, message_id in rows:
                 n = cur.execute(
-                    "UPDATE copies SET next_attempt_at = ?, attempts = attempts + 1, in_flight = 1, "
+                    "UPDATE copies SET next_attempt_at = ?, attempts = attempts + 1, in_flight = 0, "
                     "possible_duplicate = possible_duplicate + ? "
                     f"WHERE id = ? AND status IN {_DELIVERABLE} AND next_attempt_at = ?",
                     (ts(at + lease), 1 if in_flight else 0, copy_id, due),
@@ -616,7 +640,7 @@ class Store:
                             "possible-duplicate",
                             message_id,
                             copy_id,
-                            {"why": "the previous delivery attempt ended without a result"},
+                            {"why": "an earlier attempt sent DATA and ended without an answer"},
                         )
             return [
                 self._copy(cur, row)
@@ -630,6 +654,13 @@ class Store:
                 )
             ]
 
+    def sending(self, copy_id: int) -> None:
+        """Record, just before DATA, that this attempt may reach the next hop from now on;
+        ``settle`` clears it. One left set is how ``claim_due`` knows a dead worker's
+        attempt may have been delivered."""
+        with self._tx() as cur:
+            cur.execute("UPDATE copies SET in_flight = 1 WHERE id = ?", (copy_id,))
+
     def settle(
         self,
         copy_id: int,
@@ -639,12 +670,36 @@ class Store:
         actor: str = "gateway",
         next_attempt_at: datetime | None = None,
         at: datetime | None = None,
+        possible_duplicate: bool = False,
     ) -> bool:
-        """Record a delivery attempt: ``delivered``, ``failed``, or ``deferred`` until ``next_attempt_at``."""
+        """Record a delivery attempt: ``delivered``, ``failed``, or ``deferred`` until ``next_attempt_at``.
+
+        ``possible_duplicate``: this attempt sent DATA and got no final answer, so the
+        next hop may have the copy already; it is marked, and a retry may duplicate it.
+        """
         if outcome not in ("delivered", "failed", "deferred"):
             raise StoreError(f"unknown delivery outcome {outcome!r}")
         at = at or now_utc()
         with self._tx() as cur:
+            if possible_duplicate:
+                n = cur.execute(
+                    "UPDATE copies SET possible_duplicate = possible_duplicate + 1 "
+                    f"WHERE id = ? AND status IN {_DELIVERABLE}",
+                    (copy_id,),
+                ).rowcount
+                if n:
+                    msg = cur.execute(
+                        "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
+                    ).fetchone()[0]
+                    self._audit(
+                        cur,
+                        at,
+                        actor,
+                        "possible-duplicate",
+                        msg,
+                        copy_id,
+                        {"why": "the next hop gave no answer after DATA; it may have the copy"},
+                    )
             if outcome == "deferred":
                 n = cur.execute(
                     "UPDATE copies SET last_reply = ?, next_attempt_at = ?, in_flight = 0, updated_at = ? "
@@ -751,6 +806,185 @@ class Store:
                 )
             return bool(n)
 
+    def release(
+        self,
+        copy_id: int,
+        *,
+        actor: str,
+        reason: str,
+        reviewers: int = 1,
+        exception: NewException | None = None,
+        at: datetime | None = None,
+    ) -> ReleaseOutcome:
+        """Approve releasing a held copy, and release it once enough reviewers have.
+
+        One transaction with the copy's row locked: the approval, the count of
+        different approvers and the compare-and-set from ``held`` see each other,
+        so two reviewers at the same instant are first and second, never both
+        first. ``reviewers`` is how many different reviewers it needs; an
+        ``exception`` is proposed with this approval and comes into force only
+        when the copy is released, and one for all staff (no senders) only after
+        a reviewer other than its proposer has approved since.
+        """
+        at = at or now_utc()
+        actor = _clean(actor)[:200]
+        reason = _clean(reason)[:2000]
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT status, message_id FROM copies WHERE id = ?" + self._db.lock_row,
+                (copy_id,),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no copy {copy_id}")
+            status, msg = row
+            if status != CopyStatus.HELD:
+                return ReleaseOutcome(status, False, 0)
+            latest = self._latest_approvals(cur, copy_id)
+            pending = self._proposed(cur, copy_id)
+            # A reviewer approves again only when there is something new to approve:
+            # another reviewer's all-staff exception proposed since their approval.
+            if actor in latest and not any(
+                not p["senders"] and p["proposed_by"] != actor and latest[actor] < p["approval_id"]
+                for p in pending
+            ):
+                return ReleaseOutcome(status, False, len(latest), repeated=True)
+            approval = cur.execute(
+                "INSERT INTO release_approvals (copy_id, actor, at, reason) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
+                (copy_id, actor, ts(at), reason),
+            ).fetchone()[0]
+            if exception is not None:
+                proposed = cur.execute(
+                    "INSERT INTO proposed_exceptions (copy_id, kind, value, label, senders, "
+                    "recipients, until, proposed_by, proposed_at, reason, approval_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        copy_id,
+                        exception.kind,
+                        exception.value,
+                        _clean(exception.label)[:200],
+                        json.dumps([a.lower() for a in exception.senders]),
+                        json.dumps([a.lower() for a in exception.recipients]),
+                        ts(exception.until) if exception.until else None,
+                        actor,
+                        ts(at),
+                        reason,
+                        approval,
+                    ),
+                ).fetchone()[0]
+                self._audit(
+                    cur,
+                    at,
+                    actor,
+                    "exception-proposed",
+                    msg,
+                    copy_id,
+                    {"proposal": proposed, **_exception_detail(exception)},
+                )
+                pending = self._proposed(cur, copy_id)
+            latest = self._latest_approvals(cur, copy_id)
+            approvers = set(latest)
+            if not self._enough(reviewers, pending, latest):
+                self._audit(
+                    cur,
+                    at,
+                    actor,
+                    "release-approved",
+                    msg,
+                    copy_id,
+                    {"reason": reason, "why": "another reviewer must approve too"},
+                )
+                return ReleaseOutcome(status, False, len(approvers))
+            cur.execute(
+                "UPDATE copies SET status = 'released', decided_by = ?, decided_at = ?, "
+                "decision_reason = ?, next_attempt_at = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'held'",
+                (actor, ts(at), reason, ts(at), ts(at), copy_id),
+            )
+            self._audit(cur, at, actor, "released", msg, copy_id, {"reason": reason})
+            added = []
+            for proposal in pending:
+                new_id = cur.execute(
+                    "INSERT INTO exceptions (kind, value, label, senders, recipients, until, "
+                    "added_by, added_at, reason) SELECT kind, value, label, senders, recipients, "
+                    "until, proposed_by, ?, reason FROM proposed_exceptions WHERE id = ? "
+                    "RETURNING id",
+                    (ts(at), proposal["id"]),
+                ).fetchone()[0]
+                cur.execute(
+                    "UPDATE proposed_exceptions SET exception_id = ? WHERE id = ?",
+                    (new_id, proposal["id"]),
+                )
+                self._audit(
+                    cur,
+                    at,
+                    proposal["proposed_by"],
+                    "exception-added",
+                    None,
+                    copy_id,
+                    {
+                        "exception": new_id,
+                        "kind": proposal["kind"],
+                        "value": proposal["value"],
+                        "senders": proposal["senders"],
+                        "recipients": proposal["recipients"],
+                        "until": proposal["until"],
+                        "confirmed_by": actor,
+                    },
+                )
+                added.append(new_id)
+            return ReleaseOutcome(
+                CopyStatus.RELEASED, True, len(approvers), exceptions=tuple(added)
+            )
+
+    @staticmethod
+    def _proposed(cur: _Cursor, copy_id: int) -> list[dict]:
+        rows = cur.execute(
+            "SELECT id, kind, value, senders, recipients, until, proposed_by, approval_id "
+            "FROM proposed_exceptions WHERE copy_id = ? AND exception_id IS NULL ORDER BY id",
+            (copy_id,),
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "kind": r[1],
+                "value": r[2],
+                "senders": json.loads(r[3]),
+                "recipients": json.loads(r[4]),
+                "until": r[5],
+                "proposed_by": r[6],
+                "approval_id": r[7],
+            }
+            for r in rows
+        ]
+
+    @staticmethod
+    def _latest_approvals(cur: _Cursor, copy_id: int) -> dict[str, int]:
+        """Each reviewer who has approved releasing the copy, with their newest approval's id."""
+        rows = cur.execute(
+            "SELECT actor, MAX(id) FROM release_approvals WHERE copy_id = ? GROUP BY actor",
+            (copy_id,),
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    @staticmethod
+    def _enough(reviewers: int, pending: list[dict], latest: dict[str, int]) -> bool:
+        """Enough approvals to release: ``reviewers`` different ones, and for each
+        proposed all-staff exception a later approval by someone else
+        (``latest``: each approver's newest approval id)."""
+        if len(latest) < reviewers:
+            return False
+        return all(
+            any(a != p["proposed_by"] and i > p["approval_id"] for a, i in latest.items())
+            for p in pending
+            if not p["senders"]
+        )
+
+    def proposed_exceptions(self, copy_id: int) -> list[dict]:
+        """Exceptions proposed on this copy that are not in force yet."""
+        with self._tx(write=False) as cur:
+            return self._proposed(cur, copy_id)
+
     # -- approved exceptions added by reviewers -------------------------------------
     def add_exception(
         self,
@@ -842,13 +1076,19 @@ class Store:
     def users(self) -> list[User]:
         with self._tx(write=False) as cur:
             rows = cur.execute(
-                "SELECT name, role, email, password_hash, disabled FROM users ORDER BY name"
+                "SELECT name, role, email, password_hash, disabled, os_user FROM users ORDER BY name"
             ).fetchall()
-        return [User(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+        return [User(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
 
     def release_approvals(self, copy_id: int) -> list[str]:
-        """Who has given the first of two approvals to release this copy (from the audit ledger)."""
-        return [e.actor for e in self.audit_log(copy_id, action="release-approved")]
+        """The different reviewers who have approved releasing this copy, first first."""
+        with self._tx(write=False) as cur:
+            rows = cur.execute(
+                "SELECT actor, MIN(id) FROM release_approvals WHERE copy_id = ? GROUP BY actor "
+                "ORDER BY MIN(id)",
+                (copy_id,),
+            ).fetchall()
+        return [r[0] for r in rows]
 
     # -- accounts ----------------------------------------------------------------
     def put_user(
@@ -859,21 +1099,32 @@ class Store:
         email: str | None = None,
         password_hash: str | None = None,
         disabled: bool | None = None,
+        os_user: str | None = None,
         actor: str = "cli",
     ) -> None:
         """Create the account, or change the given fields of an existing one (audited)."""
         if role is not None and role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}")
         with self._tx() as cur:
-            row = cur.execute("SELECT name FROM users WHERE name = ?", (name,)).fetchone()
+            row = cur.execute(
+                "SELECT name, role, email FROM users WHERE name = ?", (name,)
+            ).fetchone()
+            after_role = role or (row[1] if row else None)
+            after_email = email if email is not None else (row[2] if row else "")
+            if after_role and Role(after_role).decides and not (after_email or "").strip():
+                # Without it nobody can tell the reviewer's own mail from anyone else's.
+                raise StoreError(
+                    f"a {after_role} account needs an e-mail address (--email ADDRESS): "
+                    "a reviewer may not decide on their own mail"
+                )
             if row is None:
                 if role is None:
                     raise StoreError(
                         f"no user {name!r}; create it with 'gateway user add {name} --role ROLE'"
                     )
                 cur.execute(
-                    "INSERT INTO users (name, role, email, password_hash, disabled, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO users (name, role, email, password_hash, disabled, created_at, "
+                    "os_user) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         name,
                         role,
@@ -881,6 +1132,7 @@ class Store:
                         password_hash or "",
                         int(bool(disabled)),
                         ts(now_utc()),
+                        os_user or None,
                     ),
                 )
                 self._audit(
@@ -892,6 +1144,7 @@ class Store:
                 ("email", email.lower() if email is not None else None),
                 ("password_hash", password_hash),
                 ("disabled", int(disabled) if disabled is not None else None),
+                ("os_user", os_user or None),
             ):
                 if value is not None:
                     cur.execute(f"UPDATE users SET {column} = ? WHERE name = ?", (value, name))
@@ -902,6 +1155,7 @@ class Store:
                     ("email", email),
                     ("password", password_hash),
                     ("disabled", disabled),
+                    ("os_user", os_user),
                 )
                 if v is not None
             ]
@@ -916,12 +1170,20 @@ class Store:
             )
 
     def user(self, name: str) -> User | None:
+        return self._user_where("name", name)
+
+    def user_of_os_user(self, login: str) -> User | None:
+        """The account an operating-system login decides as (``gateway user add --os-user``)."""
+        return self._user_where("os_user", login)
+
+    def _user_where(self, column: str, value: str) -> User | None:
         with self._tx(write=False) as cur:
             row = cur.execute(
-                "SELECT name, role, email, password_hash, disabled FROM users WHERE name = ?",
-                (name,),
+                "SELECT name, role, email, password_hash, disabled, os_user FROM users "
+                f"WHERE {column} = ?",
+                (value,),
             ).fetchone()
-        return User(row[0], row[1], row[2], row[3], bool(row[4])) if row else None
+        return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5]) if row else None
 
     def login_failed(self, name: str, client: str, at: datetime | None = None) -> None:
         at = at or now_utc()
@@ -994,6 +1256,16 @@ class Store:
             AuditEntry(r[0], parse_required_ts(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6]))
             for r in rows
         ]
+
+
+def _exception_detail(e: NewException) -> dict:
+    return {
+        "kind": e.kind,
+        "value": e.value,
+        "senders": list(e.senders),
+        "recipients": list(e.recipients),
+        "until": ts(e.until) if e.until else None,
+    }
 
 
 class _Cursor:

@@ -197,4 +197,52 @@ MIGRATIONS: tuple[Migration, ...] = (
         "assigning held copies to reviewers",
         common=("ALTER TABLE copies ADD COLUMN assigned_to TEXT",),
     ),
+    Migration(
+        10,
+        "two-person releases and proposed exceptions decided in the store",
+        common=(
+            # One row per reviewer who has approved releasing a copy; the store
+            # counts them in the same transaction that releases the copy, so two
+            # reviewers at the same instant cannot both be "the first".
+            # Ids order approvals of one copy (its row is locked while they are written).
+            """CREATE TABLE release_approvals (
+            id {id},
+            copy_id INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL
+        )""",
+            "CREATE INDEX release_approvals_by_copy ON release_approvals (copy_id)",
+            # An exception a reviewer asked for while releasing a copy that needs
+            # a second reviewer: it becomes an approved exception (a row in
+            # exceptions, exception_id) only when that copy's release completes, and
+            # one for all staff only after a reviewer other than its proposer has
+            # approved since (an approval with an id above approval_id).
+            """CREATE TABLE proposed_exceptions (
+            id {id},
+            copy_id INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('phone', 'email', 'account')),
+            value TEXT NOT NULL,
+            label TEXT NOT NULL,
+            senders TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            until TEXT,
+            proposed_by TEXT NOT NULL,
+            proposed_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            approval_id INTEGER NOT NULL,
+            exception_id INTEGER
+        )""",
+            "CREATE INDEX proposed_exceptions_by_copy ON proposed_exceptions (copy_id)",
+        ),
+    ),
+    Migration(
+        11,
+        "the operating-system user an account decides as from the CLI",
+        common=(
+            "ALTER TABLE users ADD COLUMN os_user TEXT",
+            # One account per login, so the CLI knows without asking who is deciding.
+            "CREATE UNIQUE INDEX users_by_os_user ON users (os_user)",
+        ),
+    ),
 )

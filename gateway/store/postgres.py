@@ -13,6 +13,8 @@ class PostgreSQL:
     name = "postgresql"
     # Rows another node is claiming are skipped, not waited for.
     lock_rows = " FOR UPDATE SKIP LOCKED"
+    # A decision waits for another on the same copy, then sees its outcome.
+    lock_row = " FOR UPDATE"
 
     def __init__(self, url: str, error: type[Exception]) -> None:
         self.url = url

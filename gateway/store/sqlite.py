@@ -29,6 +29,7 @@ def _private(path: Path) -> None:
 class SQLite:
     name = "sqlite"
     lock_rows = ""  # BEGIN IMMEDIATE already serialises writers
+    lock_row = ""
 
     def __init__(self, url: str, error: type[Exception]) -> None:
         self.path: Path | None = Path(url.removeprefix(PREFIX))

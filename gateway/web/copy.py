@@ -14,6 +14,7 @@ from gateway.review.decisions import (
     DecisionError,
     NotYoursToDecide,
     approvable,
+    is_own_mail,
     reject,
     release,
     release_with_exception,
@@ -57,6 +58,7 @@ async def view_copy(request: Request) -> Response:
             "message": message,
             "findings": findings,
             "others": others,
+            "warnings": held.warnings,
             "segments": markup.segments(held),
             "html_parts": markup.sanitised_html_parts(message.raw),
             "attachments": list(held.attachments),
@@ -71,7 +73,12 @@ async def view_copy(request: Request) -> Response:
                 for u in await run_in_threadpool(store.users)
                 if Role(u.role).decides and not u.disabled
             ],
-            "own_mail": bool(user.email) and user.email.lower() == copy.mail_from.lower(),
+            "approvals": await run_in_threadpool(store.release_approvals, copy.id)
+            if copy.status == "held"
+            else [],
+            "proposed": await run_in_threadpool(store.proposed_exceptions, copy.id),
+            "own_mail": bool(user.email)
+            and await run_in_threadpool(is_own_mail, config, store, copy, user),
         },
     )
 
@@ -155,7 +162,6 @@ async def decide(request: Request) -> Response:
                     finding=index,
                     scope=form.get("approve_scope", "sender"),
                     until=until,
-                    actor_email=user.email,
                 )
             )
         elif action == "release":
@@ -166,7 +172,6 @@ async def decide(request: Request) -> Response:
                     target,
                     actor=user.name,
                     reason=form.get("reason", ""),
-                    actor_email=user.email,
                 )
             )
         else:
@@ -178,7 +183,6 @@ async def decide(request: Request) -> Response:
                     actor=user.name,
                     reason=form.get("reason", ""),
                     tell_sender=form.get("tell_sender", ""),
-                    actor_email=user.email,
                 )
             )
     except NotYoursToDecide as exc:
