@@ -371,3 +371,37 @@ def test_login_never_redirects_off_site(web, target):
         "/login", data={"name": "dsl", "password": PASSWORD, "csrf": csrf, "next": target}
     )
     assert done.status_code == 303 and done.headers["location"] == "/queue"
+
+
+def _cookie_copy(client: TestClient, app) -> TestClient:
+    """Another browser holding the same session cookie (as a stolen or copied cookie would be)."""
+    other = TestClient(app, follow_redirects=False)
+    other.cookies.set("chaperone_session", client.cookies["chaperone_session"])
+    return other
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(web):
+    app, store, _ = web
+    client = login(app, "dsl")
+    copied = _cookie_copy(client, app)
+    assert copied.get("/queue").status_code == 200
+    client.post("/logout", data={"csrf": csrf_of(client, "/queue")})
+    assert copied.get("/queue").status_code == 303  # the old cookie no longer works
+    assert ("dsl", "sessions-ended") in [(e.actor, e.action) for e in store.audit_log()]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [[{"password_hash": "x"}], [{"role": "auditor"}], [{"disabled": True}, {"disabled": False}]],
+    ids=["password", "role", "disabled-and-enabled-again"],
+)
+def test_a_password_role_or_disabled_change_ends_the_accounts_sessions(web, changes):
+    app, store, _ = web
+    client = login(app, "dsl")
+    other = login(app, "head")
+    for change in changes:
+        store.put_user("dsl", **change)
+    assert client.get("/queue").status_code == 303
+    assert other.get("/queue").status_code == 200  # other accounts are untouched
+    store.put_user("head", email="head@heartofengland.example")
+    assert other.get("/queue").status_code == 200  # a new e-mail address ends nothing

@@ -8,7 +8,9 @@ Security, in the order a request meets it:
 * every response carries a strict Content-Security-Policy (nothing loads but
   this app's own stylesheet; no script at all), nosniff and no framing;
 * the session is a signed cookie (HttpOnly, SameSite=Strict, Secure when
-  ``[web] https`` is set) holding only the user name and a CSRF token;
+  ``[web] https`` is set) holding only the user name, the account's session
+  generation and a CSRF token; logging out, a new password, a role change or
+  disabling the account raises the generation, which ends every session;
 * every page but the login page needs a logged-in, enabled account, whose
   role is read from the store on each request (a role change takes effect
   at once); roles are checked on the server for every action;

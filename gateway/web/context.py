@@ -44,11 +44,17 @@ def page(request: Request, name: str, values: dict, status: int = 200) -> Respon
 
 
 async def current_user(request: Request, allowed: Callable[[Role], bool] | None = None) -> User:
-    """The logged-in, enabled account (its role read from the store on every request), or a redirect to log in."""
+    """The logged-in, enabled account (read from the store on every request), or a redirect to log in."""
     name = request.session.get("user")
     store = context(request).store
     user = await run_in_threadpool(store.user, name) if name else None
-    if user is None or user.disabled:
+    # A session issued before the account's last logout, password, role or
+    # disabled change is over, however long its signed cookie would last.
+    if (
+        user is None
+        or user.disabled
+        or request.session.get("generation") != user.session_generation
+    ):
         request.session.clear()
         raise HTTPException(
             303, headers={"location": "/login?" + urlencode({"next": request.url.path})}
