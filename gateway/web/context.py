@@ -65,6 +65,23 @@ async def current_user(request: Request, allowed: Callable[[Role], bool] | None 
     return user
 
 
+# Ids are 64-bit signed in both databases: a larger number is no row, not a store error.
+MAX_ID = 2**63 - 1
+
+
+def whole_number(text: str) -> int | None:
+    """A positive whole number written in ASCII digits that a database id can hold, else None.
+
+    ``str.isdigit`` and ``int`` also accept digits such as "²" and "١", and
+    ``int`` any length: both used to end in a 500.
+    """
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def decides(role: Role) -> bool:
     return role.decides
 
