@@ -391,3 +391,126 @@ def test_a_possible_duplicate_is_shown_on_the_copy_page(web):
         "possible duplicate: an earlier delivery attempt"
         in client.get(f"/copy/{copies['Trip']}").text
     )
+
+
+def _cookie_copy(client: TestClient, app) -> TestClient:
+    """Another browser holding the same session cookie (as a stolen or copied cookie would be)."""
+    other = TestClient(app, follow_redirects=False)
+    other.cookies.set("chaperone_session", client.cookies["chaperone_session"])
+    return other
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(web):
+    app, store, _ = web
+    client = login(app, "dsl")
+    copied = _cookie_copy(client, app)
+    assert copied.get("/queue").status_code == 200
+    client.post("/logout", data={"csrf": csrf_of(client, "/queue")})
+    assert copied.get("/queue").status_code == 303  # the old cookie no longer works
+    assert ("dsl", "sessions-ended") in [(e.actor, e.action) for e in store.audit_log()]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [[{"password_hash": "x"}], [{"role": "auditor"}], [{"disabled": True}, {"disabled": False}]],
+    ids=["password", "role", "disabled-and-enabled-again"],
+)
+def test_a_password_role_or_disabled_change_ends_the_accounts_sessions(web, changes):
+    app, store, _ = web
+    client = login(app, "dsl")
+    other = login(app, "head")
+    for change in changes:
+        store.put_user("dsl", **change)
+    assert client.get("/queue").status_code == 303
+    assert other.get("/queue").status_code == 200  # other accounts are untouched
+    store.put_user("head", email="head@heartofengland.example")
+    assert other.get("/queue").status_code == 200  # a new e-mail address ends nothing
+
+
+SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options")
+
+
+def test_https_sends_hsts_and_plain_http_does_not(web, config):
+    app, store, _ = web
+    assert "strict-transport-security" not in TestClient(app).get("/login").headers
+    secure = TestClient(create_app(config, store, secret="s", https=True), base_url="https://t")
+    assert secure.get("/login").headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_an_internal_error_is_a_500_with_the_security_headers_and_no_detail(web):
+    app, store, _ = web
+    client = login(app, "dsl")
+    client = TestClient(app, raise_server_exceptions=False, cookies=client.cookies)
+    with store._tx() as cur:  # a real store fault: the table the queue reads is gone
+        cur.execute("ALTER TABLE copies RENAME TO copies_gone")
+    response = client.get("/queue")
+    assert response.status_code == 500 and "copies" not in response.text
+    for header in SECURITY_HEADERS:
+        assert header in response.headers, header
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/queue?page=abc", 400),
+        ("/queue?page=%C2%B2", 400),  # "²" is a digit to str.isdigit, not to int
+        ("/queue?page=99999999999999999999999", 400),
+        ("/copy/9223372036854775808", 404),  # 2**63: past every 64-bit id
+        ("/copy/99999999999999999999999/raw", 404),
+        ("/audit?copy=%C2%B2", 400),
+        ("/audit?copy=99999999999999999999999", 400),
+    ],
+)
+def test_bad_input_is_a_client_error_with_the_security_headers(web, path, status):
+    app, _, _ = web
+    client = login(app, "head")
+    client = TestClient(app, raise_server_exceptions=False, cookies=client.cookies)
+    response = client.get(path)
+    assert response.status_code == status
+    for header in SECURITY_HEADERS:
+        assert header in response.headers, header
+
+
+def test_an_attachment_name_outside_latin_1_downloads_under_its_own_name(web):
+    app, store, _ = web
+    name = "Расписание поездки 旅行.txt"
+    accepted = store.accept(
+        Envelope(STAFF, (PARENT,)),
+        mail("See attached.", subject="Names", attachments=[(name, "text", "plain", b"coach 9")]),
+        [NewCopy(PARENT, "parent", "held", "rules: personal-phone", (PHONE,))],
+        subject="Names",
+    )
+    client = login(app, "dsl")
+    copy_id = accepted.copy_ids[PARENT]
+    [link] = re.findall(r'href="(/copy/\d+/attachment/\d+)"', client.get(f"/copy/{copy_id}").text)
+    response = client.get(link)
+    assert response.status_code == 200 and response.content == b"coach 9"
+    from urllib.parse import unquote
+
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment;")
+    # RFC 6266: browsers take filename* (RFC 8187 UTF-8) over the ASCII fallback.
+    assert unquote(re.search(r"filename\*=UTF-8''(\S+)", disposition).group(1)) == name
+    assert re.search(r'filename="[ -~]+"', response.headers["content-disposition"])
+
+
+LINKS_HTML = """<p>Read <a href="/queue">this</a>, <a href="//evil.example/p">that</a>,
+<a href="&#x2003;https://evil.example/space">spaced</a> and
+<a href="https://evil.example/?a=1&amp;b=&quot;&lt;x&gt;">quoted</a>.</p>"""
+
+
+def test_links_in_held_html_show_their_targets_as_text_and_cannot_be_followed(web):
+    app, store, _ = web
+    accepted = store.accept(
+        Envelope(STAFF, (PARENT,)),
+        mail("Links.", subject="Links", html=LINKS_HTML),
+        [NewCopy(PARENT, "parent", "held", "rules: personal-phone", (PHONE,))],
+        subject="Links",
+    )
+    client = login(app, "dsl")
+    page = client.get(f"/copy/{accepted.copy_ids[PARENT]}").text
+    html_view = page.split('class="html-view"', 1)[1].split("</div>", 1)[0]
+    assert "<a" not in html_view and "href" not in html_view
+    for target in ("/queue", "//evil.example/p", "https://evil.example/space"):
+        assert f"[link to {target}]" in html_view or f"[link to \u2003{target}]" in html_view
+    assert "&lt;x&gt;" in html_view and "<x>" not in html_view

@@ -226,9 +226,16 @@ class User:
     password_hash: str
     disabled: bool
     os_user: str | None = None  # the login that decides as this account in the CLI
+    # Sessions issued under an older generation are no longer valid.
+    session_generation: int = 0
 
 
 ROLES = tuple(r.value for r in Role)
+_USER_COLUMNS = "name, role, email, password_hash, disabled, os_user, session_generation"
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5], int(row[6]))
 
 
 class Store:
@@ -1075,10 +1082,8 @@ class Store:
 
     def users(self) -> list[User]:
         with self._tx(write=False) as cur:
-            rows = cur.execute(
-                "SELECT name, role, email, password_hash, disabled, os_user FROM users ORDER BY name"
-            ).fetchall()
-        return [User(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
+            rows = cur.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY name").fetchall()
+        return [_user(r) for r in rows]
 
     def release_approvals(self, copy_id: int) -> list[str]:
         """The different reviewers who have approved releasing this copy, first first."""
@@ -1148,6 +1153,9 @@ class Store:
             ):
                 if value is not None:
                     cur.execute(f"UPDATE users SET {column} = ? WHERE name = ?", (value, name))
+            if role is not None or password_hash is not None or disabled is not None:
+                # A new password, role or a disabled account: no session outlives the change.
+                self._end_sessions(cur, name)
             changed = [
                 k
                 for k, v in (
@@ -1179,11 +1187,29 @@ class Store:
     def _user_where(self, column: str, value: str) -> User | None:
         with self._tx(write=False) as cur:
             row = cur.execute(
-                "SELECT name, role, email, password_hash, disabled, os_user FROM users "
-                f"WHERE {column} = ?",
-                (value,),
+                f"SELECT {_USER_COLUMNS} FROM users WHERE {column} = ?", (value,)
             ).fetchone()
-        return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5]) if row else None
+        return _user(row) if row else None
+
+    def end_sessions(self, name: str, *, actor: str, why: str) -> bool:
+        """Every session of this account stops working at its next request (audited)."""
+        with self._tx() as cur:
+            if not self._end_sessions(cur, name):
+                return False
+            self._audit(
+                cur, now_utc(), actor, "sessions-ended", None, None, {"user": name, "why": why}
+            )
+        return True
+
+    @staticmethod
+    def _end_sessions(cur: _Cursor, name: str) -> bool:
+        return (
+            cur.execute(
+                "UPDATE users SET session_generation = session_generation + 1 WHERE name = ?",
+                (name,),
+            ).rowcount
+            > 0
+        )
 
     def login_failed(self, name: str, client: str, at: datetime | None = None) -> None:
         at = at or now_utc()

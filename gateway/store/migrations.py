@@ -198,6 +198,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         common=("ALTER TABLE copies ADD COLUMN assigned_to TEXT",),
     ),
     Migration(
+        8,
+        "revocable web sessions",
+        common=(
+            # A session cookie carries the generation it was issued under; raising
+            # it (logout, password, role or disabled changed) ends every session.
+            "ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
+    Migration(
         10,
         "two-person releases and proposed exceptions decided in the store",
         common=(

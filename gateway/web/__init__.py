@@ -5,10 +5,13 @@ any number of web processes and gateway nodes can share one PostgreSQL.
 
 Security, in the order a request meets it:
 
-* every response carries a strict Content-Security-Policy (nothing loads but
-  this app's own stylesheet; no script at all), nosniff and no framing;
+* every response, errors and 500s included, carries a strict
+  Content-Security-Policy (nothing loads but this app's own stylesheet; no
+  script at all), nosniff and no framing, and HSTS with ``[web] https``;
 * the session is a signed cookie (HttpOnly, SameSite=Strict, Secure when
-  ``[web] https`` is set) holding only the user name and a CSRF token;
+  ``[web] https`` is set) holding only the user name, the account's session
+  generation and a CSRF token; logging out, a new password, a role change or
+  disabling the account raises the generation, which ends every session;
 * every page but the login page needs a logged-in, enabled account, whose
   role is read from the store on each request (a role change takes effect
   at once); roles are checked on the server for every action;
@@ -47,27 +50,41 @@ CSP = (
 )
 
 
+# Two years, as the HSTS preload list asks; only ever sent when [web] https is set,
+# since a browser that saw it would refuse plain HTTP to this host from then on.
+HSTS = "max-age=63072000; includeSubDomains"
+
+
 class SecurityHeaders:
     """Pure ASGI middleware: headers on every response, errors included."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, *, https: bool) -> None:
         self.app = app
+        self.headers = [
+            (b"content-security-policy", CSP.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"cache-control", b"no-store"),
+        ] + ([(b"strict-transport-security", HSTS.encode())] if https else [])
 
     async def __call__(self, scope, receive, send) -> None:
         async def with_headers(message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [
-                    (b"content-security-policy", CSP.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"cache-control", b"no-store"),
-                ]
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class ReviewApp(Starlette):
+    """Starlette with the security headers outside its error handling, so a
+    500 from an unexpected exception carries them as well."""
+
+    https = False
+
+    def build_middleware_stack(self):
+        return SecurityHeaders(super().build_middleware_stack(), https=self.https)
 
 
 async def home(request: Request) -> Response:
@@ -100,11 +117,10 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
         Route("/audit.csv", audit.audit_csv),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    app = Starlette(
+    app = ReviewApp(
         routes=routes,
         exception_handlers={HTTPException: http_error},
         middleware=[
-            Middleware(SecurityHeaders),
             Middleware(
                 SessionMiddleware,
                 secret_key=secret,
@@ -115,6 +131,7 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
             ),
         ],
     )
+    app.https = https
     app.state.chaperone = WebContext(
         config, store, Jinja2Templates(directory=str(HERE / "templates"))
     )

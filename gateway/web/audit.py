@@ -6,11 +6,12 @@ import csv
 import io
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.store import AuditEntry
-from gateway.web.context import context, current_user, page, reads_audit
+from gateway.web.context import context, current_user, page, reads_audit, whole_number
 
 
 async def audit_entries(request: Request) -> list[AuditEntry]:
@@ -18,9 +19,12 @@ async def audit_entries(request: Request) -> list[AuditEntry]:
     store = context(request).store
     p = request.query_params
     copy = p.get("copy", "").strip()
+    copy_id = whole_number(copy) if copy else None
+    if copy and copy_id is None:
+        raise HTTPException(400, "The copy is a copy id: a number from the queue.")
     return await run_in_threadpool(
         lambda: store.audit_log(
-            int(copy) if copy.isdigit() else None,
+            copy_id,
             5000,
             actor=p.get("actor", "").strip() or None,
             action=p.get("action", "").strip() or None,

@@ -44,11 +44,17 @@ def page(request: Request, name: str, values: dict, status: int = 200) -> Respon
 
 
 async def current_user(request: Request, allowed: Callable[[Role], bool] | None = None) -> User:
-    """The logged-in, enabled account (its role read from the store on every request), or a redirect to log in."""
+    """The logged-in, enabled account (read from the store on every request), or a redirect to log in."""
     name = request.session.get("user")
     store = context(request).store
     user = await run_in_threadpool(store.user, name) if name else None
-    if user is None or user.disabled:
+    # A session issued before the account's last logout, password, role or
+    # disabled change is over, however long its signed cookie would last.
+    if (
+        user is None
+        or user.disabled
+        or request.session.get("generation") != user.session_generation
+    ):
         request.session.clear()
         raise HTTPException(
             303, headers={"location": "/login?" + urlencode({"next": request.url.path})}
@@ -57,6 +63,23 @@ async def current_user(request: Request, allowed: Callable[[Role], bool] | None 
     if allowed is not None and not allowed(Role(user.role)):
         raise HTTPException(403, f"Your role ({user.role}) cannot do this.")
     return user
+
+
+# Ids are 64-bit signed in both databases: a larger number is no row, not a store error.
+MAX_ID = 2**63 - 1
+
+
+def whole_number(text: str) -> int | None:
+    """A positive whole number written in ASCII digits that a database id can hold, else None.
+
+    ``str.isdigit`` and ``int`` also accept digits such as "²" and "١", and
+    ``int`` any length: both used to end in a 500.
+    """
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
 
 
 def decides(role: Role) -> bool:

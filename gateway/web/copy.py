@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -22,12 +23,24 @@ from gateway.review.decisions import (
 from gateway.review.held import attachments, held_copy
 from gateway.store import CopyRecord, MessageRecord
 from gateway.web import markup
-from gateway.web.context import context, current_user, decides, form_with_csrf, page
+from gateway.web.context import MAX_ID, context, current_user, decides, form_with_csrf, page
+
+
+def content_disposition(kind: str, name: str) -> str:
+    """RFC 6266: an ASCII ``filename`` for old clients and the real name as
+    ``filename*=UTF-8''...`` (RFC 8187), so any name is a valid header, never a 500.
+
+    Only letters, digits and ``._- `` survive, so a name cannot end the quoted
+    string, add a parameter or a path."""
+    kept = "".join(ch for ch in name if ch.isalnum() or ch in "._- ").strip()[:100]
+    fallback = "".join(ch if ch.isascii() else "_" for ch in kept) or "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(kept or fallback, safe='')}"
 
 
 async def load_copy(request: Request) -> tuple[CopyRecord, MessageRecord]:
     store = context(request).store
-    copy = await run_in_threadpool(store.copy, int(request.path_params["copy_id"]))
+    copy_id = request.path_params["copy_id"]
+    copy = await run_in_threadpool(store.copy, copy_id) if 0 < copy_id <= MAX_ID else None
     if copy is None or copy.kind != "mail":
         raise HTTPException(404, "No such held copy.")
     message = await run_in_threadpool(store.message, copy.message_id)
@@ -92,7 +105,7 @@ async def raw_source(request: Request) -> Response:
     )
     return PlainTextResponse(
         message.raw.decode("utf-8", "replace"),
-        headers={"content-disposition": f'inline; filename="{copy.message_id}.txt"'},
+        headers={"content-disposition": content_disposition("inline", f"{copy.message_id}.txt")},
     )
 
 
@@ -111,14 +124,11 @@ async def attachment(request: Request) -> Response:
                 copy_id=copy.id,
                 detail={"attachment": a.name},
             )
-            safe = (
-                "".join(ch for ch in a.name if ch.isalnum() or ch in "._- ")[:100] or "attachment"
-            )
             # Always a download, never rendered: an HTML or SVG attachment cannot run here.
             return Response(
                 payload,
                 media_type="application/octet-stream",
-                headers={"content-disposition": f'attachment; filename="{safe}"'},
+                headers={"content-disposition": content_disposition("attachment", a.name)},
             )
     raise HTTPException(404, "No such attachment.")
 

@@ -68,7 +68,13 @@ async def login(request: Request) -> Response:
             status=401,
         )
     request.session.clear()  # a fresh session and token: no fixation
-    request.session.update({"user": user.name, "csrf": secrets.token_urlsafe(32)})
+    request.session.update(
+        {
+            "user": user.name,
+            "generation": user.session_generation,
+            "csrf": secrets.token_urlsafe(32),
+        }
+    )
     await run_in_threadpool(store.audit, user.name, "logged-in", detail={"client": client})
     target = form.get("next", "/queue")
     # Only a path on this site: "//host" and "/\\host" would send the browser elsewhere.
@@ -77,7 +83,11 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    await current_user(request)
+    user = await current_user(request)
     await form_with_csrf(request)
+    # Ends the account's sessions on every device: a copied cookie stops working too.
+    await run_in_threadpool(
+        lambda: context(request).store.end_sessions(user.name, actor=user.name, why="logged out")
+    )
     request.session.clear()
     return RedirectResponse("/login", 303)

@@ -9,6 +9,8 @@ shown comes from ``gateway.review.held``, as for the CLI.
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 
 import nh3
@@ -60,18 +62,48 @@ class Segment:
     html: Markup  # escaped text with <mark> around evidence
 
 
+# nh3 writes every attribute as name="value", with '"' in a value as &quot;,
+# so these two patterns read its output exactly (not arbitrary HTML).
+_LINK = re.compile(r'<a((?:\s+[a-z-]+="[^"]*")*)\s*>|</a>')
+_HREF = re.compile(r'\shref="([^"]*)"')
+
+
+def _unlinked(cleaned: str) -> str:
+    """Every link becomes its text followed by its target, as text: a reviewer
+    sees where hostile mail points (relative, protocol-relative and look-alike
+    targets included) and nothing on the page can be followed by a click."""
+    out: list[str] = []
+    targets: list[str] = []  # a stack, though the HTML parser never nests links
+    last = 0
+    for m in _LINK.finditer(cleaned):
+        out.append(cleaned[last : m.start()])
+        last = m.end()
+        if m.group(0) == "</a>":
+            target = targets.pop() if targets else ""
+            out.append("</span>")
+            if target:
+                out.append(f' <span class="link-target">[link to {escape(target)}]</span>')
+        else:
+            href = _HREF.search(m.group(1) or "")
+            # Unescaped, then escaped as text: '<' is legal in an attribute, not in text.
+            targets.append(html.unescape(href.group(1)) if href else "")
+            out.append('<span class="link">')
+    out.append(cleaned[last:])
+    return "".join(out)
+
+
 def sanitise_html(markup: str) -> Markup:
-    """Only harmless structure survives: no img, style, form, script, event handler or javascript: URL."""
-    return Markup(
-        nh3.clean(
-            markup,
-            tags=_TAGS,
-            attributes=_ATTRIBUTES,
-            url_schemes={"http", "https", "mailto"},
-            link_rel="noopener noreferrer nofollow",
-            strip_comments=True,
-        )
+    """Only harmless structure survives: no img, style, form, script, event handler,
+    javascript: URL, and no link (each is shown as its text and its target)."""
+    cleaned = nh3.clean(
+        markup,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto", "tel"},
+        link_rel=None,
+        strip_comments=True,
     )
+    return Markup(_unlinked(cleaned))
 
 
 def _marked(text: str, evidence: list[str]) -> Markup:

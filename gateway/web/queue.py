@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.mail import CopyStatus, now_utc
-from gateway.web.context import context, current_user, page
+from gateway.web.context import context, current_user, page, whole_number
 
 PAGE_SIZE = 50
 SHOWN_STATUSES = (
@@ -64,7 +64,10 @@ async def queue(request: Request) -> Response:
     if sort == "newest":
         copies.reverse()
     pages = max(1, math.ceil(len(copies) / PAGE_SIZE))
-    number = min(max(1, int(p.get("page", "1") or 1)), pages)
+    asked = whole_number(p.get("page", "1") or "1")
+    if asked is None:
+        raise HTTPException(400, "The page is a number: 1, 2, 3 ...")
+    number = min(asked, pages)
     now = now_utc()
     expire = timedelta(seconds=config.relay.expire_seconds)
     rows = []
