@@ -28,10 +28,13 @@ from __future__ import annotations
 import argparse
 import email
 import json
+import os
+import pwd
 import random
 import shutil
 import signal
 import smtplib
+import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The same real parts the tests use.
-from tests.relay_env import GatewayProcess, Sink, ThrowawayPostgres  # noqa: E402
+from tests.relay_env import GATEWAY, GatewayProcess, Sink, ThrowawayPostgres  # noqa: E402
 
 STAFF = "t.teacher@heartofengland.example"
 PARENTS = ["parent.one@gmail.com", "carer.two@outlook.example"]
@@ -110,6 +113,25 @@ def main() -> int:
                 sender_domains=("heartofengland.example",),
             ).start()
         )
+    # The reviewer decides as a real account, mapped to this operating-system user.
+    subprocess.run(
+        [
+            str(GATEWAY),
+            "user",
+            "add",
+            "dsl",
+            "--role",
+            "reviewer",
+            "--config",
+            str(nodes[0].config_path),
+        ]
+        + ["--email", "dsl@heartofengland.example", "--os-user", pwd.getpwuid(os.getuid()).pw_name],
+        input="soak-password-1\nsoak-password-1\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     acked: dict[tuple[str, str], Sent] = {}  # (message-id, recipient) -> what was sent
     decided: dict[tuple[str, str], str] = {}  # (subject, recipient) -> released | rejected
     lock = threading.Lock()
@@ -179,9 +201,7 @@ def main() -> int:
                 continue
             copy = rng.choice(held)
             verb = rng.choice(["release", "reject"])
-            done = nodes[0].cli(
-                "quarantine", verb, str(copy["id"]), "--reason", "soak", "--as", "dsl"
-            )
+            done = nodes[0].cli("quarantine", verb, str(copy["id"]), "--reason", "soak")
             if done.returncode == 0:
                 with lock:
                     decided[(copy["subject"], copy["recipient"])] = verb.rstrip("e") + "ed"
