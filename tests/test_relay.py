@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 import re
 import signal
 import smtplib
@@ -513,3 +514,29 @@ def test_relay_on_postgresql(sink, tmp_path, postgres_url):
         assert held["subject"] == "pg-1" and held["recipient"] == PARENT
     finally:
         g.stop()
+
+
+def test_a_malformed_pdf_leaves_only_json_lines_and_none_of_its_bytes_in_the_log(sink, tmp_path):
+    from email.message import EmailMessage
+
+    from .test_documents import pdf
+
+    # A dictionary key that is not a name: pypdf complains, quoting the bytes.
+    broken = pdf("The trip leaves at nine.").replace(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog (ATTACHMENT-BYTES\x01\xff line\nnext) 1 /Pages 2 0 R >>",
+    )
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = STAFF, PARENT, "trip letter"
+    m.set_content("The letter is attached.")
+    m.add_attachment(broken, maintype="application", subtype="pdf", filename="letter.pdf")
+    g = GatewayProcess(tmp_path, sink).start()
+    try:
+        assert send(g, m.as_bytes(), [PARENT]) == {}
+    finally:
+        g.stop()
+    lines = g.log().splitlines()
+    assert any('"queue_id"' in line for line in lines)  # the message's own line is there
+    for line in lines:
+        assert isinstance(json.loads(line), dict), line
+    assert "ATTACHMENT-BYTES" not in g.log()

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
+from gateway.app.logs import setup_logging
 from gateway.app.metrics import Metrics
 from gateway.app.reload import Reloader
 from gateway.app.transaction import MailPath
@@ -56,7 +57,8 @@ class Gateway:
         self.store = store
         self.metrics = metrics or Metrics()
         s = self.settings
-        self.workers = ScanWorkers(self.config, s.scan_workers)
+        # The workers' log lines (pypdf's among them) are JSON lines too.
+        self.workers = ScanWorkers(self.config, s.scan_workers, setup=setup_logging)
         self.next_hop = NextHop(
             s.next_hop,
             local_hostname=s.hostname,

@@ -18,7 +18,7 @@ import asyncio
 import multiprocessing
 import pickle
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,10 +29,12 @@ if TYPE_CHECKING:
     from gateway.config import Config
 
 
-def _serve_scans(conn, config_bytes: bytes) -> None:
+def _serve_scans(conn, config_bytes: bytes, setup: Callable[[], None] | None) -> None:
     """A scan worker: read (raw, mail_from, rcpts, at) jobs, answer ScanResults."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if setup is not None:  # a fresh process: its logging is not the parent's
+        setup()
     scanner = Scanner(pickle.loads(config_bytes))
     while True:
         try:
@@ -44,10 +46,15 @@ def _serve_scans(conn, config_bytes: bytes) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, config_bytes: bytes, generation: int) -> None:
+    def __init__(
+        self, ctx, config_bytes: bytes, generation: int, setup: Callable[[], None] | None
+    ) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.process = ctx.Process(
-            target=_serve_scans, args=(child, config_bytes), daemon=True, name="chaperone-scan"
+            target=_serve_scans,
+            args=(child, config_bytes, setup),
+            daemon=True,
+            name="chaperone-scan",
         )
         self.process.start()
         child.close()
@@ -72,8 +79,12 @@ class ScanWorkers:
     server, so they never inherit the gateway's threads or sockets.
     """
 
-    def __init__(self, config: Config, size: int) -> None:
+    def __init__(
+        self, config: Config, size: int, *, setup: Callable[[], None] | None = None
+    ) -> None:
+        """``setup`` runs first in each worker (a module-level function: it is pickled)."""
         self.size = max(1, size)
+        self._setup = setup
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["gateway.judge.pool"])
         self._generation = 0
@@ -92,7 +103,7 @@ class ScanWorkers:
             self._spawn()
 
     def _spawn(self) -> None:
-        worker = _Worker(self._ctx, self._config_bytes, self._generation)
+        worker = _Worker(self._ctx, self._config_bytes, self._generation, self._setup)
         self._all.add(worker)
         self._idle.put_nowait(worker)
 
