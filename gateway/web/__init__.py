@@ -95,12 +95,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (301, 302, 303) and exc.headers:
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return page(
+    response = page(
         request,
         "error.html",
         {"status": exc.status_code, "message": exc.detail},
         status=exc.status_code,
     )
+    response.headers.update(exc.headers or {})  # such as a 429's Retry-After
+    return response
 
 
 def create_app(config: Config, store: Store, *, secret: str, https: bool = False) -> Starlette:
