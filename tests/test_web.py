@@ -573,3 +573,36 @@ def test_x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(web, confi
     login(app, "tess", peer="198.51.100.1", forwarded_for="192.0.2.9")
     clients = {e.actor: e.detail["client"] for e in store.audit_log() if e.action == "logged-in"}
     assert clients == {"head": "192.0.2.7", "governor": "192.0.2.8", "tess": "198.51.100.1"}
+
+
+def _user_cli(store_url: str, *args: str):
+    import subprocess
+
+    from .conftest import CONFIG
+    from .relay_env import GATEWAY
+
+    return subprocess.run(
+        [str(GATEWAY), "user", *args, "--config", str(CONFIG), "--store-url", store_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_cli_changes_roles_re_enables_and_ends_sessions(web, store_url):
+    app, store, _ = web
+    client = login(app, "dsl")
+    done = _user_cli(store_url, "end-sessions", "dsl")
+    assert done.returncode == 0, done.stderr
+    assert client.get("/queue").status_code == 303
+    client = login(app, "dsl")
+    assert _user_cli(store_url, "role", "dsl", "auditor").returncode == 0
+    assert store.user("dsl").role == "auditor" and client.get("/queue").status_code == 303
+    assert _user_cli(store_url, "disable", "dsl").returncode == 0
+    assert login(app, "dsl").last_login.status_code == 401
+    assert _user_cli(store_url, "enable", "dsl").returncode == 0
+    assert login(app, "dsl").last_login.status_code == 303
+    missing = _user_cli(store_url, "end-sessions", "nobody")
+    assert missing.returncode != 0 and "no user 'nobody'" in missing.stderr
+    exists = _user_cli(store_url, "add", "dsl", "--role", "reviewer")
+    assert "gateway user role dsl ROLE" in exists.stderr
