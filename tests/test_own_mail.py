@@ -108,6 +108,20 @@ def test_the_cli_decides_as_a_proven_account_never_a_typed_name(tmp_path):
             env={"CHAPERONE_PASSWORD": "not the password"},
         )
         assert wrong.returncode != 0 and "wrong password" in wrong.stderr
+        # Guessing is limited as at the web's login: after five, even the right one waits.
+        for _ in range(4):
+            g.cli(
+                "quarantine",
+                "release",
+                copy,
+                "--reason",
+                "ok",
+                "--as",
+                "dsl",
+                env={"CHAPERONE_PASSWORD": "not the password"},
+            )
+        locked = g.decide("release", copy, "--reason", "ok")
+        assert locked.returncode != 0 and "too many wrong passwords" in locked.stderr
         unmapped = g.cli("quarantine", "release", copy, "--reason", "ok")
         assert unmapped.returncode != 0 and "no account is mapped" in unmapped.stderr
         assert [c["status"] for c in g.copies() if c["id"] == held["id"]] == ["held"]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.store import Envelope, NewCopy, Store, StoredFinding
+from gateway.store import Envelope, NewCopy, Store, StoredFinding, ts
 from gateway.web import create_app, hash_password
 
 from .conftest import PARENT, STAFF, mail
@@ -70,9 +70,17 @@ def web(config, store_url):
 
 
 def login(
-    app, name: str, password: str = PASSWORD, base_url: str = "http://testserver"
+    app,
+    name: str,
+    password: str = PASSWORD,
+    base_url: str = "http://testserver",
+    peer: str = "testclient",
+    forwarded_for: str | None = None,
 ) -> TestClient:
-    client = TestClient(app, follow_redirects=False, base_url=base_url)
+    headers = {"x-forwarded-for": forwarded_for} if forwarded_for else None
+    client = TestClient(
+        app, follow_redirects=False, base_url=base_url, client=(peer, 50000), headers=headers
+    )
     page = client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     response = client.post(
@@ -115,7 +123,6 @@ def test_login_sets_a_strict_http_only_cookie_and_failures_are_limited(web, conf
     for _ in range(4):
         login(app, "dsl", "wrong")
     assert login(app, "dsl").last_login.status_code == 429  # even the right password, for a while
-    assert login(app, "head").last_login.status_code == 429  # and other names from the same client
     secure_app = create_app(config, store, secret="s", https=True)
     first = TestClient(secure_app, base_url="https://testserver").get("/login")
     assert "secure" in first.headers["set-cookie"].lower()
@@ -514,3 +521,108 @@ def test_links_in_held_html_show_their_targets_as_text_and_cannot_be_followed(we
     for target in ("/queue", "//evil.example/p", "https://evil.example/space"):
         assert f"[link to {target}]" in html_view or f"[link to \u2003{target}]" in html_view
     assert "&lt;x&gt;" in html_view and "<x>" not in html_view
+
+
+def test_concurrent_wrong_passwords_get_no_more_checks_than_the_limit(web):
+    import threading
+
+    app, _, _ = web
+    clients, answers = [], []
+    for _ in range(16):
+        client = TestClient(app, follow_redirects=False, client=("203.0.113.9", 1))
+        clients.append((client, csrf_of(client, "/login")))
+    start = threading.Barrier(len(clients))
+
+    def attempt(client: TestClient, csrf: str) -> None:
+        start.wait()
+        form = {"name": "dsl", "password": "wrong", "csrf": csrf, "next": "/queue"}
+        answers.append(client.post("/login", data=form).status_code)
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [401] * 5 + [429] * 11  # five passwords checked, the rest refused
+
+
+def test_one_names_failures_lock_neither_other_names_nor_its_usual_client(web):
+    app, _, _ = web
+    assert login(app, "dsl", peer="198.51.100.20").last_login.status_code == 303  # dsl's own PC
+    for _ in range(5):
+        assert login(app, "dsl", "wrong", peer="203.0.113.9").last_login.status_code == 401
+    assert login(app, "dsl", peer="203.0.113.9").last_login.status_code == 429
+    assert login(app, "dsl", peer="192.0.2.30").last_login.status_code == 429  # a new client too
+    assert login(app, "head", peer="203.0.113.9").last_login.status_code == 303  # other names
+    assert login(app, "dsl", peer="198.51.100.20").last_login.status_code == 303  # dsl, as usual
+
+
+def test_wrong_passwords_from_a_known_client_slow_the_name_down_without_locking_it(web):
+    app, store, _ = web
+    here = "198.51.100.20"
+    assert login(app, "dsl", peer=here).last_login.status_code == 303
+    for _ in range(5):
+        assert login(app, "dsl", "wrong", peer=here).last_login.status_code == 401
+    refused = login(app, "dsl", peer=here).last_login
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) <= 2  # not 15 min
+    with store._tx() as cur:  # the wait passes: move the failures a minute into the past
+        for row_id, at in cur.execute("SELECT id, at FROM login_failures").fetchall():
+            earlier = datetime.fromisoformat(at) - timedelta(minutes=1)
+            cur.execute("UPDATE login_failures SET at = ? WHERE id = ?", (ts(earlier), row_id))
+    assert login(app, "dsl", peer=here).last_login.status_code == 303
+
+
+def test_x_forwarded_for_names_the_client_only_behind_a_trusted_proxy(web, config):
+    import dataclasses
+    from ipaddress import ip_network
+
+    _, store, _ = web
+    behind_proxy = dataclasses.replace(
+        config,
+        web=dataclasses.replace(config.web, trusted_proxies=(ip_network("10.0.0.0/24"),)),
+    )
+    app = create_app(behind_proxy, store, secret="s")
+    for _ in range(5):  # one person behind the proxy gets the name dsl locked for new clients
+        login(app, "dsl", "wrong", peer="10.0.0.1", forwarded_for="203.0.113.9")
+    # ... and someone else behind the same proxy is their own client.
+    assert (
+        login(app, "head", peer="10.0.0.1", forwarded_for="192.0.2.7").last_login.status_code == 303
+    )
+    # A forged hop before the client's own address is not believed; a peer that is no proxy is not either.
+    login(app, "governor", peer="10.0.0.1", forwarded_for="6.6.6.6, 192.0.2.8, 10.0.0.2")
+    login(app, "tess", peer="198.51.100.1", forwarded_for="192.0.2.9")
+    clients = {e.actor: e.detail["client"] for e in store.audit_log() if e.action == "logged-in"}
+    assert clients == {"head": "192.0.2.7", "governor": "192.0.2.8", "tess": "198.51.100.1"}
+
+
+def _user_cli(store_url: str, *args: str):
+    import subprocess
+
+    from .conftest import CONFIG
+    from .relay_env import GATEWAY
+
+    return subprocess.run(
+        [str(GATEWAY), "user", *args, "--config", str(CONFIG), "--store-url", store_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_cli_changes_roles_re_enables_and_ends_sessions(web, store_url):
+    app, store, _ = web
+    client = login(app, "dsl")
+    done = _user_cli(store_url, "end-sessions", "dsl")
+    assert done.returncode == 0, done.stderr
+    assert client.get("/queue").status_code == 303
+    client = login(app, "dsl")
+    assert _user_cli(store_url, "role", "dsl", "auditor").returncode == 0
+    assert store.user("dsl").role == "auditor" and client.get("/queue").status_code == 303
+    assert _user_cli(store_url, "disable", "dsl").returncode == 0
+    assert login(app, "dsl").last_login.status_code == 401
+    assert _user_cli(store_url, "enable", "dsl").returncode == 0
+    assert login(app, "dsl").last_login.status_code == 303
+    missing = _user_cli(store_url, "end-sessions", "nobody")
+    assert missing.returncode != 0 and "no user 'nobody'" in missing.stderr
+    exists = _user_cli(store_url, "add", "dsl", "--role", "reviewer")
+    assert "gateway user role dsl ROLE" in exists.stderr

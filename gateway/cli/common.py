@@ -146,9 +146,13 @@ def acting_account(store: Store, as_user: str | None) -> str:
     (``CHAPERONE_PASSWORD``, or asked for at a terminal).
     """
     import getpass
+    import math
     import os
 
     import argon2
+
+    from gateway.mail import now_utc
+    from gateway.review.logins import FAILURE_WINDOW, seconds_to_wait
 
     login = os_login()
     if as_user is None:
@@ -169,10 +173,17 @@ def acting_account(store: Store, as_user: str | None) -> str:
         if not sys.stdin.isatty():
             raise fail(f"--as {as_user}: give its password (CHAPERONE_PASSWORD, or at a terminal)")
         password = getpass.getpass(f"password of {as_user}: ")
+    # Counted with the web app's logins, so guessing here is limited as it is there.
+    client = f"cli:{login}"
+    now = now_utc()
+    reserved = store.reserve_login(
+        as_user, client, now - FAILURE_WINDOW, lambda h: seconds_to_wait(h, now), at=now
+    )
+    if isinstance(reserved, float):
+        raise fail(f"too many wrong passwords for {as_user}: try again in {math.ceil(reserved)} s")
     try:
         argon2.PasswordHasher().verify(account.password_hash, password)
     except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
-        # Counted with the web app's failed logins, so guessing here is throttled there too.
-        store.login_failed(as_user, f"cli:{login}")
-        raise fail(f"wrong password for {as_user}") from None
+        raise fail(f"wrong password for {as_user}") from None  # the attempt stays counted
+    store.login_succeeded(reserved, as_user, client)
     return account.name

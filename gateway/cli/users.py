@@ -24,7 +24,8 @@ def user(args: argparse.Namespace) -> int:
         if args.user_command == "add":
             if store.user(args.name):
                 raise fail(
-                    f"user {args.name!r} exists; use 'gateway user passwd' or --role to change it"
+                    f"user {args.name!r} exists; change it with 'gateway user passwd {args.name}'"
+                    f" or 'gateway user role {args.name} ROLE'"
                 )
             if Role(args.role).decides and not args.email:
                 # Before asking for a password: the store would refuse the account anyway.
@@ -47,7 +48,17 @@ def user(args: argparse.Namespace) -> int:
             print(f"password of {args.name} changed")
         elif args.user_command == "disable":
             store.put_user(args.name, disabled=True)
-            print(f"user {args.name} disabled")
+            print(f"user {args.name} disabled; their sessions are ended")
+        elif args.user_command == "enable":
+            store.put_user(args.name, disabled=False)
+            print(f"user {args.name} enabled (they log in again)")
+        elif args.user_command == "role":
+            store.put_user(args.name, role=args.role)
+            print(f"user {args.name} is now {args.role}; their sessions are ended")
+        elif args.user_command == "end-sessions":
+            if not store.end_sessions(args.name, actor="cli", why="ended from the command line"):
+                raise fail(f"no user {args.name!r}")
+            print(f"every session of {args.name} is ended")
     except StoreError as exc:
         raise fail(str(exc)) from None
     return 0
@@ -84,10 +95,20 @@ def add(sub: argparse._SubParsersAction) -> None:
     store_arguments(up)
     up.add_argument("name")
     up.set_defaults(func=user)
-    ud = usub.add_parser("disable", help="stop an account from logging in")
-    store_arguments(ud)
-    ud.add_argument("name")
-    ud.set_defaults(func=user)
+    for command, help in (
+        ("disable", "stop an account from logging in, and end its sessions"),
+        ("enable", "let a disabled account log in again"),
+        ("end-sessions", "log an account out everywhere (a lost or shared device)"),
+    ):
+        one = usub.add_parser(command, help=help)
+        store_arguments(one)
+        one.add_argument("name")
+        one.set_defaults(func=user)
+    ur = usub.add_parser("role", help="change an account's role, and end its sessions")
+    store_arguments(ur)
+    ur.add_argument("name")
+    ur.add_argument("role", choices=[r.value for r in Role])
+    ur.set_defaults(func=user)
     pw = sub.add_parser(
         "smtp-password", help="hash a password for the SMTP users file (reads stdin or asks)"
     )

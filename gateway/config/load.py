@@ -395,6 +395,9 @@ def _build(
             listen=parse_host_port(w.get("listen", "127.0.0.1:8080"), "web.listen"),
             secret_file=(base / w["secret_file"]).resolve() if w.get("secret_file") else None,
             https=bool(w.get("https", False)),
+            trusted_proxies=tuple(
+                ip_network(n, strict=False) for n in w.get("trusted_proxies", [])
+            ),
         )
     except ValueError as exc:
         raise RuleError(f"{path}:{_line_of(text, '[web]')}: {exc}") from None

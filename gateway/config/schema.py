@@ -177,7 +177,9 @@ SCHEMA = Table(
                 "two_person_release": Value("list", item=_str(choices=CATEGORIES)),
             }
         ),
-        "web": Table({"listen": _str(), "secret_file": _str(), "https": _BOOL}),
+        "web": Table(
+            {"listen": _str(), "secret_file": _str(), "https": _BOOL, "trusted_proxies": _strs()}
+        ),
     }
 )
 

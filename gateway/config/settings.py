@@ -153,7 +153,10 @@ class WebSettings:
     # Signs session cookies; every web process of one school must share it.
     # Empty: a file in the data directory, created on first start.
     secret_file: Path | None = None
-    https: bool = False  # served over TLS (directly or behind a proxy): Secure cookies
+    https: bool = False  # served over TLS (directly or behind a proxy): Secure cookies, HSTS
+    # Proxies whose X-Forwarded-For names the client (for login limits and the
+    # audit); from any other peer the header is ignored.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -219,6 +219,17 @@ class ReleaseOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginHistory:
+    """Failed logins in the throttling window, as the limit sees them."""
+
+    name_failures: int  # for this name, from any client
+    client_failures: int  # from this client, for any name
+    known_client: bool  # this name has logged in from this client before
+    failures_here: int  # for this name from this client
+    last_failure_here: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     name: str
     role: Role
@@ -231,6 +242,8 @@ class User:
 
 
 ROLES = tuple(r.value for r in Role)
+_MIGRATION_LOCK = 7420431
+_LOGIN_LOCK = 7420432
 _USER_COLUMNS = "name, role, email, password_hash, disabled, os_user, session_generation"
 
 
@@ -308,7 +321,7 @@ class Store:
     # -- schema ------------------------------------------------------------
     def migrate(self) -> int:
         with self._tx() as cur:
-            lock = self._db.migration_lock()
+            lock = self._db.exclusive(_MIGRATION_LOCK)
             if lock:
                 cur.execute(lock)
             cur.execute(
@@ -1211,22 +1224,63 @@ class Store:
             > 0
         )
 
-    def login_failed(self, name: str, client: str, at: datetime | None = None) -> None:
+    def reserve_login(
+        self,
+        name: str,
+        client: str,
+        since: datetime,
+        wait: Callable[[LoginHistory], float],
+        at: datetime | None = None,
+    ) -> int | float:
+        """Count this login attempt against its name and client before the password
+        is checked: an id (give it to :meth:`login_succeeded` if the password was
+        right; otherwise it stays counted as a failure), or the seconds to wait
+        that ``wait`` answered for the history since ``since``.
+
+        The count and the reservation are one transaction, under a lock on
+        PostgreSQL (SQLite has one writer at a time), so forty concurrent
+        attempts against a limit of five get five checks, not forty."""
         at = at or now_utc()
+        name, client = name[:200], client[:100]
         with self._tx() as cur:
-            cur.execute(
-                "INSERT INTO login_failures (name, client, at) VALUES (?, ?, ?)",
-                (name[:200], client[:100], ts(at)),
-            )
+            lock = self._db.exclusive(_LOGIN_LOCK)
+            if lock:
+                cur.execute(lock)
             # Only the last day matters for throttling; keep the table small.
             cur.execute("DELETE FROM login_failures WHERE at < ?", (ts(at - timedelta(days=1)),))
-
-    def recent_login_failures(self, name: str, client: str, since: datetime) -> int:
-        with self._tx(write=False) as cur:
+            count = "SELECT COUNT(*), MAX(at) FROM login_failures WHERE at >= ? AND "
+            by_name = cur.execute(count + "name = ?", (ts(since), name)).fetchone()
+            by_client = cur.execute(count + "client = ?", (ts(since), client)).fetchone()
+            by_both = cur.execute(
+                count + "name = ? AND client = ?", (ts(since), name, client)
+            ).fetchone()
+            known = cur.execute(
+                "SELECT 1 FROM login_clients WHERE name = ? AND client = ?", (name, client)
+            ).fetchone()
+            history = LoginHistory(
+                name_failures=by_name[0],
+                client_failures=by_client[0],
+                known_client=known is not None,
+                failures_here=by_both[0],
+                last_failure_here=parse_ts(by_both[1]),
+            )
+            seconds = wait(history)
+            if seconds > 0:
+                return float(seconds)
             return cur.execute(
-                "SELECT COUNT(*) FROM login_failures WHERE at >= ? AND (name = ? OR client = ?)",
-                (ts(since), name[:200], client[:100]),
+                "INSERT INTO login_failures (name, client, at) VALUES (?, ?, ?) RETURNING id",
+                (name, client, ts(at)),
             ).fetchone()[0]
+
+    def login_succeeded(self, reservation: int, name: str, client: str) -> None:
+        """The reserved attempt was right: it is no failure, and this client is one the name uses."""
+        with self._tx() as cur:
+            cur.execute("DELETE FROM login_failures WHERE id = ?", (reservation,))
+            cur.execute(
+                "INSERT INTO login_clients (name, client, last_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name, client) DO UPDATE SET last_at = excluded.last_at",
+                (name[:200], client[:100], ts(now_utc())),
+            )
 
     # -- audit -----------------------------------------------------------------
     def _audit(

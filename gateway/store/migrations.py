@@ -207,6 +207,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        9,
+        "login limits per name and per client, and the clients a name logs in from",
+        common=(
+            "CREATE INDEX login_failures_by_name ON login_failures (name, at)",
+            "CREATE INDEX login_failures_by_client ON login_failures (client, at)",
+            # Where each account has logged in before: from there a run of wrong
+            # passwords slows the account down but never locks it out.
+            """CREATE TABLE login_clients (
+            name TEXT NOT NULL,
+            client TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            PRIMARY KEY (name, client)
+        )""",
+        ),
+    ),
+    Migration(
         10,
         "two-person releases and proposed exceptions decided in the store",
         common=(

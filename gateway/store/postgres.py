@@ -71,6 +71,7 @@ class PostgreSQL:
     def execute(self, conn: Any, sql: str, params: Any = ()) -> Any:
         return conn.execute(sql.replace("?", "%s"), params)
 
-    def migration_lock(self) -> str | None:
-        # Several nodes may start at once: one migrates, the others wait.
-        return "SELECT pg_advisory_xact_lock(7420431)"
+    def exclusive(self, key: int) -> str | None:
+        # Held to the end of the transaction: several nodes starting at once
+        # migrate one at a time; concurrent logins reserve one at a time.
+        return f"SELECT pg_advisory_xact_lock({int(key)})"

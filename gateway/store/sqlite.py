@@ -106,5 +106,5 @@ class SQLite:
     def execute(self, conn: sqlite3.Connection, sql: str, params: Any = ()) -> Any:
         return conn.execute(sql, params)
 
-    def migration_lock(self) -> str | None:
-        return None  # one writer at a time already
+    def exclusive(self, key: int) -> str | None:
+        return None  # BEGIN IMMEDIATE: one writer at a time already

@@ -16,8 +16,9 @@ Security, in the order a request meets it:
   role is read from the store on each request (a role change takes effect
   at once); roles are checked on the server for every action;
 * every POST must carry the session's CSRF token;
-* failed logins are counted in the store, per name and per client, so the
-  limit holds across web processes.
+* each login attempt is reserved in the store, per name and per client,
+  before its password is checked, so the limit holds across web processes
+  and concurrent attempts (``login``).
 
 One module per page: ``login``, ``queue``, ``copy`` (one held copy and the
 decisions on it), ``audit``; ``context`` holds what they share and
@@ -95,12 +96,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (301, 302, 303) and exc.headers:
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return page(
+    response = page(
         request,
         "error.html",
         {"status": exc.status_code, "message": exc.detail},
         status=exc.status_code,
     )
+    response.headers.update(exc.headers or {})  # such as a 429's Retry-After
+    return response
 
 
 def create_app(config: Config, store: Store, *, secret: str, https: bool = False) -> Starlette:

@@ -1,5 +1,6 @@
-"""Logging in and out. Failed logins are counted in the store, per name and per client,
-so the limit holds across web processes.
+"""Logging in and out. Each attempt is reserved in the store, per name and per
+client, before its password is checked, so the limit holds across web
+processes and concurrent attempts.
 
 Authentication is one function (``authenticate``) returning a store user;
 single sign-on (OIDC) would add a route that ends in the same session set-up.
@@ -7,8 +8,9 @@ single sign-on (OIDC) would add a route that ends in the same session set-up.
 
 from __future__ import annotations
 
+import math
 import secrets
-from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 import argon2
 from starlette.concurrency import run_in_threadpool
@@ -17,15 +19,46 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.mail import now_utc
+from gateway.review.logins import FAILURE_WINDOW, seconds_to_wait
 from gateway.store import Store, User
 from gateway.web.context import context, current_user, form_with_csrf, page
-
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
 
 _hasher = argon2.PasswordHasher()
 # Verifying against this keeps a login for an unknown name as slow as one for a known name.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class TooManyFailures(HTTPException):
+    def __init__(self, seconds: float) -> None:
+        wait = max(1, math.ceil(seconds))
+        when = f"{wait} seconds" if wait < 120 else f"{math.ceil(wait / 60)} minutes"
+        super().__init__(
+            429,
+            f"Too many failed logins. Try again in {when}.",
+            headers={"retry-after": str(wait)},
+        )
+
+
+def client_address(request: Request, trusted_proxies: tuple[IPv4Network | IPv6Network, ...]) -> str:
+    """The client's address: the peer's, or, when the peer is a trusted proxy, the
+    last address in X-Forwarded-For that is not one (the ones before it are
+    whatever the client chose to send)."""
+    peer = request.client.host if request.client else "?"
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted_proxies)
+
+    if not trusted(peer):
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if not trusted(hop):
+            return hop
+    return peer
 
 
 def hash_password(password: str) -> str:
@@ -33,9 +66,14 @@ def hash_password(password: str) -> str:
 
 
 async def authenticate(store: Store, name: str, password: str, client: str) -> User | None:
-    since = now_utc() - FAILURE_WINDOW
-    if await run_in_threadpool(store.recent_login_failures, name, client, since) >= MAX_FAILURES:
-        raise HTTPException(429, "Too many failed logins. Try again in 15 minutes.")
+    now = now_utc()
+    reserved = await run_in_threadpool(
+        lambda: store.reserve_login(
+            name, client, now - FAILURE_WINDOW, lambda h: seconds_to_wait(h, now), at=now
+        )
+    )
+    if isinstance(reserved, float):
+        raise TooManyFailures(reserved)
     user = await run_in_threadpool(store.user, name)
     ok = False
     try:
@@ -47,8 +85,8 @@ async def authenticate(store: Store, name: str, password: str, client: str) -> U
     except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
         ok = False
     if not ok or user is None or user.disabled:
-        await run_in_threadpool(store.login_failed, name, client)
-        return None
+        return None  # the reserved attempt stays counted as a failure
+    await run_in_threadpool(store.login_succeeded, reserved, name, client)
     return user
 
 
@@ -57,7 +95,7 @@ async def login(request: Request) -> Response:
         request.session.setdefault("csrf", secrets.token_urlsafe(32))
         return page(request, "login.html", {"next": request.query_params.get("next", "/queue")})
     form = await form_with_csrf(request)
-    client = request.client.host if request.client else "?"
+    client = client_address(request, context(request).config.web.trusted_proxies)
     store = context(request).store
     user = await authenticate(store, form.get("name", ""), form.get("password", ""), client)
     if user is None:
