@@ -130,3 +130,25 @@ def test_no_text_and_no_link_of_any_document_is_lost():
         assert ("tel:07700900456" in {link.target for link in out.links}) == ("<a " in html), html
 
     check()
+
+
+def test_a_line_break_on_an_empty_line_draws_a_blank_line():
+    # Gmail writes a blank line as <div><br></div>; a signature's lines as <br>.
+    gmail = "<div>Hi,</div><div><br></div><div>Thanks.</div><div><br></div><div>Hana<br>(mob)</div>"
+    assert render_html(gmail).visible == "Hi,\n\nThanks.\n\nHana\n(mob)"
+    assert render_html("one<br><br>two").visible == "one\n\ntwo"
+    # a break that ends a block adds no line
+    assert render_html("<div>one<br></div><div>two</div>").visible == "one\ntwo"
+
+
+def test_a_signature_after_a_gmail_blank_line_is_not_the_card_of_the_paragraph_above(scanner):
+    from .conftest import PARENT, mail
+
+    html = (
+        "<div>Ava helps in the reading club.</div><div><br></div>"
+        "<div>Hana<br>(mob +44 (0)7700 900658)</div>"
+    )
+    raw = mail(
+        "Ava helps in the reading club.\n\nHana\n(mob +44 (0)7700 900658)", to=(PARENT,), html=html
+    )
+    assert "personal_phone" in {f.category for f in scanner.scan(raw).findings}

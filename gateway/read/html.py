@@ -163,6 +163,10 @@ class _Renderer:
         )
         if paragraph:
             self._paragraph()
+        elif tag == "br" and not self.lines[-1][1]:
+            # A line break on an empty line draws that line: Gmail's blank line
+            # is <div><br></div>, and <br><br> leaves one between two lines.
+            self.lines.append((self._depth, []))
         elif tag in _BLOCK:
             self._newline()
         elif tag in _CELL:
