@@ -487,3 +487,47 @@ def test_a_calendar_invitation_to_the_teachers_home_is_an_invitation(scanner):
         attachments=[("invite.ics", "text", "calendar", school.encode())],
     )
     assert scanner.scan(raw).verdict == "pass"
+
+
+# -- off the school's channels without naming where ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        ("This is probably easier if we chat elsewhere rather than on here.", "unapproved_channel"),
+        (
+            "School email's a bit formal for this sort of thing - you know where to find me ;)",
+            "unapproved_channel",
+        ),
+        ("I'm sure you've still got my number from the summer.", "unapproved_channel"),
+        (
+            "I'd prefer we moved to Signal rather than school email. I'm on there under my usual number.",
+            "unapproved_channel",
+        ),
+        ("It's more private and nothing goes through the school system.", "secrecy"),
+        (
+            "Further to parents' evening - I do private tutoring in the evenings, £30 an hour at mine.",
+            "social_contact",
+        ),
+    ],
+)
+def test_moving_off_the_schools_channels_is_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "If you have any questions, you know where to find me - I'm in room 14 most lunchtimes.",
+        "Teams is a bit formal for this but it's what we have to use, so please post there.",
+        "Nothing goes through the school system until the form is signed, so please return it.",
+        "We can talk elsewhere in school if the classroom is too noisy - the library is free.",
+        "We're moving to Google Classroom for homework from next week.",
+        "No adult who works with you - including school staff or coaches - should ask you to chat on Snapchat.",
+        'Look closely at these lines:\n\n  "Don\'t tell your mum about our little trips."\n  "You can always text me."',
+    ],
+)
+def test_the_schools_own_channels_and_lessons_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]

@@ -138,11 +138,13 @@ def _any_words(words: frozenset[str]) -> bool:
     return True
 
 
-# Words that turn a sentence away from what follows: a frame after them is what
-# the sender moves off ("less formal than school email", "away from Teams").
+# Words that turn a sentence away from what follows, or only refer back to it: a
+# frame after them is what the sender moves off ("less formal than school email")
+# or an occasion now past ("further to parents' evening, I do private tutoring").
 _CONTRAST = regex.compile(
-    r"\b(?:than|rather than|instead of|away from|off|out of|other than|outside of|outside)"
-    r"\s+(?:the |our |my |your |a |this )?$",
+    r"\b(?:than|rather than|instead of|away from|off|out of|other than|outside of|outside"
+    r"|further to|following on from|following|as discussed at|as we discussed at|after|since)"
+    r"\s+(?:the |our |my |your |a |this |last |today's |yesterday's )?$",
     regex.IGNORECASE,
 )
 
