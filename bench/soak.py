@@ -277,10 +277,14 @@ def report(args, nodes, sink, acked, decided, replies, events) -> int:
         times = delivered[(msgid, rcpt)]
         if times > 1:
             outcome["real duplicates"] += 1
-            if copy and not copy.get("possible_duplicate"):
-                outcome["real duplicates the store did not mark"] += 1
+            if (
+                not copy
+            ):  # forwarded during the session; the client resent it after a kill before 250
+                outcome["real duplicates of copies forwarded at once (client resent)"] += 1
+            elif not copy.get("possible_duplicate"):
+                outcome["real duplicates of stored copies the store did not mark"] += 1
         if copy.get("possible_duplicate"):
-            outcome["marked possible_duplicate"] += 1
+            outcome[f"marked possible_duplicate, delivered {times} times"] += 1
         if should_hold(sent, rcpt):
             if times and decision != "released":
                 failures.append(("LEAKED", msgid, rcpt, f"{status}, {decision}"))
