@@ -185,3 +185,25 @@ def test_an_all_staff_exception_proposed_after_the_first_approval_needs_another(
     [done] = release(config, store, str(copy_id), actor="dsl", reason="seen the exception too")
     assert done.changed and len(store.exceptions()) == 1
     store.close()
+
+
+def test_quarantine_show_says_who_approved_and_what_waits(config, store_url, capsys):
+    from gateway.cli.quarantine import _show_one
+
+    store = _reviewers(store_url)
+    copy_id = _held(store, "shown", SECRECY, PHONE)
+    release_with_exception(
+        config,
+        store,
+        copy_id,
+        actor="dsl",
+        reason="trip mobile",
+        finding=_phone_finding(store, copy_id),
+        scope="sender",
+        until=date.today() + timedelta(days=10),
+    )
+    _show_one(config, store, copy_id)
+    out = capsys.readouterr().out
+    assert "approved   for release by dsl; waiting for another reviewer" in out
+    assert "proposed   exception for phone +447700900999" in out and "by dsl" in out
+    store.close()

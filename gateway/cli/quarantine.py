@@ -79,6 +79,14 @@ def _show_one(config: Config, store: Store, copy_id: int) -> None:
     )
     if copy.last_reply:
         print(f"  next hop   {copy.last_reply}")
+    if copy.status == "held" and (approvals := store.release_approvals(copy.id)):
+        print(f"  approved   for release by {', '.join(approvals)}; waiting for another reviewer")
+    for p in store.proposed_exceptions(copy.id):
+        scope = ", ".join(p["senders"]) or "all staff"
+        print(
+            f"  proposed   exception for {p['kind']} {p['value']} ({scope}, until {p['until'] or 'no end'}) "
+            f"by {p['proposed_by']}: in force when the release completes"
+        )
     for warning in held.warnings:
         print(f"  warning    {warning}")
     print("\nheaders:")
