@@ -80,7 +80,8 @@ class SQLite:
             raise self._error(f"cannot open {self.where}: {exc}") from exc
         if problems != ["ok"]:
             raise self._error(
-                f"{self.where} is damaged (quick_check: {'; '.join(problems[:3])}): "
+                # One line: quick_check's rows may hold line breaks of their own.
+                f"{self.where} is damaged (quick_check: {' '.join('; '.join(problems[:3]).split())}): "
                 "restore it from a backup, or move it aside to start with an empty store"
             )
 
