@@ -531,3 +531,63 @@ def test_moving_off_the_schools_channels_is_held(scanner, sentence, category):
 def test_the_schools_own_channels_and_lessons_pass(scanner, sentence):
     r = scanner.scan(mail(sentence, to=(STUDENT,)))
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+# -- drift without keywords -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        (
+            "I've put it in your locker with a couple of extra packs. Don't go telling everyone where they came from.",
+            "secrecy",
+        ),
+        (
+            "If you want notes over half term my DMs are open - same name as on the cast list ;)",
+            "unapproved_channel",
+        ),
+        (
+            "Pop in for a cuppa after the match next week - Jan always does bacon sandwiches.",
+            "social_contact",
+        ),
+        (
+            "If Saturday is difficult, I'm usually in the cafe by Shirley library from about 11. You'd be very welcome to come and sit.",
+            "social_contact",
+        ),
+        ("I'd rather your mum didn't read our emails, she might get the wrong idea.", "secrecy"),
+        (
+            "Teams is a bit public for this sort of thing so just drop me a line on the usual.",
+            "unapproved_channel",
+        ),
+        (
+            "Teams keeps kicking people out of the call so I'm moving our revision channel to Telegram.",
+            "unapproved_channel",
+        ),
+        (
+            "If you fancy it, come and help me at my stall on Saturday at the farmers market.",
+            "social_contact",
+        ),
+    ],
+)
+def test_drift_in_everyday_words_is_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "What we talk about stays between us - unless I'm worried about your safety, and then I have to pass it on.",
+        "As I explained, I can't keep what you told me a secret, because it's about your safety.",
+        "CARD 1: An older gamer says: add me on snap, we can chat privately. Discuss what is wrong with this.",
+        "New book in her bag, pls sign the record on ClassCharts when youve read together.",
+        "If you want to keep in touch with the sixth form after you leave, follow the official Instagram, @heartofenglandschool.",
+        "The bus will run on the usual route tomorrow.",
+        "Our DMs are open on the school's official Instagram for questions about the open evening.",
+        "Please pop in to the office to collect the permission slip.",
+        "Teams is down this morning, so please use school email until it is back.",
+    ],
+)
+def test_proper_confidentiality_and_school_business_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]

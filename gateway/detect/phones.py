@@ -467,6 +467,8 @@ def _spelled(seg: Segment, region: str) -> list[tuple[int, int, str]]:
                 digits.append(_WORD_DIGIT[word] * repeat)
                 repeat = 1
         number = "".join(digits)
+        if region == "GB" and len(number) == 10 and number.startswith("7"):
+            number = "0" + number  # "seven seven double oh ...": the 0 goes without saying
         e164 = canonical(number, region)
         if e164 and len(number.replace("+", "")) >= 10:
             out.append((m.start(), m.end(), e164))

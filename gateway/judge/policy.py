@@ -126,7 +126,11 @@ class _Spans:
         i = bisect.bisect_left(starts, a)
         while i < len(starts) and starts[i] < b:
             if ends[i] <= b and not (
-                as_frame and _CONTRAST.search(self.text, max(a, starts[i] - 40), starts[i])
+                as_frame
+                and (
+                    _CONTRAST.search(self.text, max(a, starts[i] - 40), starts[i])
+                    or _LEFT_BEHIND.match(self.text, ends[i], min(b, ends[i] + 60))
+                )
             ):
                 return self.text[starts[i] : ends[i]]
             i += 1
@@ -145,6 +149,16 @@ _CONTRAST = regex.compile(
     r"\b(?:than|rather than|instead of|away from|off|out of|other than|outside of|outside"
     r"|further to|following on from|following|as discussed at|as we discussed at|after|since)"
     r"\s+(?:the |our |my |your |a |this |last |today's |yesterday's )?$",
+    regex.IGNORECASE,
+)
+
+
+# ...and words after a frame that leave it behind: "Teams is a bit public for
+# this", "Teams keeps kicking people out".
+_LEFT_BEHIND = regex.compile(
+    r"\s*(?:'s|is|are|isn't|keeps|kept|won't|just|has been|was)\s+(?:a bit |a little |too |so |really |rather |bit |always |still )?"
+    r"(?:formal|public|official|stuffy|clunky|slow|glitchy|rubbish|awkward|monitored|kicking|crashing"
+    r"|dropping|playing up|not working|down|cutting out|freezing|logging)",
     regex.IGNORECASE,
 )
 

@@ -52,6 +52,10 @@ def test_digits_beside_number_words_are_no_number():
 
 def test_hundreds_and_thousands_in_a_spelled_number():
     assert personal("oh seven seven double oh nine hundred nine nine nine") == {"+447700900999"}
+    # the 0 that goes without saying
+    assert personal("bell me, it's seven seven double oh nine hundred four four one") == {
+        "+447700900441"
+    }
 
 
 def test_drama_range_mobile_is_a_mobile():
