@@ -591,3 +591,25 @@ def test_drift_in_everyday_words_is_held(scanner, sentence, category):
 def test_proper_confidentiality_and_school_business_pass(scanner, sentence):
     r = scanner.scan(mail(sentence, to=(STUDENT,)))
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+# -- fair play: answers, endings and papers kept to oneself ----------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Please keep the content of the paper confidential - don't share it with anyone until all the sittings have finished.",
+        "Learn your lines, and remember: keep the twist ending a secret from your friends in the audience!",
+        "Please don't tell anyone the answers to the practice round!",
+        "I went to Birmingham with my family and came back with a cold! We'll catch up on the composition in Thursday's lesson.",
+    ],
+)
+def test_fair_play_and_lessons_are_no_secrecy_or_invitation(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+def test_a_grade_told_early_is_still_secrecy(scanner):
+    body = "I wasn't meant to say anything until everyone gets their grades, so please don't tell the others."
+    assert "secrecy" in categories(scanner.scan(mail(body, to=(STUDENT,))))

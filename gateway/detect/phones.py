@@ -44,6 +44,9 @@ _MASKS = regex.compile(
 )
 # Tokens made of digits and letters that look like digits.
 _LOOKALIKE_TOKEN = regex.compile(r"(?<![A-Za-z])[0-9OoIl|]{5,}(?![A-Za-z])")
+_LOOKALIKE_GROUP = regex.compile(
+    r"(?<![A-Za-z0-9])[0-9OoIl|]{2,6}(?:[ .\-][0-9OoIl|]{2,6}){1,4}(?![A-Za-z0-9])"
+)
 _LOOKALIKE = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
 _SEPARATORS = "_•·*‧∙"
 _SEPARATOR_CHARS = str.maketrans(dict.fromkeys(_SEPARATORS, " "))
@@ -103,6 +106,16 @@ def _replace_spans(text: str, spans, change) -> str:
     return "".join(pieces)
 
 
+def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def _mask_digits(piece: str) -> str:
     return "".join("#" if c.isdigit() else c for c in piece)
 
@@ -121,6 +134,14 @@ def digit_view(text: str) -> str:
         digits = sum(c.isdigit() for c in token)
         if digits >= 3 and digits / len(token) >= 0.6:
             lookalikes.append(m.span())
+    # A group of short tokens, mostly digits ("07700 9OO 482"): a letter among
+    # them is as much a disguise as in one long token.
+    for m in _LOOKALIKE_GROUP.finditer(view):
+        compact = "".join(m.group(0).split()).replace(".", "").replace("-", "")
+        digits = sum(c.isdigit() for c in compact)
+        if digits >= 8 and digits < len(compact) and digits / len(compact) >= 0.75:
+            lookalikes.append(m.span())
+    lookalikes = _merge_spans(lookalikes)
     return _replace_spans(view, lookalikes, lambda t: t.translate(_LOOKALIKE))
 
 

@@ -38,6 +38,11 @@ def test_disguised_mobiles_are_found(text):
     assert personal(text) == {"+447911123456"}
 
 
+def test_letters_for_digits_in_a_group_of_short_tokens():
+    assert personal("m. 07700 9OO 482") == {"+447700900482"}
+    assert personal("Room 12 11 10 O9, year 10 lo 12") == set()
+
+
 @pytest.mark.parametrize(
     "text",
     ["Any questions just text - 07700 nine-double-oh 344.", "ring 07700 900 three four four"],
