@@ -613,3 +613,10 @@ def test_fair_play_and_lessons_are_no_secrecy_or_invitation(scanner, sentence):
 def test_a_grade_told_early_is_still_secrecy(scanner):
     body = "I wasn't meant to say anything until everyone gets their grades, so please don't tell the others."
     assert "secrecy" in categories(scanner.scan(mail(body, to=(STUDENT,))))
+
+
+def test_saying_school_email_is_monitored_to_keep_it_professional_is_no_secrecy(scanner):
+    proper = "School email is monitored, so please keep messages professional."
+    assert scanner.scan(mail(proper, to=(STUDENT,))).verdict == "pass"
+    evasive = "School emails get monitored, so text me instead."
+    assert scanner.scan(mail(evasive, to=(STUDENT,))).verdict == "quarantine"
