@@ -620,3 +620,54 @@ def test_saying_school_email_is_monitored_to_keep_it_professional_is_no_secrecy(
     assert scanner.scan(mail(proper, to=(STUDENT,))).verdict == "pass"
     evasive = "School emails get monitored, so text me instead."
     assert scanner.scan(mail(evasive, to=(STUDENT,))).verdict == "quarantine"
+
+
+# -- a fifth blind set's kinds -----------------------------------------------------------
+
+
+def test_a_list_item_takes_the_frame_of_the_line_that_introduces_it(scanner):
+    advice = (
+        "Someone trying to groom a young person online will often:\n"
+        "- message you on Snapchat, then ask to move to WhatsApp;\n"
+        "- ask for photos or your address.\n"
+    )
+    assert scanner.scan(mail(advice, to=(STUDENT,))).verdict == "pass"
+    own = "A few things before the trip:\n- message me on Snapchat, then we can move to WhatsApp;\n"
+    assert "unapproved_channel" in categories(scanner.scan(mail(own, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        (
+            "If you ever want a running buddy I'm round Brueton Park most Sunday mornings from about 8",
+            "social_contact",
+        ),
+        (
+            "Is your mum still on the same number? Send it over and I'll sort the lift times with her directly.",
+            "info_request",
+        ),
+    ],
+)
+def test_fifth_set_kinds_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+def test_a_spreadsheet_header_asking_for_handles_over_empty_rows_is_a_form(scanner):
+    form = b"Name,Tutor group,Your mobile number,Snapchat or Instagram handle\n,,,\n,,,\n"
+    raw = mail(
+        "Please fill in the attached.",
+        to=(STUDENT,),
+        attachments=[("cast.csv", "text", "csv", form)],
+    )
+    assert "info_request" in categories(scanner.scan(raw))
+
+
+def test_scam_lines_set_as_examples_are_a_lesson(scanner):
+    body = (
+        "For Wednesday, read the three examples below and identify the technique in each.\n\n"
+        '1. "Hi, it\'s IT support - reply with your password and keep this quiet."\n'
+        '2. "Your parcel could not be delivered. Text YES to 07700 900000 to rebook."\n'
+    )
+    r = scanner.scan(mail(body, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]

@@ -139,7 +139,12 @@ def digit_view(text: str) -> str:
     for m in _LOOKALIKE_GROUP.finditer(view):
         compact = "".join(m.group(0).split()).replace(".", "").replace("-", "")
         digits = sum(c.isdigit() for c in compact)
-        if digits >= 8 and digits < len(compact) and digits / len(compact) >= 0.75:
+        if (
+            digits >= 6
+            and len(compact) >= 10
+            and digits < len(compact)
+            and digits / len(compact) >= 0.6
+        ):
             lookalikes.append(m.span())
     lookalikes = _merge_spans(lookalikes)
     return _replace_spans(view, lookalikes, lambda t: t.translate(_LOOKALIKE))

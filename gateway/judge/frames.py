@@ -180,3 +180,29 @@ def quoted_example(
     """The introduction that makes ``[start, end)`` a quoted example, or None."""
     found = example_quotation(text, start, end, introduction)
     return found[0] if found else None
+
+
+_LIST_ITEM = regex.compile(r"[ \t]*(?:[-*\u2022]|\d+[.)])\s")
+
+
+def with_list_lead(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A sentence that is a list item, widened back to the line that introduces the
+    list ("Someone trying to groom you will often:"): the items finish its sentence,
+    so its frame is theirs. Any other sentence is returned as it is."""
+    a, b = span
+    line_a = text.rfind("\n", 0, a) + 1
+    if not _LIST_ITEM.match(text, line_a) or text[line_a:a].strip(" \t-*\u2022.)0123456789"):
+        return span
+    # Up over the items above (a few, each a line), to a line ending in a colon.
+    cursor = line_a
+    for _ in range(12):
+        if cursor == 0:
+            return span
+        prev_a = text.rfind("\n", 0, cursor - 1) + 1
+        line = text[prev_a : cursor - 1]
+        if line.rstrip().endswith(":"):
+            return prev_a, b
+        if not _LIST_ITEM.match(line):
+            return span
+        cursor = prev_a
+    return span

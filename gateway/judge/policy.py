@@ -21,7 +21,13 @@ import regex
 from gateway.detect import Candidate, Context, detail_type, detectors, finders, span_around
 from gateway.detect.platforms import approved as platform_approved
 from gateway.detect.platforms import registry
-from gateway.judge.frames import PARAGRAPH_END, SENTENCE_END, quoted_example, script_line
+from gateway.judge.frames import (
+    PARAGRAPH_END,
+    SENTENCE_END,
+    quoted_example,
+    script_line,
+    with_list_lead,
+)
 from gateway.judge.lexicon import Lexicon
 from gateway.judge.owners import Holder, OwnerCues, Ownership, owner_of
 from gateway.judge.rules import LazyPattern, Rule
@@ -628,7 +634,7 @@ class PolicyEngine:
                 None,
             )
 
-        sentence = span_around(text, start, end, SENTENCE_END, 2000)
+        sentence = with_list_lead(text, span_around(text, start, end, SENTENCE_END, 2000))
         if rule.with_ and first_of(rule.with_, sentence) is None:
             return "no object of the act in its sentence ('with')"
         if (w := first_of(rule.unless, sentence, as_frame=True)) is not None:

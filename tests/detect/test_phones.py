@@ -40,6 +40,7 @@ def test_disguised_mobiles_are_found(text):
 
 def test_letters_for_digits_in_a_group_of_short_tokens():
     assert personal("m. 07700 9OO 482") == {"+447700900482"}
+    assert personal("077OO 9OO 319") == {"+447700900319"}
     assert personal("Room 12 11 10 O9, year 10 lo 12") == set()
 
 
