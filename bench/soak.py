@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import email
 import json
-import os
-import pwd
 import random
 import shutil
 import signal
@@ -47,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The same real parts the tests use.
+from gateway.cli.common import os_login  # noqa: E402
 from tests.relay_env import GATEWAY, GatewayProcess, Sink, ThrowawayPostgres  # noqa: E402
 
 STAFF = "t.teacher@heartofengland.example"
@@ -125,7 +124,7 @@ def main() -> int:
             "--config",
             str(nodes[0].config_path),
         ]
-        + ["--email", "dsl@heartofengland.example", "--os-user", pwd.getpwuid(os.getuid()).pw_name],
+        + ["--email", "dsl@heartofengland.example", "--os-user", os_login()],
         input="soak-password-1\nsoak-password-1\n",
         capture_output=True,
         text=True,

@@ -145,3 +145,14 @@ def span_around(
     hi = min(len(text), end + reach)
     after = breaks.search(text, end, hi)
     return a, (after.start() if after else hi)
+
+
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, end) spans in order, overlapping ones joined."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged

@@ -23,7 +23,7 @@ from __future__ import annotations
 import phonenumbers
 import regex
 
-from gateway.detect import Candidate, DetailType, Detector, register, span_around
+from gateway.detect import Candidate, DetailType, Detector, merge_spans, register, span_around
 from gateway.mail import DetailKind
 from gateway.read.message import Segment, Zone
 from gateway.read.words import regex_words
@@ -106,16 +106,6 @@ def _replace_spans(text: str, spans, change) -> str:
     return "".join(pieces)
 
 
-def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(spans):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
 def _mask_digits(piece: str) -> str:
     return "".join("#" if c.isdigit() else c for c in piece)
 
@@ -146,7 +136,7 @@ def digit_view(text: str) -> str:
             and digits / len(compact) >= 0.6
         ):
             lookalikes.append(m.span())
-    lookalikes = _merge_spans(lookalikes)
+    lookalikes = merge_spans(lookalikes)
     return _replace_spans(view, lookalikes, lambda t: t.translate(_LOOKALIKE))
 
 
@@ -440,9 +430,6 @@ def _hides_number_words(token: bytes) -> bool:
     """Does this non-ASCII token hold a word that may be a number word, or no word at all?"""
     flags = _word_flags(token)
     return not flags or 1 in flags
-
-
-_LETTERS = regex.compile(r"[a-z]+")
 
 
 _TENS_OF = {"hundred": "00", "thousand": "000"}

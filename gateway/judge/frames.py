@@ -206,3 +206,34 @@ def with_list_lead(text: str, span: tuple[int, int]) -> tuple[int, int]:
             return span
         cursor = prev_a
     return span
+
+
+# Words that turn a sentence away from what follows, or only refer back to it: a
+# frame after them is what the sender moves off ("less formal than school email")
+# or an occasion now past ("further to parents' evening, I do private tutoring").
+_CONTRAST = regex.compile(
+    r"\b(?:than|rather than|instead of|away from|off|out of|other than|outside of|outside"
+    r"|further to|following on from|following|as discussed at|as we discussed at|after|since)"
+    r"\s+(?:the |our |my |your |a |this |last |today's |yesterday's )?$",
+    regex.IGNORECASE,
+)
+
+
+# ...and words after a frame that leave it behind: "Teams is a bit public for
+# this", "Teams keeps kicking people out".
+_LEFT_BEHIND = regex.compile(
+    r"\s*(?:'s|is|are|isn't|keeps|kept|won't|just|has been|was)\s+(?:a bit |a little |too |so |really |rather |bit |always |still )?"
+    r"(?:formal|public|official|stuffy|clunky|slow|glitchy|rubbish|awkward|monitored|kicking|crashing"
+    r"|dropping|playing up|not working|down|cutting out|freezing|logging)",
+    regex.IGNORECASE,
+)
+
+
+def frame_set_aside(text: str, start: int, end: int, lo: int, hi: int) -> bool:
+    """Whether the frame word at ``[start, end)``, in the sentence or paragraph
+    ``[lo, hi)``, is one the words around it turn from, leave behind or only refer
+    back to: then it makes nothing safe."""
+    return bool(
+        _CONTRAST.search(text, max(lo, start - 40), start)
+        or _LEFT_BEHIND.match(text, end, min(hi, end + 60))
+    )

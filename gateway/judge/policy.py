@@ -11,19 +11,27 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import regex
 
-from gateway.detect import Candidate, Context, detail_type, detectors, finders, span_around
+from gateway.detect import (
+    Candidate,
+    Context,
+    detail_type,
+    detectors,
+    finders,
+    merge_spans,
+    span_around,
+)
 from gateway.detect.platforms import approved as platform_approved
 from gateway.detect.platforms import registry
 from gateway.judge.frames import (
     PARAGRAPH_END,
     SENTENCE_END,
+    frame_set_aside,
     quoted_example,
     script_line,
     with_list_lead,
@@ -82,7 +90,7 @@ class _Spans:
         if hits is None:
             return None
         spans = sorted(span for name in names for span in hits.get(name, ()))
-        return _merge(span_around(self.text, a, b, PARAGRAPH_END, 2000) for a, b in spans)
+        return merge_spans(span_around(self.text, a, b, PARAGRAPH_END, 2000) for a, b in spans)
 
     def _scan(self, pattern: LazyPattern, rule: Rule) -> tuple[list[int], list[int]]:
         """All matches of ``pattern``: from the lexicon index for a bare list, else by
@@ -112,7 +120,7 @@ class _Spans:
         spans = sorted(
             (a, b) for p in patterns for a, b in zip(*self._matches(p, rule), strict=True)
         )
-        return _merge(span_around(self.text, a, b, breaks, 2000) for a, b in spans)
+        return merge_spans(span_around(self.text, a, b, breaks, 2000) for a, b in spans)
 
     def _matches(self, pattern: LazyPattern, rule: Rule) -> tuple[list[int], list[int]]:
         """Every match of ``pattern`` (starts, ends), found once per text."""
@@ -132,11 +140,7 @@ class _Spans:
         i = bisect.bisect_left(starts, a)
         while i < len(starts) and starts[i] < b:
             if ends[i] <= b and not (
-                as_frame
-                and (
-                    _CONTRAST.search(self.text, max(a, starts[i] - 40), starts[i])
-                    or _LEFT_BEHIND.match(self.text, ends[i], min(b, ends[i] + 60))
-                )
+                as_frame and frame_set_aside(self.text, starts[i], ends[i], a, b)
             ):
                 return self.text[starts[i] : ends[i]]
             i += 1
@@ -146,38 +150,6 @@ class _Spans:
 def _any_words(words: frozenset[str]) -> bool:
     """The prefilter of a pattern with no formula: it may match any text."""
     return True
-
-
-# Words that turn a sentence away from what follows, or only refer back to it: a
-# frame after them is what the sender moves off ("less formal than school email")
-# or an occasion now past ("further to parents' evening, I do private tutoring").
-_CONTRAST = regex.compile(
-    r"\b(?:than|rather than|instead of|away from|off|out of|other than|outside of|outside"
-    r"|further to|following on from|following|as discussed at|as we discussed at|after|since)"
-    r"\s+(?:the |our |my |your |a |this |last |today's |yesterday's )?$",
-    regex.IGNORECASE,
-)
-
-
-# ...and words after a frame that leave it behind: "Teams is a bit public for
-# this", "Teams keeps kicking people out".
-_LEFT_BEHIND = regex.compile(
-    r"\s*(?:'s|is|are|isn't|keeps|kept|won't|just|has been|was)\s+(?:a bit |a little |too |so |really |rather |bit |always |still )?"
-    r"(?:formal|public|official|stuffy|clunky|slow|glitchy|rubbish|awkward|monitored|kicking|crashing"
-    r"|dropping|playing up|not working|down|cutting out|freezing|logging)",
-    regex.IGNORECASE,
-)
-
-
-def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted (start, end) spans, overlapping ones joined."""
-    merged: list[tuple[int, int]] = []
-    for a, b in spans:
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    return merged
 
 
 class PatternTimeout(Exception):

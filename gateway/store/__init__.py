@@ -708,9 +708,7 @@ class Store:
                     (copy_id,),
                 ).rowcount
                 if n:
-                    msg = cur.execute(
-                        "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
-                    ).fetchone()[0]
+                    msg = self._message_of(cur, copy_id)
                     self._audit(
                         cur,
                         at,
@@ -733,9 +731,7 @@ class Store:
                     (outcome, _clean(reply)[:1000], ts(at), copy_id),
                 ).rowcount
             if n:
-                msg = cur.execute(
-                    "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
-                ).fetchone()[0]
+                msg = self._message_of(cur, copy_id)
                 self._audit(cur, at, actor, outcome, msg, copy_id, {"reply": _clean(reply)[:1000]})
             return bool(n)
 
@@ -776,9 +772,7 @@ class Store:
                     (ts(at), copy_id),
                 ).rowcount:
                     marked.append(copy_id)
-                    msg = cur.execute(
-                        "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
-                    ).fetchone()[0]
+                    msg = self._message_of(cur, copy_id)
                     self._audit(cur, at, "gateway", action, msg, copy_id, {})
         return marked
 
@@ -812,9 +806,7 @@ class Store:
                 ),
             ).rowcount
             if n:
-                msg = cur.execute(
-                    "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
-                ).fetchone()[0]
+                msg = self._message_of(cur, copy_id)
                 self._audit(
                     cur,
                     at,
@@ -1085,9 +1077,7 @@ class Store:
                 (user, copy_id),
             ).rowcount
             if n:
-                msg = cur.execute(
-                    "SELECT message_id FROM copies WHERE id = ?", (copy_id,)
-                ).fetchone()[0]
+                msg = self._message_of(cur, copy_id)
                 self._audit(
                     cur, now_utc(), _clean(actor)[:200], "assigned", msg, copy_id, {"to": user}
                 )
@@ -1281,6 +1271,11 @@ class Store:
                 "ON CONFLICT (name, client) DO UPDATE SET last_at = excluded.last_at",
                 (name[:200], client[:100], ts(now_utc())),
             )
+
+    @staticmethod
+    def _message_of(cur: _Cursor, copy_id: int) -> str:
+        """The message a copy belongs to, for its audit entry."""
+        return cur.execute("SELECT message_id FROM copies WHERE id = ?", (copy_id,)).fetchone()[0]
 
     # -- audit -----------------------------------------------------------------
     def _audit(
