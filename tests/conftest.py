@@ -10,6 +10,7 @@ import pytest
 
 from gateway.config import load_config
 from gateway.judge.scan import Scanner
+from gateway.store import StoredFinding
 
 from .relay_env import PostgresMissing, ThrowawayPostgres
 
@@ -19,6 +20,19 @@ PARENT = "parent.one@gmail.com"
 STUDENT = "pupil.one@students.heartofengland.example"
 STAFF = "t.teacher@heartofengland.example"
 PARTNER = "bookings@westmidlandscoaches.example"
+# A held copy's finding as the store keeps it: the sender's personal mobile.
+PHONE = StoredFinding(
+    "personal-phone",
+    "personal_phone",
+    "quarantine",
+    "07700 900999",
+    "body",
+    "new",
+    False,
+    "mobile",
+    "ring me on 07700 900999 tonight",
+    "+447700900999",
+)
 
 
 @pytest.fixture(scope="session")

@@ -5,25 +5,12 @@ from __future__ import annotations
 import pytest
 
 from gateway.review.decisions import DecisionError, NotYoursToDecide, reject, release
-from gateway.store import Envelope, NewCopy, Store, StoredFinding, StoreError
+from gateway.store import Envelope, NewCopy, Store, StoreError
 
-from .conftest import PARENT, STAFF, mail
+from .conftest import PARENT, PHONE, STAFF, mail
 from .relay_env import GatewayProcess, Sink
 from .test_relay import DIRTY, send
 from .test_relay import mail as smtp_mail
-
-PHONE = StoredFinding(
-    "personal-phone",
-    "personal_phone",
-    "quarantine",
-    "07700 900999",
-    "body",
-    "new",
-    False,
-    "mobile",
-    "ring me on 07700 900999 tonight",
-    "+447700900999",
-)
 
 
 def _held(store: Store, envelope_from: str, **headers: str) -> int:

