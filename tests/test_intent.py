@@ -15,7 +15,7 @@ import pytest
 from gateway.judge.rules import RuleError, load_rules
 from gateway.judge.scan import Scanner
 
-from .conftest import STUDENT, categories, mail
+from .conftest import STAFF, STUDENT, categories, mail
 
 HOLD = {
     "social_contact": [
@@ -671,3 +671,80 @@ def test_scam_lines_set_as_examples_are_a_lesson(scanner):
     )
     r = scanner.scan(mail(body, to=(STUDENT,)))
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+# -- a sixth blind set's kinds -----------------------------------------------------------
+
+
+def test_speakers_named_in_quotation_marks_are_a_scripts_characters(scanner):
+    script = SCRIPT.replace("DANNY:", "'DANNY':").replace("KAYLA:", "'KAYLA':")
+    raw = mail(
+        "Attached is scene 3 for Thursday; please be off-book.",
+        to=(STUDENT,),
+        attachments=[("scene3.txt", "text", "plain", script.encode())],
+    )
+    r = scanner.scan(raw)
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        (
+            "It might be easier if we met for a coffee away from school, just the two of us.",
+            "social_contact",
+        ),
+        ("Perhaps we could grab a drink one evening after work?", "social_contact"),
+        (
+            "I'm posting the team news on my own page now, search Osei Football on Facebook.",
+            "social_profile",
+        ),
+        (
+            "I can't accept requests on my main account, but I've got a private one, @jf_backstage, request that one.",
+            "social_profile",
+        ),
+    ],
+)
+def test_sixth_set_kinds_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Students must not give staff their own phone numbers, and staff will never ask for them.",
+        "Remember you should never share your Snapchat or your mobile number with anyone you meet online.",
+        "It would be easier if we met in the library at lunch to go through the coursework.",
+    ],
+)
+def test_rules_stated_and_meetings_at_school_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+def test_a_reply_subject_is_the_words_of_the_message_replied_to(scanner):
+    body = (
+        "I can't promise to keep everything secret, but I'm here to help. Come and see me at break.\n\n"
+        "Mrs Okafor\n\n> can i tell u something but u have to keep it secret"
+    )
+    raw = mail(body, to=(STUDENT,), subject="Re: can you keep this secret")
+    assert scanner.scan(raw).verdict == "pass"
+    # The sender's own subject, or a reply quoting no one, is the sender's words.
+    for subject in ("can you keep this secret", "Re: can you keep this secret"):
+        own = mail("Come and see me at break.", to=(STUDENT,), subject=subject)
+        assert "secrecy" in categories(scanner.scan(own)), subject
+
+
+def test_the_senders_words_flattened_inside_a_quote_still_count(scanner):
+    html = (
+        "<p>See you tomorrow in period 3.</p><p>Miss R</p>"
+        f"<p>On Sun, 9 Nov 2025 at 18:20, Leah Wright &lt;{STUDENT}&gt; wrote:</p>"
+        "<blockquote>i sent u a request miss<br><br>"
+        f"On Sun, 9 Nov 2025 at 17:02, Tess Teacher &lt;{STAFF}&gt; wrote:<br>"
+        "You should add me on insta, tess_bakes_x, I post all my baking there</blockquote>"
+    )
+    r = scanner.scan(mail("See you tomorrow.", to=(STUDENT,), html=html))
+    assert "social_profile" in categories(r), r.findings
+    # The student's words in the same quote stay the student's.
+    student = html.replace(f"Tess Teacher &lt;{STAFF}&gt;", f"Leah Wright &lt;{STUDENT}&gt;")
+    assert scanner.scan(mail("See you tomorrow.", to=(STUDENT,), html=student)).verdict == "pass"

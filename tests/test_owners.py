@@ -107,6 +107,16 @@ def details_found(scanner: Scanner, raw: bytes):
             "Family contact: Wei Baker - 07700 900863\nSchool contact: the SENCo.",
             "Tutor contact: 07700 900863\nSchool contact: the SENCo.",
         ),
+        # the number the school's records hold, or tried: the recipient's
+        (
+            "We tried to ring you this morning on 07700 900377 (the number on Arbor).",
+            "Ring me this morning on 07700 900377 (my mobile).",
+        ),
+        # a records system named near a number is not whose it is
+        (
+            "We tried calling you on 07700 900655 earlier; absences can be logged on Arbor.",
+            "You can text absences to 07700 900655 instead; she'll log them on Arbor.",
+        ),
     ],
 )
 def test_a_detail_with_another_owner_clears_and_its_twin_holds(scanner, clears, holds):
@@ -115,6 +125,14 @@ def test_a_detail_with_another_owner_clears_and_its_twin_holds(scanner, clears, 
     r, found = details_found(scanner, mail(f"Dear Ms Price,\n\n{holds}\n\nKind regards,\nTess"))
     assert r.verdict == "quarantine" and found, r.findings
     assert found[0].owner == "sender" and found[0].owner_why
+
+
+def test_the_details_own_line_says_whose_it_is_before_a_colleague_on_the_card_above(scanner):
+    card = "Present: Mrs Bell (SENCo), Miss Rahman (TA)\nContact: "
+    r, found = details_found(scanner, mail(f"Notes\n\n{card}Dad's mobile 07700 900614 (on file)"))
+    assert r.verdict == "pass", r.findings
+    r, found = details_found(scanner, mail(f"Notes\n\n{card}07700 900614"))
+    assert r.verdict == "quarantine" and found[0].owner == "colleague", r.findings
 
 
 def test_the_sender_claiming_a_number_beats_a_third_party_nearby(scanner):

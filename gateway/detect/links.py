@@ -91,6 +91,35 @@ _TOP_LABELS = sorted({h.rsplit(".", 1)[1] for h in _HOSTS} | {"com"}, key=len, r
 _LINK_POSSIBLE = re.compile(
     r"(?:\.|\[\.\]|\(\.\)|\{\.\})(?:" + "|".join(_TOP_LABELS) + ")", re.IGNORECASE
 )
+# The words that make an @handle a profile when no platform is named ("request my
+# other account, @jo_b"): what one does with, and calls, a social account.
+_SOCIAL_WORDS = frozenset(
+    [
+        "follow",
+        "follows",
+        "following",
+        "follower",
+        "followers",
+        "account",
+        "accounts",
+        "profile",
+        "page",
+        "request",
+        "requests",
+        "dm",
+        "dms",
+        "handle",
+        "username",
+        "add",
+        "friend",
+        "friends",
+        "story",
+        "stories",
+        "post",
+        "posts",
+    ]
+)
+_SOCIAL = regex.compile(r"\b(?:" + "|".join(sorted(_SOCIAL_WORDS)) + r")\b", regex.IGNORECASE)
 _HANDLE_SEPARATOR = re.compile(r"[._][a-z0-9_]")
 _HANDLE_CHAR = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _NOT_BEFORE_HANDLE = regex.compile(r"[\w.@/-]")
@@ -205,6 +234,15 @@ def _nearest_platform(text: str, start: int, end: int, window: int) -> str | Non
     return best
 
 
+def _subject_platform(subject: str) -> str | None:
+    m = _PLATFORM.search(subject)
+    return (
+        None
+        if m is None
+        else _PLATFORM_OF.get((m.group("w") or m.group("x") or "").lower().replace(" ", ""))
+    )
+
+
 def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
     text = seg.text.text
     found: list[Candidate] = []
@@ -242,8 +280,10 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
     # Handles count only beside a platform word: in this text, or in the
     # subject of a short one.
     subject_platform = bool(subject) and len(text) < 600 and _PLATFORM.search(subject) is not None
-    if not subject_platform and not may_hold_any(seg.words, _PLATFORM_VOCABULARY):
+    social = "@" in text and may_hold_any(seg.words, _SOCIAL_WORDS)
+    if not (subject_platform or social) and not may_hold_any(seg.words, _PLATFORM_VOCABULARY):
         return found
+    in_subject = _subject_platform(subject) if subject_platform else None
     taken = [(c.start, c.end) for c in found]
 
     def free(a: int, b: int) -> bool:
@@ -252,7 +292,9 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
     for m in _AT_HANDLE.finditer(text):
         if not free(m.start(), m.end()):
             continue
-        near = _nearest_platform(text, m.start(), m.end(), 60)
+        near = _nearest_platform(text, m.start(), m.end(), 60) or in_subject
+        if near is None and social and _SOCIAL.search(text, max(0, m.start() - 60), m.end() + 60):
+            near = "social"  # a profile on a platform it does not name
         if near:
             found.append(
                 Candidate(
@@ -275,12 +317,7 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
         ):
             continue
         near = _nearest_platform(text, m.start(), m.end(), 30)
-        if near is None and subject_platform:
-            sm = _PLATFORM.search(subject)
-            if sm:
-                near = _PLATFORM_OF.get(
-                    (sm.group("w") or sm.group("x") or "").lower().replace(" ", "")
-                )
+        near = near or in_subject
         if near:
             found.append(
                 Candidate(

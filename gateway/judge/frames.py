@@ -21,8 +21,10 @@ from itertools import islice
 
 import regex
 
-# "DANNY:", "MRS PATEL (off):", "KAYLA (15):" at the start of a line.
-_SPEAKER = regex.compile(r"(?m)^[ \t]*[A-Z][A-Z.'\- ]{1,30}(?:[ \t]*\([^)\n]{0,30}\))?[ \t]*:[ \t]")
+# "DANNY:", "MRS PATEL (off):", "KAYLA (15):", "'CHRIS':" at the start of a line.
+_SPEAKER = regex.compile(
+    r"(?m)^[ \t]*['\"‘“]?[A-Z][A-Z.'\- ]{1,30}['\"’”]?(?:[ \t]*\([^)\n]{0,30}\))?[ \t]*:[ \t]"
+)
 _SCRIPT_LINES = 3
 # Spans in quotation marks on one line: curly, straight double, guillemets, and
 # single quotes whose inner apostrophes are followed by a letter ("don't").

@@ -235,12 +235,13 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
     key = regex.sub(r"[^a-z]", "", c.value.split(":", 1)[-1].split("@")[0].lower())
     if any(k and k in key for k in cues.colleague_keys):
         return Ownership(Holder.COLLEAGUE, "a colleague's name in it")
-    if (w := cue(cues.colleague, line_before)) is not None or (
-        card and (w := cue(cues.colleague, card)) is not None
-    ):
+    if (w := cue(cues.colleague, line_before)) is not None:
         return Ownership(Holder.COLLEAGUE, f"a colleague's: {w!r}")
+    # Whose the detail's own line says it is comes before the card above it.
     if (m := _POSSESSIVE.search(line_before)) and not _names_sender(m.group(1), sender):
         return Ownership(Holder.THIRD_PARTY, f"another person's, by name: {m.group(0).strip()!r}")
+    if card and (w := cue(cues.colleague, card)) is not None:
+        return Ownership(Holder.COLLEAGUE, f"a colleague's: {w!r}")
     # A role in the sender's own signature is the sender's ("Office Manager | Mobile: ...").
     if c.zone.zone == Zone.SIGNATURE:
         return Ownership(Holder.SENDER, "in the sender's signature")

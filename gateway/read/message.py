@@ -355,6 +355,10 @@ def find_zones(
     # Authors of ">" quotes, by depth: the attribution line at depth d names the
     # author of the lines at depth d+1 that follow it.
     attrib_by_depth: dict[int, Author] = {}
+    # An attribution whose quote lost its indentation (HTML quoting flattened, a
+    # client that does not prefix): the lines at its own depth that follow it,
+    # until a deeper line shows the quote is indented after all.
+    flat_by_depth: dict[int, Author] = {}
     outlook_author: Author | None = None
     outlook_depth = -1
     i = 0
@@ -364,8 +368,9 @@ def find_zones(
         """A line that is no marker: quoted (by its depth or the header block above it) or new."""
         nonlocal first_quote
         ln = lines[i]
-        if ln.depth > 0:
-            author = attrib_by_depth.get(ln.depth - 1)
+        if ln.depth > 0 or ln.depth in flat_by_depth:
+            flat_by_depth.pop(ln.depth - 1, None)  # the quote above is indented after all
+            author = flat_by_depth.get(ln.depth) or attrib_by_depth.get(ln.depth - 1)
             if author is None and outlook_author is not None and ln.depth > outlook_depth:
                 author = outlook_author
             kinds[i] = (Zone.QUOTED, author)
@@ -398,6 +403,9 @@ def find_zones(
         if _ON_WROTE.match(joined):
             author = _attribution_author(joined)
             attrib_by_depth[ln.depth] = author
+            flat_by_depth[ln.depth] = author
+            for deeper in [d for d in flat_by_depth if d > ln.depth]:
+                del flat_by_depth[deeper]
             for k in range(i, i + span):
                 kinds[k] = (Zone.QUOTE_HEADER, author)
             first_quote = min(first_quote, i)
@@ -646,6 +654,41 @@ class _Builder:
             self.segments.append(
                 Segment(part, norm, (ZoneSpan(0, len(norm.text), Zone.NEW, Owner.SCHOOL),), is_link)
             )
+
+    def add_subject(self, subject: str) -> None:
+        """The subject is the sender's words, unless it is a reply's or a forward's
+        ("Re: can you keep this secret"): then what follows the prefix was written
+        by whoever wrote the first message quoted in the body, if that was not the
+        school (a reply quoting no one keeps the subject the sender's)."""
+        prefix = _REPLY_PREFIX.match(subject)
+        if prefix is None:
+            self.add_text("subject", subject, zones=False)
+            return
+        if not subject.strip():
+            return
+        norm = normalize(subject)
+        start = len(normalize(subject[: prefix.end()]).text)
+
+        def cut(text: str) -> tuple[ZoneSpan, ...]:
+            new = ZoneSpan(0, len(text), Zone.NEW, Owner.SCHOOL)
+            quoted = next(
+                (
+                    z
+                    for seg in self.segments
+                    if seg.part in ("body", "html") and not seg.is_link
+                    for z in seg.zones
+                    if z.zone == Zone.QUOTED
+                ),
+                None,
+            )
+            if quoted is None or quoted.owner == Owner.SCHOOL or start >= len(text):
+                return (new,)
+            return (
+                ZoneSpan(0, start, Zone.NEW, Owner.SCHOOL),
+                ZoneSpan(start, len(text), Zone.QUOTED, quoted.owner, quoted.author),
+            )
+
+        self.segments.append(Segment("subject", norm, cut=cut))
 
     def walk(
         self, msg: Message, depth: int, forwarded_by: Author | None, label_prefix: str | None
@@ -929,6 +972,12 @@ def parse_bytes(raw: bytes) -> Message:
     return msg
 
 
+# "Re:", "RE: Fwd:", "AW:", "SV:", "Fw[2]:": a subject taken from the message replied to.
+_REPLY_PREFIX = re.compile(
+    r"\s*(?:(?:re|aw|sv|antw|fwd?|tr|wg)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
+)
+
+
 def read_message(
     raw: bytes, is_colleague: IsColleague = lambda a: False, limits: ReadLimits | None = None
 ) -> MessageView:
@@ -944,7 +993,7 @@ def read_message(
     sender = senders[0] if senders else Author("", "")
     builder = _Builder(sender=sender, is_colleague=is_colleague, limits=limits)
     subject = header(msg, "Subject")
-    builder.add_text("subject", subject, zones=False)
+    builder.add_subject(subject)
     for name in ("From", "Reply-To", "Sender"):
         for value in raw_values(msg, name):
             builder.add_text(f"header:{name}", decode_header(value), zones=False)

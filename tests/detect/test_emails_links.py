@@ -65,6 +65,15 @@ def test_handles_need_a_platform_word():
     assert values("file notes.pdf and e.g. this") == set()
 
 
+def test_an_at_handle_beside_what_one_does_with_an_account_is_a_profile():
+    assert ("profile", "social:jf_backstage") in values(
+        "a private one, @jf_backstage, request that"
+    )
+    assert ("profile", "social:jo_b") in values("follow @jo_b for updates")
+    assert values("see @jo_b at lunch") == set()
+    assert ("profile", "instagram:jo_b") in values("see @jo_b at lunch", subject="Re: Instagram")
+
+
 @settings(max_examples=3000, deadline=None)
 @given(
     st.lists(
