@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.judge.policy import PolicyEngine
-from gateway.judge.prefilter import ALWAYS, AllOf, could_match, message_words, needed_words
+from gateway.judge.prefilter import ALWAYS, could_match, message_words, needed_words
 from gateway.judge.rules import expand_pattern
 
 
@@ -95,32 +93,3 @@ def test_prefilter_never_skips_a_match_on_sentences_that_do_match(config):
                 matched += 1
                 assert could_match(needed_words(pattern.pattern), words), (pattern.pattern, text)
     assert matched >= len(sentences)  # the sentences do exercise the rules
-
-
-@pytest.fixture(scope="module")
-def engine(config):
-    return PolicyEngine(config)
-
-
-@settings(max_examples=300, deadline=None)
-@given(data=st.data())
-def test_all_rules_checked_in_one_call_answer_as_each_rule_does(config, engine, data):
-    """The engine asks every phrase rule at once, over only the words the rules
-    test for: the answers must be each rule's own, on the text's full words."""
-    rules = [r for r in config.rules.active if r.detector == "phrases"]
-    vocabulary = _vocabulary(config)
-    text = " ".join(
-        data.draw(st.lists(st.sampled_from(vocabulary + ["the", "x"]), min_size=1, max_size=20))
-    )
-    words = message_words(text)
-    narrowed = words & engine._checked_words if engine._checked_words is not None else words
-    assert list(engine._could_match(narrowed)) == [r.could_match(words) for r in rules]
-
-
-def test_a_check_that_is_no_word_formula_is_called_as_it_is():
-    def odd(w: frozenset[str]) -> str:
-        return "yes" if "snap" in w else ""
-
-    both = AllOf([[odd], [], [odd, odd]])
-    assert both(frozenset({"snap"})) == (True, True, True)
-    assert both(frozenset({"x"})) == (False, True, False)

@@ -38,7 +38,6 @@ from gateway.judge.frames import (
 )
 from gateway.judge.lexicon import Lexicon
 from gateway.judge.owners import Holder, OwnerCues, Ownership, owner_of
-from gateway.judge.prefilter import AllOf
 from gateway.judge.rules import LazyPattern, Rule
 from gateway.mail import Action, RecipientClass, Verdict, in_domains
 from gateway.read.message import MessageView, Owner, Segment, Zone
@@ -252,25 +251,6 @@ class PolicyEngine:
             n for rule in config.rules.active for names, _ in rule.list_of.values() for n in names
         }
         self._lexicon = Lexicon({n: w for n, w in config.rules.lists.items() if n in used})
-        # The words the phrase rules' prefilters test for: a segment's words are cut
-        # down to these once, so each of the many tests looks through a few words.
-        self._phrase_rules = tuple(r for r in config.rules.active if r.detector == "phrases")
-        self._detail_rules = tuple(r for r in config.rules.active if r.detector != "phrases")
-        # Whether each phrase rule could match a text's words, all answered in one call.
-        self._could_match = AllOf(
-            [
-                [c for c in (r.prefilter, *r.context_prefilters) if c is not None]
-                for r in self._phrase_rules
-            ]
-        )
-        checked = [r.checked_words() for r in self._phrase_rules]
-        self._checked_words: frozenset[str] | None = (
-            None if any(w is None for w in checked) else frozenset().union(*checked)  # type: ignore[arg-type]
-        )
-
-    def _words(self, seg: Segment) -> frozenset[str]:
-        """The words of ``seg`` that the phrase rules' prefilters test for."""
-        return seg.words if self._checked_words is None else seg.words & self._checked_words
 
     # -- approvals --------------------------------------------------------
     def _approved(
@@ -340,17 +320,11 @@ class PolicyEngine:
                 owned_by_others.setdefault(address, "the address a delivery report is about")
         # Whose each detail in the school's words is; a value some cue gives to someone
         # else is theirs wherever else it appears, unless the sender claims it.
-        # Only a value some rule could hold for needs its owner (unless every
-        # candidate is to be explained): most details are cleared before that.
-        at_stake = None if trace is not None else self._at_stake(cands)
         ownership = {
             id(c): owner_of(c, view.sender, self._owner_cues)
             for c in cands
             # Not for a detail that is no one's personal one (the switchboard, a landline).
-            if c.personal
-            and c.zone.owner == Owner.SCHOOL
-            and self._detectors[c.detector].has_owner
-            and (at_stake is None or c.value in at_stake)
+            if c.personal and c.zone.owner == Owner.SCHOOL and self._detectors[c.detector].has_owner
         }
         claimed = {
             c.value
@@ -376,7 +350,9 @@ class PolicyEngine:
             )
 
         hits: list[tuple[_Hit, frozenset[str]]] = []
-        for rule in self._detail_rules:
+        for rule in self.config.rules.active:
+            if rule.detector == "phrases":
+                continue
             kind = rule.detector
             for c in cands:
                 if c.detector != kind or (rule.parts and c.segment.part not in rule.parts):
@@ -419,26 +395,21 @@ class PolicyEngine:
             return "\n".join(s.text.text for s in view.segments if not s.is_link)
 
         # The words of the whole are the words of its segments (joined by a non-word "\n").
-        seg_words = {id(s): self._words(s) for s in view.segments if not s.is_link}
-        # Per segment, whether each phrase rule's words are there: a rule whose
-        # patterns all need a word no segment has cannot match.
-        could = {key: self._could_match(w) for key, w in seg_words.items()}
+        words = frozenset().union(*(s.words for s in view.segments if not s.is_link))
+        # A rule whose patterns all need a word this message lacks cannot match.
         phrase_rules = [
-            (i, r)
-            for i, r in enumerate(self._phrase_rules)
-            if any(answers[i] for answers in could.values())
+            r for r in self.config.rules.active if r.detector == "phrases" and r.could_match(words)
         ]
         spans: dict[int, _Spans] = {}  # segment -> its context patterns' matches
         # Rules that need another finding run last, once the others are known.
-        for i, rule in sorted(phrase_rules, key=lambda ir: bool(ir[1].requires_finding)):
+        for rule in sorted(phrase_rules, key=lambda r: bool(r.requires_finding)):
             if rule.requires_finding and not (set(rule.requires_finding) & found_categories):
                 continue
             if rule.unless_message and any(
                 self._search(p, whole(), pattern_timeout, rule) for p in rule.unless_message
             ):
                 continue
-            possible = {key: answers[i] for key, answers in could.items()}
-            new = self._phrase_hits(rule, view, pattern_timeout, spans, seg_words, possible, trace)
+            new = self._phrase_hits(rule, view, pattern_timeout, spans, trace)
             held = copies(None, "", rule)
             hits.extend((h, held) for h in new)
             if new:
@@ -456,29 +427,6 @@ class PolicyEngine:
                 reported.append(finding)
         return recipients, classes, reported
 
-    def _at_stake(self, cands: list[Candidate]) -> set[str]:
-        """The values of which some candidate passes the checks of ``_cleared`` that
-        come before its owner, for some rule: only their owners can change a verdict."""
-        return {
-            c.value
-            for c in cands
-            if c.personal
-            and self._platform_cleared(c) is None
-            and not (c.detector == "email" and self._organisation_email(c.value))
-            and any(
-                rule.detector == c.detector
-                and not (rule.parts and c.segment.part not in rule.parts)
-                and self._counts(c, rule)
-                for rule in self._detail_rules
-            )
-        }
-
-    def _platform_cleared(self, c: Candidate) -> str | None:
-        platform = c.value.split(":", 1)[0].split("-", 1)[0] if c.detector != "phone" else ""
-        if platform in self._approved_platforms:
-            return f"on {platform}, which the school approves"
-        return None
-
     def _cleared(
         self,
         c: Candidate,
@@ -492,8 +440,9 @@ class PolicyEngine:
         """Why candidate ``c`` is no finding of ``rule``, or None if it is one."""
         if not c.personal:
             return f"not a personal detail: {c.note}"
-        if (why := self._platform_cleared(c)) is not None:
-            return why
+        platform = c.value.split(":", 1)[0].split("-", 1)[0] if c.detector != "phone" else ""
+        if platform in self._approved_platforms:
+            return f"on {platform}, which the school approves"
         if not self._counts(c, rule):
             z = c.zone
             if z.owner != Owner.SCHOOL:
@@ -528,8 +477,6 @@ class PolicyEngine:
         view: MessageView,
         timeout: float,
         spans: dict[int, _Spans],
-        seg_words: dict[int, frozenset[str]],
-        possible: dict[int, bool],
         trace: list[Considered] | None = None,
     ) -> list[_Hit]:
         out: list[_Hit] = []
@@ -538,14 +485,14 @@ class PolicyEngine:
                 continue
             # Most segments lack the words of most acts and objects: such a
             # segment is passed over before any window or regex is looked at.
-            if not possible[id(seg)]:
+            if not rule.could_match(seg.words):
                 continue
             text = seg.text.text
             # The bound is per 100,000 characters, so a long legitimate message is
             # scanned in full while a pattern that backtracks is still caught.
             bound = timeout * max(1.0, len(text) / 100_000)
             if id(seg) not in spans:
-                spans[id(seg)] = _Spans(text, bound, seg_words[id(seg)], self._lexicon)
+                spans[id(seg)] = _Spans(text, bound, seg.words, self._lexicon)
             here = spans[id(seg)]
             # The lexicon index knows the phrases, where the words only hint at them.
             if (

@@ -249,81 +249,17 @@ def list_needs(entries: list[str] | tuple[str, ...]) -> object:
     return Any(tuple(options)) if options else Words((Any(()),))
 
 
-def formula_words(formula: object) -> frozenset[str]:
-    """Every word ``formula`` tests for: a text's other words cannot change its answer."""
-    if isinstance(formula, str):
-        return frozenset((formula,))
-    parts = formula.each if isinstance(formula, Words) else formula.options  # type: ignore[attr-defined]
-    return frozenset().union(*(formula_words(p) for p in parts))
-
-
-def _compile_lambda(source: typing.Callable, calls: tuple) -> typing.Any:
-    """``lambda w: ...`` from ``source(sets)``, or None when that is None. Only
-    repr()'d words, names of word sets and names of the given ``calls`` are in
-    the expression, so nothing from a rule file is executed."""
-    sets: dict[frozenset[str], str] = {}
-    expression = source(sets)
-    if expression is None:
-        return None
-    names: dict[str, typing.Any] = {name: words for words, name in sets.items()}
-    names.update({f"_c{i}": f for i, f in enumerate(calls)}, bool=bool)
-    code = compile(f"lambda w: {expression}", "<prefilter>", "eval")
-    return eval(code, {"__builtins__": {}, **names})  # noqa: S307
-
-
-class AllOf:
-    """Many rules' checks as one function: for a text's words, a tuple with one
-    answer per rule, whether all of that rule's checks hold. One call per text,
-    where a call per rule and check cost more than the tests themselves."""
-
-    def __init__(self, rules_checks: typing.Sequence[typing.Sequence[typing.Any]]) -> None:
-        # A check that is not a word formula is called as it is, by name.
-        calls = tuple(
-            c for checks in rules_checks for c in checks if not isinstance(c, CompiledFormulas)
-        )
-
-        def source(sets: dict[frozenset[str], str]) -> str:
-            answers = []
-            for checks in rules_checks:
-                terms = [
-                    f"({src})"
-                    if isinstance(c, CompiledFormulas)
-                    else f"bool(_c{calls.index(c)}(w))"
-                    for c in checks
-                    if not isinstance(c, CompiledFormulas) or (src := c.source(sets)) is not None
-                ]
-                answers.append(" and ".join(terms) if terms else "True")
-            return "(" + "".join(f"{a}, " for a in answers) + ")"
-
-        self._check = _compile_lambda(source, calls)
-
-    def __call__(self, words: frozenset[str]) -> tuple[bool, ...]:
-        return self._check(words)
-
-
 def could_match(formula: object, words: frozenset[str]) -> bool:
     return formula == ALWAYS or _ok(formula, words)
 
 
-def _source(item: object, sets: dict[frozenset[str], str]) -> str:
-    """``item`` as a Python expression over the words ``w``. The single words of an
-    OR become one set, tested in C by ``isdisjoint`` (a list of hundreds of words
-    is one test, not hundreds of lookups); ``sets`` names each such set."""
+def _source(item: object) -> str:
     if isinstance(item, str):
         return f"({item!r} in w)"
     if isinstance(item, Words):
-        return (
-            "(" + " and ".join(_source(e, sets) for e in item.each) + ")" if item.each else "True"
-        )
+        return "(" + " and ".join(_source(e) for e in item.each) + ")" if item.each else "True"
     assert isinstance(item, Any)
-    singles = frozenset(o for o in item.options if isinstance(o, str))
-    terms = [_source(o, sets) for o in item.options if not isinstance(o, str)]
-    if len(singles) > 2:
-        name = sets.setdefault(singles, f"_s{len(sets)}")
-        terms.insert(0, f"(not {name}.isdisjoint(w))")
-    else:
-        terms[:0] = [_source(o, sets) for o in sorted(singles)]
-    return "(" + " or ".join(terms) + ")" if terms else "False"
+    return "(" + " or ".join(_source(o) for o in item.options) + ")" if item.options else "False"
 
 
 class CompiledFormulas:
@@ -338,14 +274,14 @@ class CompiledFormulas:
 
     def __init__(self, formulas: tuple[object, ...]) -> None:
         self.formulas = formulas
-        self.words = frozenset().union(*(formula_words(f) for f in formulas))
-        self._check = _compile_lambda(self.source, ())
+        self._check = self._compile(formulas)
 
-    def source(self, sets: dict[frozenset[str], str]) -> str | None:
-        """The check as an expression over ``w``; None when it always holds."""
-        if not self.formulas or any(f == ALWAYS for f in self.formulas):
+    @staticmethod
+    def _compile(formulas: tuple[object, ...]):
+        if not formulas or any(f == ALWAYS for f in formulas):
             return None
-        return " or ".join(_source(f, sets) for f in self.formulas)
+        expression = " or ".join(_source(f) for f in formulas)
+        return eval(compile(f"lambda w: {expression}", "<prefilter>", "eval"), {"__builtins__": {}})  # noqa: S307
 
     def __call__(self, words: frozenset[str]) -> bool:
         return True if self._check is None else self._check(words)
@@ -354,4 +290,5 @@ class CompiledFormulas:
         return self.formulas
 
     def __setstate__(self, formulas: tuple[object, ...]) -> None:
-        self.__init__(formulas)  # type: ignore[misc]
+        self.formulas = formulas
+        self._check = self._compile(formulas)

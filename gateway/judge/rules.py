@@ -107,20 +107,6 @@ class Rule:
             check(words) for check in self.context_prefilters
         )
 
-    def checked_words(self) -> frozenset[str] | None:
-        """Every word this rule's prefilters test for (a text's other words cannot
-        change their answers), or None if one of them is not a word formula."""
-        checks = [
-            self.prefilter,
-            *self.context_prefilters,
-            *self.pattern_checks,
-            *self.context_needs.values(),
-        ]
-        found = [getattr(c, "words", None) for c in checks if c is not None]
-        if any(w is None for w in found):
-            return None
-        return frozenset().union(*found)  # type: ignore[arg-type]
-
 
 @dataclass(frozen=True, slots=True)
 class RuleSet:
