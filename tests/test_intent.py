@@ -748,3 +748,59 @@ def test_the_senders_words_flattened_inside_a_quote_still_count(scanner):
     # The student's words in the same quote stay the student's.
     student = html.replace(f"Tess Teacher &lt;{STAFF}&gt;", f"Leah Wright &lt;{STUDENT}&gt;")
     assert scanner.scan(mail("See you tomorrow.", to=(STUDENT,), html=student)).verdict == "pass"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        ("Send me a Snapchat instead, it vanishes so nobody else will see it.", "secrecy"),
+        ("You can email me on my other account. Nobody else sees that one.", "secrecy"),
+        ("Rather than email, just message me on Teams - no wait, Teams gets checked.", "secrecy"),
+        (
+            "Message me on WhatsApp, the school system reads everything and I'd rather not have the exams office on my back.",
+            "secrecy",
+        ),
+        (
+            "I tutor A level privately, £35/hr, if you'd like a boost before the summer.",
+            "social_contact",
+        ),
+        (
+            "Outside of school I run a private academy on Sunday mornings and I'd love to have him along.",
+            "social_contact",
+        ),
+        ("What's the best number to call you on?", "info_request"),
+        ("That video is class, send it me on TikTok and I'll repost it.", "unapproved_channel"),
+        ("Give me a ring or find me on Facebook, Pete Osei Coaching.", "social_profile"),
+    ],
+)
+def test_more_of_the_sixth_sets_kinds_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Snapchat messages disappear, which is why people who want to hide things use it - tell an adult.",
+        "Our school netball club runs extra sessions on Tuesdays at 3.30pm in the sports hall.",
+        "The exam board's website is checked every year, so make sure you have the latest specification.",
+        "Look up the Science Museum on Instagram for their livestream - it's a great resource.",
+        "Which is the best time to call you about the review?",
+        "Tag me in the Teams assignment when you have submitted it.",
+    ],
+)
+def test_the_same_words_in_school_business_and_advice_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+def test_a_disclosed_number_to_ring_by_name_is_an_unapproved_channel(scanner):
+    sheet = "Any problems on the night, ring Simon on 07700 900562.\nWhatsApp is best, evenings."
+    raw = mail(
+        "Details attached.",
+        sender="Simon Grant <s.grant@heartofengland.example>",
+        attachments=[("concert.txt", "text", "plain", sheet.encode())],
+    )
+    assert {"personal_phone", "unapproved_channel"} <= categories(scanner.scan(raw))
+    # The school's own line, named the same way, is no personal channel.
+    office = mail("Any problems on the night, ring the Office on 0121 496 0000.")
+    assert scanner.scan(office).verdict == "pass"

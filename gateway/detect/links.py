@@ -128,7 +128,7 @@ _NOT_BEFORE_HANDLE = regex.compile(r"[\w.@/-]")
 def _bare_handles(text: str):
     """The matches of _BARE_HANDLE.finditer(text), tried only where one can start.
 
-    A match starts where its lookbehind allows and runs [a-z0-9_]{2,} up to a
+    A match starts where its lookbehind allows and runs [a-z0-9_]+ up to a
     "." or "_" separator, so walking back from each separator to the start of
     its run gives every possible start; _BARE_HANDLE.match there, left to right
     and never before the previous match's end, is exactly what finditer finds.
@@ -149,8 +149,11 @@ def _bare_handles(text: str):
 
 
 _AT_HANDLE = regex.compile(r"(?<![\w.@])@(?P<h>[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)")
-_BARE_HANDLE = regex.compile(
-    r"(?<![\w.@/-])(?P<h>[a-z0-9_]{2,}(?:[._][a-z0-9_]+)+)(?![\w@/-]|\.\w)"
+_BARE_HANDLE = regex.compile(r"(?<![\w.@/-])(?P<h>[a-z0-9_]+(?:[._][a-z0-9_]+)+)(?![\w@/-]|\.\w)")
+# A handle the sender introduces as theirs: its platform may be a sentence away.
+_INTRODUCED = regex.compile(
+    r"(?:i'm|i am|i’m|search for me|find me|add me|follow me|username|user name|handle)[\s:,-]{1,3}$",
+    regex.IGNORECASE,
 )
 _NOT_HANDLE_SUFFIX = regex.compile(
     r"\.(?:com|co|uk|org|net|me|io|example|pdf|docx?|xlsx?|pptx?|png|jpe?g|gif|txt|csv|ics|vcf|zip|html?|ac|sch|gov|edu)$"
@@ -314,9 +317,11 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
             not free(m.start(), m.end())
             or _NOT_HANDLE_SUFFIX.search(handle)
             or regex.fullmatch(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*", handle)
+            or len(handle) < 4
         ):
             continue
-        near = _nearest_platform(text, m.start(), m.end(), 30)
+        introduced = _INTRODUCED.search(text, max(0, m.start() - 20), m.start())
+        near = _nearest_platform(text, m.start(), m.end(), 60 if introduced else 30)
         near = near or in_subject
         if near:
             found.append(

@@ -71,6 +71,15 @@ def test_an_at_handle_beside_what_one_does_with_an_account_is_a_profile():
     )
     assert ("profile", "social:jo_b") in values("follow @jo_b for updates")
     assert values("see @jo_b at lunch") == set()
+    # A handle may start with an initial; one the sender introduces may sit a sentence
+    # after its platform; initials alone are no handle.
+    assert ("profile", "snapchat:r.okafor.x") in values(
+        "Send me a Snapchat instead, I'm r.okafor.x"
+    )
+    assert ("profile", "telegram:lucy_c_maths") in values(
+        "Shall we carry on over on Telegram instead? Search for me, I'm lucy_c_maths."
+    )
+    assert values("on Snapchat, J. and I.e. e.g. are fine") == set()
     assert ("profile", "instagram:jo_b") in values("see @jo_b at lunch", subject="Re: Instagram")
 
 
