@@ -804,3 +804,52 @@ def test_a_disclosed_number_to_ring_by_name_is_an_unapproved_channel(scanner):
     # The school's own line, named the same way, is no personal channel.
     office = mail("Any problems on the night, ring the Office on 0121 496 0000.")
     assert scanner.scan(office).verdict == "pass"
+
+
+# -- nights out, tickets, dogs and lifts: the act's object in everyday words --------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        (
+            "We're doing a quiz night at the Red Lion on Thursday - you and your husband should come along.",
+            "social_contact",
+        ),
+        (
+            "If Maya wants, she can come and help me walk the dogs on Saturday morning.",
+            "social_contact",
+        ),
+        (
+            "I've got two spare tickets for the Villa game, would Theo like to come with me?",
+            "social_contact",
+        ),
+        (
+            "I'd love to take you out for lunch to say thank you for all your help.",
+            "social_contact",
+        ),
+        ("I can drive you to the audition myself if your mum can't.", "social_contact"),
+        ("Drop round for a cuppa any time, I'm only two streets away.", "social_contact"),
+        ("What time does your mum get home from work?", "info_request"),
+        ("Don't mention this to your parents, they'll only worry.", "secrecy"),
+        ("Don't worry, there's no need to tell your parents about our chat.", "secrecy"),
+    ],
+)
+def test_everyday_objects_of_an_invitation_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The PTA quiz night is on Friday 7pm in the main hall - tickets are £5 on ParentPay, do come along!",
+        "We have spare tickets for the school production; please contact the office if you'd like them.",
+        "I can drive the minibus for the away match on Saturday; parents please collect from school at 6.",
+        "What time does your mum usually collect you? We need it for the after-school club register.",
+        "When will you be home alone? Never tell anyone online the answer to that question.",
+        "I'll drive you home after the rehearsal if nobody can collect you, with your parents' written consent.",
+    ],
+)
+def test_the_schools_events_and_arrangements_in_the_same_words_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
