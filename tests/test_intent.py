@@ -853,3 +853,35 @@ def test_everyday_objects_of_an_invitation_are_held(scanner, sentence, category)
 def test_the_schools_events_and_arrangements_in_the_same_words_pass(scanner, sentence):
     r = scanner.scan(mail(sentence, to=(STUDENT,)))
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        ("Let's not put this in an email - give me a call tonight instead.", "unapproved_channel"),
+        (
+            "I'll be at the Costa in Touchwood at 4 if you want to go through it away from school.",
+            "social_contact",
+        ),
+        (
+            "Any chance you could babysit for us on Friday night? We'd pay of course.",
+            "social_contact",
+        ),
+    ],
+)
+def test_out_of_writing_a_cafe_and_a_favour_asked_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "For data protection, please don't put medical details in an email - call the office instead.",
+        "It's best not to put this in writing, so please ring the school office and ask for Mrs Bell.",
+        "We'll be at Touchwood at 4pm for the Year 9 careers fair - meet your tutors by the entrance.",
+        "Could your daughter babysit our class hamster over half term? The science department will provide food.",
+    ],
+)
+def test_the_office_the_careers_fair_and_the_class_pet_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
