@@ -256,3 +256,17 @@ def test_a_possessive_must_name_the_detail_itself(scanner):
         scanner, mail("Can you send Alfie's medical form to dan.hughes.pt@gmail.com please.")
     )
     assert r.verdict == "quarantine" and found[0].owner == "sender"
+
+
+def test_a_forward_from_the_senders_own_address_under_another_form_of_her_name_counts(scanner):
+    body = (
+        "Forwarding this so you have it.\n\nRebecca\n\n---------- Forwarded message ---------\n"
+        "From: Becky Okafor <becky.okafor1@hotmail.co.uk>\nDate: Mon, 2 Mar 2026 at 19:02\n"
+        "Subject: trip\nTo: Rebecca Okafor <r.okafor@heartofengland.example>\n\n"
+        "Text me on 07700 900484 if the coach is late."
+    )
+    sender = "Rebecca Okafor <r.okafor@heartofengland.example>"
+    assert "personal_phone" in categories(scanner.scan(mail(body, sender=sender)))
+    # Someone else of the same surname is someone else.
+    other = body.replace("Becky Okafor", "Grace Okafor")
+    assert "personal_phone" not in categories(scanner.scan(mail(other, sender=sender)))

@@ -32,6 +32,8 @@ from datetime import datetime
 from email.message import Message
 from enum import Enum
 
+from nicknames import NickNamer
+
 from gateway.read.boundaries import recover_parts
 from gateway.read.charsets import decode_text, unescape_8bit
 from gateway.read.documents import extension, extract
@@ -245,8 +247,29 @@ def _name_key(name: str) -> frozenset[str]:
 
 
 def same_person(a: str, b: str) -> bool:
+    """The same full name, in either order, or with the first name in another of its
+    forms ("Becky Okafor" is "Rebecca Okafor": the nicknames package's list)."""
     ka, kb = _name_key(a), _name_key(b)
-    return len(ka) >= 2 and ka == kb
+    if len(ka) < 2 or len(ka) != len(kb):
+        return False
+    if ka == kb:
+        return True
+    only_a, only_b = ka - kb, kb - ka
+    if len(only_a) != 1 or len(only_b) != 1:
+        return False
+    return _interchangeable(next(iter(only_a)), next(iter(only_b)))
+
+
+@functools.cache
+def _nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+@functools.lru_cache(maxsize=4096)
+def _interchangeable(x: str, y: str) -> bool:
+    """Whether two given names are forms of one ("rebecca", "becky"), either way round."""
+    nn = _nicknamer()
+    return y in nn.nicknames_of(x) | nn.canonicals_of(x) or x in nn.nicknames_of(y)
 
 
 # -- decoding ----------------------------------------------------------------
