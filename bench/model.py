@@ -1,6 +1,6 @@
 """A statistical second opinion on intent: train it, and measure it against the rules.
 
-  python bench/model.py train   [--sentences rules/model/sentences.tsv] [--out var/model/intent.json]
+  python bench/model.py train   [--sentences bench/model/sentences.tsv] [--out var/model/intent.json]
   python bench/model.py measure [--model var/model/intent.json] [--manifest ../shared/corpus/dev/manifest.jsonl]
   python bench/model.py cv      [--manifest ...]   # 5-fold on dev, for the report only
 
@@ -10,7 +10,7 @@ plain Python, so what is measured is the file, not the library's object.
 
 The model is a softmax (multinomial logistic) regression over word 1-2-grams
 and character 2-5-grams of a sentence (TF-IDF, sublinear, each family L2
-normalised), trained on ``rules/model/sentences.tsv``: sentences written from
+normalised), trained on ``bench/model/sentences.tsv``: sentences written from
 the policy, not taken from any corpus, so dev is an honest test for it. A
 message is held by the model when a sentence of its parent- or student-bound
 text, in the school's own words (new text and signature, not quoted replies),
@@ -44,7 +44,7 @@ from gateway.read.message import Owner, Zone, read_message  # noqa: E402
 CATEGORIES = ("unapproved_channel", "info_request", "social_contact", "secrecy")
 LABELS = ("none", *CATEGORIES)
 SEED = 0
-DEFAULT_SENTENCES = ROOT / "rules" / "model" / "sentences.tsv"
+DEFAULT_SENTENCES = ROOT / "bench" / "model" / "sentences.tsv"
 DEFAULT_MODEL = ROOT / "var" / "model" / "intent.json"
 DEFAULT_MANIFEST = Path("../shared/corpus/dev/manifest.jsonl")  # from the main checkout
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
