@@ -88,9 +88,12 @@ def messages(n: int, size: int, seed: int = 1, to: str = PARENT, html: bool = Fa
     out = []
     for i in range(n):
         words: list[str] = []
-        while sum(len(w) + 1 for w in words) < ((size - 1600) // 2 if html else size - 400):
+        length, wanted = 0, (size - 1600) // 2 if html else size - 400
+        while length < wanted:
             sentence = rng.sample(WORDS, 12)
-            words += [sentence[0].capitalize(), *sentence[1:-1], sentence[-1] + "."]
+            sentence = [sentence[0].capitalize(), *sentence[1:-1], sentence[-1] + "."]
+            words += sentence
+            length += sum(len(w) + 1 for w in sentence)
         # Real letters have dates, times and prices (which the phone detector
         # must look at and mask), not only words.
         words += [
