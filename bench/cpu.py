@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -22,35 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import relay as bench  # noqa: E402 - bench/relay.py: messages, drive, ports
+from processes import cpu_seconds, gateway_tree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def children(pid: int) -> list[int]:
-    out = [pid]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out += children(int(entry))
-    return out
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def label(pid: int) -> str:
-    command = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-    if "forkserver" in command:
-        return "scan worker (or fork server)"
-    if "resource_tracker" in command:
-        return "resource tracker"
-    return "relay (gateway serve)"
 
 
 def main() -> None:
@@ -91,16 +64,17 @@ def main() -> None:
             bench.drive(gw_port, bench.messages(100, 10_000, seed=9, to=to, html=args.html), 20, to)
         )  # warm up
         payloads = bench.messages(args.messages, 10_000, seed=3, to=to, html=args.html)
-        pids = children(gateway.pid)
+        tree = gateway_tree(gateway.pid)
+        pids = [p.pid for p in tree]
         before = {p: cpu_seconds(p) for p in pids} | {sink.pid: cpu_seconds(sink.pid)}
         elapsed, latencies, failed = asyncio.run(bench.drive(gw_port, payloads, 20, to))
         print(
             f"{args.messages} messages to {to}: {len(latencies) / elapsed:.0f} msg/s, {failed} failed"
         )
-        for pid in pids:
-            used = (cpu_seconds(pid) - before[pid]) / args.messages * 1000
+        for p in tree:
+            used = (cpu_seconds(p.pid) - before[p.pid]) / args.messages * 1000
             if used > 0.005:
-                print(f"  {used:6.2f} ms CPU per message  {label(pid)} (pid {pid})")
+                print(f"  {used:6.2f} ms CPU per message  {p.role} (pid {p.pid})")
         print(
             f"  {(cpu_seconds(sink.pid) - before[sink.pid]) / args.messages * 1000:6.2f} ms CPU per message  sink"
         )

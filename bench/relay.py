@@ -1,20 +1,29 @@
 """Relay benchmark: prints figures, asserts nothing.
 
-  python bench/relay.py [--messages N] [--sessions C] [--size BYTES] [--rounds R]
+  python bench/relay.py [--messages N] [--sessions C] [--rounds R] [--plain | --html [--size BYTES]]
 
-Sends N messages of about SIZE bytes, each addressed to a parent (so every
-one is scanned), over C concurrent SMTP sessions (connections reused), to
+Sends N messages, each addressed to a parent (so every one is scanned),
+over C concurrent SMTP sessions (connections reused), to
 
 * the gateway (`gateway serve` on config/gateway.toml, SQLite store), and
 * a bare forwarder: aiosmtpd in, aiosmtplib out over reused connections,
   no scanning and no store,
 
 both relaying to the same sink (Postfix's smtp-sink when installed, else an
-aiosmtpd sink). Rounds alternate between the two; the figures are medians
-over rounds: messages/s, p50 and p99 latency per message (from the client's
-MAIL to the 250 after DATA), and gateway/bare ratios. Each round also
-prints how busy the whole machine's CPUs were: client, gateway or
-forwarder, and sink all share them.
+aiosmtpd sink). The messages are a school's day of mail (bench/mix.py:
+letters, Outlook and Gmail HTML, quoted threads, newsletters, PDF and DOCX
+attachments, now and then 1 MB of photos), all clean; ``--plain`` sends
+~SIZE-byte text letters instead, ``--html`` the same letters as
+multipart/alternative. Copies the gateway held are counted from its
+metrics: there should be none.
+
+Rounds alternate between the two; the figures are medians over rounds:
+messages/s, p50 and p99 latency per message (from the client's MAIL to the
+250 after DATA), and gateway/bare ratios. Each round also prints how busy
+the whole machine's CPUs were (client, gateway or forwarder, and sink all
+share them) and the CPU milliseconds per message of each process (from
+/proc: the client, the relay process, each scan worker, the forwarder, the
+sink); the end, each process's peak resident memory (VmHWM).
 """
 
 from __future__ import annotations
@@ -31,12 +40,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.mix import PARENT, STAFF, day_of_mail, proportions  # noqa: E402
+from bench.processes import Process, cpu_seconds, gateway_tree, peak_memory_mb  # noqa: E402
+
 GATEWAY = Path(sys.executable).parent / "gateway"
-STAFF = "t.teacher@heartofengland.example"
-PARENT = "parent.one@gmail.com"
 _TEXT = (
     "the homework for this week is on the class page and the deadline is friday please make sure "
     "your child brings a packed lunch for the museum trip we will leave school at nine and return "
@@ -75,9 +88,12 @@ def messages(n: int, size: int, seed: int = 1, to: str = PARENT, html: bool = Fa
     out = []
     for i in range(n):
         words: list[str] = []
-        while sum(len(w) + 1 for w in words) < ((size - 1600) // 2 if html else size - 400):
+        length, wanted = 0, (size - 1600) // 2 if html else size - 400
+        while length < wanted:
             sentence = rng.sample(WORDS, 12)
-            words += [sentence[0].capitalize(), *sentence[1:-1], sentence[-1] + "."]
+            sentence = [sentence[0].capitalize(), *sentence[1:-1], sentence[-1] + "."]
+            words += sentence
+            length += sum(len(w) + 1 for w in sentence)
         # Real letters have dates, times and prices (which the phone detector
         # must look at and mask), not only words.
         words += [
@@ -217,19 +233,53 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+def copies(metrics_port: int, verdict: str) -> int:
+    """Copies the gateway has given this verdict so far ("held", "forwarded"), from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return round(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("chaperone_copies_total{") and f'verdict="{verdict}"' in line
+        )
+    )
+
+
+def load(args: argparse.Namespace, n: int, seed: int) -> list[bytes]:
+    """The messages of one round (or warm-up): the day's mix unless --plain or --html."""
+    if args.plain or args.html:
+        return messages(n, args.size, seed=seed, to=args.recipient, html=args.html)
+    return [m.raw for m in day_of_mail(n, seed=seed, to=args.recipient)]
+
+
+def cpu_split(processes: list[Process]) -> dict[Process, float]:
+    out = {}
+    for p in processes:
+        try:
+            out[p] = cpu_seconds(p.pid)
+        except OSError:  # a scan worker replaced meanwhile
+            continue
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--sessions", type=int, default=20)
-    ap.add_argument("--size", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument(
+    kind = ap.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--plain", action="store_true", help="~SIZE-byte text/plain letters instead of the mix"
+    )
+    kind.add_argument(
         "--html",
         action="store_true",
-        help="multipart/alternative letters (text and HTML halves), as mail programs send them",
+        help="~SIZE-byte multipart/alternative letters (text and HTML halves) instead of the mix",
     )
+    ap.add_argument("--size", type=int, default=10_000, help="letter size for --plain and --html")
     ap.add_argument(
         "--recipient",
         default=PARENT,
@@ -241,6 +291,7 @@ def main() -> None:
     procs: list[subprocess.Popen] = []
     try:
         sink_port, bare_port, gw_port = free_port(), free_port(), free_port()
+        metrics_port = free_port()
         smtp_sink = shutil.which("smtp-sink") or (
             "/usr/sbin/smtp-sink" if os.path.exists("/usr/sbin/smtp-sink") else None
         )
@@ -250,86 +301,100 @@ def main() -> None:
         else:
             sink_cmd = [sys.executable, "-c", AIOSMTPD_SINK, str(sink_port)]
             sink_name = "aiosmtpd sink"
-        procs.append(
-            subprocess.Popen(sink_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        )
+        sink = subprocess.Popen(sink_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(sink)
         wait_port(sink_port)
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-c", BARE_FORWARDER, str(bare_port), str(sink_port)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        bare = subprocess.Popen(
+            [sys.executable, "-c", BARE_FORWARDER, str(bare_port), str(sink_port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
+        procs.append(bare)
         gw_log = (tmp / "gateway.log").open("wb")
-        procs.append(
-            subprocess.Popen(
-                [
-                    str(GATEWAY),
-                    "serve",
-                    "--config",
-                    str(ROOT / "config" / "gateway.toml"),
-                    "--listen",
-                    f"127.0.0.1:{gw_port}",
-                    "--next-hop",
-                    f"127.0.0.1:{sink_port}",
-                    "--data-dir",
-                    str(tmp / "data"),
-                    "--metrics-listen",
-                    f"127.0.0.1:{free_port()}",
-                ],
-                stdout=gw_log,
-                stderr=gw_log,
-            )
+        gateway = subprocess.Popen(
+            [
+                str(GATEWAY),
+                "serve",
+                "--config",
+                str(ROOT / "config" / "gateway.toml"),
+                "--listen",
+                f"127.0.0.1:{gw_port}",
+                "--next-hop",
+                f"127.0.0.1:{sink_port}",
+                "--data-dir",
+                str(tmp / "data"),
+                "--metrics-listen",
+                f"127.0.0.1:{metrics_port}",
+            ],
+            stdout=gw_log,
+            stderr=gw_log,
         )
+        procs.append(gateway)
         wait_port(bare_port)
         wait_port(gw_port)
-        kind = "multipart/alternative" if args.html else "text/plain"
+        if args.plain or args.html:
+            what = f"{'multipart/alternative' if args.html else 'text/plain'} letters of ~{args.size} bytes"
+        else:
+            what = "messages of a school's day (bench/mix.py)"
         print(
-            f"relay benchmark: {args.messages} {kind} messages of ~{args.size} bytes to {args.recipient}, {args.sessions} sessions, "
+            f"relay benchmark: {args.messages} {what} to {args.recipient}, {args.sessions} sessions, "
             f"{args.rounds} rounds each, sink: {sink_name}, {os.cpu_count()} CPUs"
         )
+        if not (args.plain or args.html):
+            print(f"  mix: {proportions(day_of_mail(args.messages, seed=0, to=args.recipient))}")
         results: dict[str, list[tuple[float, float, float, int]]] = {
             "bare forwarder": [],
             "gateway": [],
         }
+        cpu: dict[str, dict[str, list[float]]] = {"bare forwarder": {}, "gateway": {}}
+        client = Process(os.getpid(), "client (this script)")
+        sink_process = Process(sink.pid, "sink")
         # Warm-up: connections, worker processes, caches.
         to = args.recipient
-        asyncio.run(
-            drive(
-                bare_port,
-                messages(100, args.size, seed=999, to=to, html=args.html),
-                args.sessions,
-                to,
-            )
-        )
-        asyncio.run(
-            drive(
-                gw_port,
-                messages(100, args.size, seed=998, to=to, html=args.html),
-                args.sessions,
-                to,
-            )
-        )
+        asyncio.run(drive(bare_port, load(args, 100, 999), args.sessions, to))
+        asyncio.run(drive(gw_port, load(args, 100, 998), args.sessions, to))
+        held_total, forwarded_total, sent_total = 0, 0, 0
         for r in range(args.rounds):
             for name, port in (("bare forwarder", bare_port), ("gateway", gw_port)):
-                payloads = messages(
-                    args.messages,
-                    args.size,
-                    seed=r * 2 + (name == "gateway"),
-                    to=to,
-                    html=args.html,
-                )
+                payloads = load(args, args.messages, seed=r * 2 + (name == "gateway"))
+                if name == "gateway":
+                    processes = gateway_tree(gateway.pid)
+                    held_before = copies(metrics_port, "held")
+                    forwarded_before = copies(metrics_port, "forwarded")
+                else:
+                    processes = [Process(bare.pid, "bare forwarder")]
+                processes = [client, *processes, sink_process]
                 busy0, total0 = cpu_times()
+                cpu0 = cpu_split(processes)
                 elapsed, lat, failed = asyncio.run(drive(port, payloads, args.sessions, to))
+                cpu1 = cpu_split(processes)
                 busy1, total1 = cpu_times()
-                cpu = 100 * (busy1 - busy0) / (total1 - total0) if total1 > total0 else float("nan")
+                busy = (
+                    100 * (busy1 - busy0) / (total1 - total0) if total1 > total0 else float("nan")
+                )
                 rate = len(lat) / elapsed
                 results[name].append((rate, pct(lat, 0.5), pct(lat, 0.99), failed))
+                held = ""
+                if name == "gateway":
+                    n_held = copies(metrics_port, "held") - held_before
+                    held_total += n_held
+                    sent_total += len(lat)
+                    forwarded_total += copies(metrics_port, "forwarded") - forwarded_before
+                    held = f"  held {n_held}"
                 print(
                     f"  round {r + 1} {name:<15} {rate:7.1f} msg/s  p50 {pct(lat, 0.5) * 1000:7.1f} ms  "
-                    f"p99 {pct(lat, 0.99) * 1000:7.1f} ms  failed {failed}  machine CPU busy {cpu:3.0f}%"
+                    f"p99 {pct(lat, 0.99) * 1000:7.1f} ms  failed {failed}{held}  machine CPU busy {busy:3.0f}%"
                 )
+                split, by_role = [], dict[str, float]()
+                for p in processes:
+                    if p in cpu0 and p in cpu1:
+                        ms = (cpu1[p] - cpu0[p]) / len(payloads) * 1000
+                        by_role[p.role] = by_role.get(p.role, 0.0) + ms
+                        if ms >= 0.005:
+                            split.append(f"{p.role} {ms:.2f}")
+                for role, ms in by_role.items():
+                    cpu[name].setdefault(role, []).append(ms)
+                print(f"      CPU ms per message: {', '.join(split)}")
         summary = {
             name: (
                 statistics.median(x[0] for x in rs),
@@ -351,6 +416,27 @@ def main() -> None:
             f"gateway / bare: throughput {g_rate / b_rate:.2f}x (target >= 0.8), "
             f"p50 {g_p50 / b_p50:.2f}x, p99 {g_p99 / b_p99:.2f}x (target <= 2)"
         )
+        print(
+            f"gateway copies: {sent_total} sent, {forwarded_total} forwarded, {held_total} held "
+            "(should be 0: the mail is clean)"
+        )
+        print("CPU ms per message, median over rounds (scan workers added together):")
+        for name, by_role in cpu.items():
+            medians = {role: statistics.median(v) for role, v in by_role.items()}
+            parts = [f"{role} {ms:.2f}" for role, ms in medians.items() if ms >= 0.005]
+            print(f"  {name:<15} {', '.join(parts)}")
+        print("peak resident memory (VmHWM):")
+        everyone = [
+            client,
+            *gateway_tree(gateway.pid),
+            Process(bare.pid, "bare forwarder"),
+            sink_process,
+        ]
+        for p in everyone:
+            try:
+                print(f"  {peak_memory_mb(p.pid):7.1f} MB  {p.role} (pid {p.pid})")
+            except OSError:
+                continue
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
