@@ -1,5 +1,7 @@
 """HTML rendering: what a reader sees, hidden text apart, quotes as quotes, links with their text."""
 
+import re
+
 from gateway.read.html import render_html
 
 
@@ -123,8 +125,10 @@ def test_no_text_and_no_link_of_any_document_is_lost():
             "<html><body>" + data.draw(st.composite(lambda d: _document(d, 0))()) + "</body></html>"
         )
         out = render_html(html)
+        # Quote markers and list bullets are drawn by the renderer, as a reader sees them.
+        visible = re.sub(r"(?m)^((?:> ?)*)- ?", r"\1", out.visible)
         seen = "".join(
-            sorted((out.visible + out.hidden).replace(">", "").replace(" ", "").replace("\n", ""))
+            sorted((visible + out.hidden).replace(">", "").replace(" ", "").replace("\n", ""))
         )
         assert seen == _text_of(html).replace(">", ""), html
         assert ("tel:07700900456" in {link.target for link in out.links}) == ("<a " in html), html
@@ -152,3 +156,8 @@ def test_a_signature_after_a_gmail_blank_line_is_not_the_card_of_the_paragraph_a
         "Ava helps in the reading club.\n\nHana\n(mob +44 (0)7700 900658)", to=(PARENT,), html=html
     )
     assert "personal_phone" in {f.category for f in scanner.scan(raw).findings}
+
+
+def test_a_list_item_reads_with_its_bullet_and_a_hidden_one_has_none():
+    out = render_html('<ul><li>one</li><li style="display:none">two</li><li>three</li></ul>')
+    assert [line for line in out.visible.splitlines() if line] == ["- one", "- three"]

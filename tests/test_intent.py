@@ -885,3 +885,52 @@ def test_out_of_writing_a_cafe_and_a_favour_asked_are_held(scanner, sentence, ca
 def test_the_office_the_careers_fair_and_the_class_pet_pass(scanner, sentence):
     r = scanner.scan(mail(sentence, to=(STUDENT,)))
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+# -- a seventh blind set's kinds ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        (
+            "It would be easier if you sent me your WhatsApp number and I'll message you directly.",
+            "info_request",
+        ),
+        (
+            "Rather than Kai getting the minibus on Saturday, I'll take him in my car - I'll pick him up from yours at 8.",
+            "social_contact",
+        ),
+        (
+            "I think it's best if what we talked about stays with us two - there's no need for your mum to know yet.",
+            "secrecy",
+        ),
+    ],
+)
+def test_seventh_set_kinds_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Please keep today's paper to yourselves - the other half of the year sit it on Friday.",
+        "I had a follow request from your account on Instagram - I've declined it, so please don't take it personally!",
+        "Several of you have asked about lifts home after the Christmas concert; staff cannot take students home.",
+    ],
+)
+def test_exam_papers_declined_requests_and_questions_about_lifts_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+def test_an_html_list_under_its_introduction_takes_its_frame(scanner):
+    html = (
+        "<p>No member of staff will ever:</p><ul><li>ask you to keep a secret</li>"
+        "<li>message you on WhatsApp or Snapchat</li><li>offer you a lift in their car</li></ul>"
+    )
+    text = (
+        "No member of staff will ever:\n\n- ask you to keep a secret\n- message you on WhatsApp\n"
+    )
+    r = scanner.scan(mail(text, to=(STUDENT,), html=html))
+    assert r.verdict == "pass", [(f.rule, f.part, f.evidence) for f in r.findings]

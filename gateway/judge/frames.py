@@ -204,7 +204,8 @@ def with_list_lead(text: str, span: tuple[int, int]) -> tuple[int, int]:
         line = text[prev_a : cursor - 1]
         if line.rstrip().endswith(":"):
             return prev_a, b
-        if not _LIST_ITEM.match(line):
+        # A blank line may part the introduction from its items (HTML renders one).
+        if line.strip() and not _LIST_ITEM.match(line):
             return span
         cursor = prev_a
     return span
@@ -231,11 +232,17 @@ _LEFT_BEHIND = regex.compile(
 )
 
 
+# "Rather than" and "instead of" turn from what follows them a few words on too:
+# "rather than Kai getting the minibus, I'll take him in my car".
+_REPLACED = regex.compile(r"\b(?:rather than|instead of)(?:\s+[\w'’-]+){0,4}\s+$", regex.IGNORECASE)
+
+
 def frame_set_aside(text: str, start: int, end: int, lo: int, hi: int) -> bool:
     """Whether the frame word at ``[start, end)``, in the sentence or paragraph
     ``[lo, hi)``, is one the words around it turn from, leave behind or only refer
     back to: then it makes nothing safe."""
     return bool(
         _CONTRAST.search(text, max(lo, start - 40), start)
+        or _REPLACED.search(text, max(lo, start - 60), start)
         or _LEFT_BEHIND.match(text, end, min(hi, end + 60))
     )

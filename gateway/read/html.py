@@ -186,6 +186,9 @@ class _Renderer:
         self._depth += quote
         if quote:
             self._newline()
+        if tag == "li" and not (self._hidden or self._skipping):
+            # The bullet a reader sees: a list item reads as one, as in plain text.
+            self._write("- ")
 
     def end(self, tag: str) -> None:
         if tag == "a" and self._open_links:
