@@ -934,3 +934,53 @@ def test_an_html_list_under_its_introduction_takes_its_frame(scanner):
     )
     r = scanner.scan(mail(text, to=(STUDENT,), html=html))
     assert r.verdict == "pass", [(f.rule, f.part, f.evidence) for f in r.findings]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        ("It's not a school thing so keep it low-key in class.", "secrecy"),
+        (
+            "I'd like to meet up for a drink - just us, there's no need to involve school.",
+            "secrecy",
+        ),
+        (
+            "Just wait by the Co-op round the corner rather than in the car park and I'll pick you up.",
+            "secrecy",
+        ),
+        (
+            "I run small-group sessions on Saturday mornings at the park - £15 an hour.",
+            "social_contact",
+        ),
+        (
+            "What's your Instagram? I want to tag you in the pics I'm putting up on my page.",
+            "social_contact",
+        ),
+        ("Whats your snapchat? I'll add you and send them on there.", "social_contact"),
+        ("If you're interested drop me an email at petesacademy@gmail.com.", "unapproved_channel"),
+        (
+            "That's not something I'd put on Teams. Snap me - priceym8 - and I'll explain.",
+            "social_profile",
+        ),
+        ("Skype me on Sunday if you're stuck, my username is lucy.chen.88.", "social_profile"),
+        (
+            "I've made a Snapchat group for the team so I can send you the routes. Add me: hughesy_pe",
+            "social_profile",
+        ),
+    ],
+)
+def test_more_of_the_seventh_sets_kinds_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I run small-group revision sessions after school on Wednesdays in room 4.",
+        "Join the Teams call at 4 from the link in your calendar; add me to the invite when you can.",
+        "Rather than going back and forth by email, please ring the school office on 0121 496 0000.",
+    ],
+)
+def test_the_schools_sessions_and_calls_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]

@@ -150,9 +150,19 @@ def _bare_handles(text: str):
 
 _AT_HANDLE = regex.compile(r"(?<![\w.@])@(?P<h>[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)")
 _BARE_HANDLE = regex.compile(r"(?<![\w.@/-])(?P<h>[a-z0-9_]+(?:[._][a-z0-9_]+)+)(?![\w@/-]|\.\w)")
+# What introduces a handle as the sender's, just before it.
+_INTRODUCED_TOKEN = regex.compile(
+    r"\b(?:add me|snap me|follow me|dm me|message me|find me|skype me|"
+    r"my (?:username|user name|handle|snap|snapchat|insta|ig|tiktok|discord|gamertag|gamer tag|skype) is|"
+    r"username|user name|handle)\s*[-:,–]?\s*@?(?P<h>[a-z0-9_.]{3,30})(?![\w@.]|\.\w)",
+    regex.IGNORECASE,
+)
+# A token like a handle, not a word: a letter and a digit or separator in it.
+_HANDLE_LIKE = regex.compile(r"(?=.*[a-z])(?=.*[0-9_.])", regex.IGNORECASE)
 # A handle the sender introduces as theirs: its platform may be a sentence away.
 _INTRODUCED = regex.compile(
-    r"(?:i'm|i am|i’m|search for me|find me|add me|follow me|username|user name|handle)[\s:,-]{1,3}$",
+    r"(?:i'm|i am|i’m|search for me|find me|add me|follow me|snap me|skype me|dm me|message me"
+    r"|(?:my )?(?:username|user name|handle|gamertag|gamer tag)(?: is)?)[\s:,–-]{1,3}$",
     regex.IGNORECASE,
 )
 _NOT_HANDLE_SUFFIX = regex.compile(
@@ -321,7 +331,7 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
         ):
             continue
         introduced = _INTRODUCED.search(text, max(0, m.start() - 20), m.start())
-        near = _nearest_platform(text, m.start(), m.end(), 60 if introduced else 30)
+        near = _nearest_platform(text, m.start(), m.end(), 120 if introduced else 30)
         near = near or in_subject
         if near:
             found.append(
@@ -331,6 +341,26 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
                     seg,
                     m.start(),
                     m.end(),
+                    True,
+                    f"{near} handle",
+                )
+            )
+            taken.append((m.start(), m.end()))
+    # A handle with no separator ("priceym8") counts only as the sender introduces
+    # it ("Snap me - priceym8", "my username is jo99"), beside a platform.
+    for m in _INTRODUCED_TOKEN.finditer(text):
+        handle = m.group("h")
+        if not free(m.start("h"), m.end("h")) or not _HANDLE_LIKE.search(handle):
+            continue
+        near = _nearest_platform(text, m.start("h"), m.end("h"), 120) or in_subject
+        if near:
+            found.append(
+                Candidate(
+                    "profile",
+                    f"{near}:{handle.lower()}",
+                    seg,
+                    m.start("h"),
+                    m.end("h"),
                     True,
                     f"{near} handle",
                 )

@@ -234,7 +234,7 @@ _LEFT_BEHIND = regex.compile(
 
 # "Rather than" and "instead of" turn from what follows them a few words on too:
 # "rather than Kai getting the minibus, I'll take him in my car".
-_REPLACED = regex.compile(r"\b(?:rather than|instead of)(?:\s+[\w'’-]+){0,4}\s+$", regex.IGNORECASE)
+_REPLACED = regex.compile(r"\b(?:rather than|instead of)(?:\s+[\w'’-]+){0,6}\s+$", regex.IGNORECASE)
 
 
 def frame_set_aside(text: str, start: int, end: int, lo: int, hi: int) -> bool:
