@@ -16,6 +16,7 @@ from gateway.detect import Candidate, DetailType, Detector, register
 from gateway.mail import DetailKind
 from gateway.read.message import Segment
 
+_DOT_WORD = regex.compile(r"\bdot\b", regex.IGNORECASE)
 _LOCAL_TAIL = regex.compile(r"[A-Za-z0-9._%+'-]{1,64}$")
 _DOMAIN_HEAD = regex.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}")
 _FILE_TLDS = {
@@ -158,7 +159,7 @@ def find_emails(seg: Segment) -> list[Candidate]:
             continue
         local_text = lm.group(0)
         at = m.group(0).strip().lower()
-        has_dot_munge = bool(regex.search(r"\bdot\b", text[lm.start() : end], regex.IGNORECASE))
+        has_dot_munge = bool(_DOT_WORD.search(text[lm.start() : end]))
         if at == "at" and not has_dot_munge:
             continue  # "meet at school.com"-like prose: a plain " at " needs "dot" too
         if at == "@":

@@ -165,6 +165,9 @@ _INTRODUCED = regex.compile(
     r"|(?:my )?(?:username|user name|handle|gamertag|gamer tag)(?: is)?)[\s:,–-]{1,3}$",
     regex.IGNORECASE,
 )
+_PATH_SPLIT = regex.compile(r"[/?#&]")
+# Digits and dots, or initials ("j.b", "e.g"): no handle.
+_NOT_A_HANDLE = regex.compile(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*")
 _NOT_HANDLE_SUFFIX = regex.compile(
     r"\.(?:com|co|uk|org|net|me|io|example|pdf|docx?|xlsx?|pptx?|png|jpe?g|gif|txt|csv|ics|vcf|zip|html?|ac|sch|gov|edu)$"
 )
@@ -173,7 +176,7 @@ _NOT_HANDLE_SUFFIX = regex.compile(
 def _canonical_link(host: str, path: str) -> tuple[str, str, str] | None:
     """(kind, platform, handle-or-code) for a platform link, or None if it is content."""
     host = regex.sub(_DOT, ".", host.lower())
-    parts = [p for p in regex.split(r"[/?#&]", path or "") if p]
+    parts = [p for p in _PATH_SPLIT.split(path or "") if p]
     first = parts[0] if parts else ""
     for blog in ("wordpress.com", "blogspot.com", "substack.com", "tumblr.com"):
         if host.endswith("." + blog):
@@ -326,7 +329,7 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
         if (
             not free(m.start(), m.end())
             or _NOT_HANDLE_SUFFIX.search(handle)
-            or regex.fullmatch(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*", handle)
+            or _NOT_A_HANDLE.fullmatch(handle)
             or len(handle) < 4
         ):
             continue

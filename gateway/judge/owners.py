@@ -42,6 +42,9 @@ from gateway.read.message import Author, Zone, same_person
 
 # How far a cue may be from the detail it claims, within the detail's line.
 _BEFORE, _AFTER = 60, 60
+# Compiled once: these run for every detail of every message.
+_NOT_LETTER = regex.compile(r"[^a-z]")
+_NOT_LETTERS = regex.compile(r"[^a-z]+")
 # Lines of a contact card above a detail: "Name, Role, Organisation" then "Mobile: ...".
 _CARD_LINES = 3
 _CARD_LABEL = 40  # a card line holds at most a short label before its detail
@@ -101,9 +104,7 @@ class OwnerCues:
         }
         return cls(
             colleague=lexicon_pattern(sorted(spoken)),
-            colleague_keys=frozenset(
-                regex.sub(r"[^a-z]", "", (n[0] + n[-1]).lower()) for n in names
-            ),
+            colleague_keys=frozenset(_NOT_LETTER.sub("", (n[0] + n[-1]).lower()) for n in names),
             sender=lexicon_pattern(lists.get("owner_sender", ())),
             addressed=lexicon_pattern(lists.get("owner_addressed", ())),
             quoting=lexicon_pattern(lists.get("frame_quoting", ())),
@@ -178,15 +179,13 @@ _NOT_A_NAME = frozenset(
 
 def _names_sender(local: str, sender: Author) -> bool:
     """Whether an address's local part looks like the sender's own name."""
-    key = regex.sub(r"[^a-z]", "", local.lower())
+    key = _NOT_LETTER.sub("", local.lower())
     if not key:
         return False
     parts = [
-        p
-        for p in regex.split(r"[^a-z]+", sender.name.lower())
-        if len(p) > 1 and p not in _NOT_A_NAME
+        p for p in _NOT_LETTERS.split(sender.name.lower()) if len(p) > 1 and p not in _NOT_A_NAME
     ]
-    sender_local = regex.sub(r"[^a-z]", "", sender.address.split("@")[0].lower())
+    sender_local = _NOT_LETTER.sub("", sender.address.split("@")[0].lower())
     if sender_local and (sender_local in key or key in sender_local):
         return True
     if same_person(local.replace(".", " ").replace("_", " "), sender.name):
@@ -232,7 +231,7 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
     line_before = text[line_a : c.start]
     # A short label before the detail ("Mobile:"): the lines above may be its card.
     card = _card_above(text, line_a) if len(line_before.strip()) <= _CARD_LABEL else ""
-    key = regex.sub(r"[^a-z]", "", c.value.split(":", 1)[-1].split("@")[0].lower())
+    key = _NOT_LETTER.sub("", c.value.split(":", 1)[-1].split("@")[0].lower())
     if any(k and k in key for k in cues.colleague_keys):
         return Ownership(Holder.COLLEAGUE, "a colleague's name in it")
     if (w := cue(cues.colleague, line_before)) is not None:
