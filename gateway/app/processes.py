@@ -32,10 +32,8 @@ import signal
 import socket
 import struct
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from gateway.app import StartError, _cannot_listen, usable_cpus
@@ -137,7 +135,9 @@ class Supervisor:
         self.children: dict[int, _Child] = {}
         self._stopping = asyncio.Event()
         self._gave_up: str | None = None
-        self._metrics_dir = Path(tempfile.mkdtemp(prefix="chaperone-metrics-"))
+        # Each child's metric values, in files (prometheus_client's multiprocess mode);
+        # emptied at start, since values of an earlier run must not count.
+        self._metrics_dir = config.relay.data_dir / "process-metrics"
 
     # -- start-up ------------------------------------------------------------------
     def _check_port_free(self) -> None:
@@ -191,16 +191,20 @@ class Supervisor:
             protocol=pickle.HIGHEST_PROTOCOL,
         )
         with theirs:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "gateway.cli",
-                "serve",
-                "--supervised-by",
-                str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),),
-                env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(self._metrics_dir)},
-            )
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "gateway.cli",
+                    "serve",
+                    "--supervised-by",
+                    str(theirs.fileno()),
+                    pass_fds=(theirs.fileno(),),
+                    env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(self._metrics_dir)},
+                )
+            except OSError as exc:
+                ours.close()
+                raise ChildCannotStart(f"cannot start a relay process: {exc}") from exc
         child = _Child(slot, process, ours, time.monotonic())
         self.children[slot] = child
         ours.setblocking(False)
@@ -218,12 +222,18 @@ class Supervisor:
         word, _, detail = reply.decode(errors="replace").strip().partition(" ")
         if word == READY:
             return child
-        if process.returncode is None:
+        try:  # it is on its way out (its socket closed first); one that is stuck is killed
+            code = await asyncio.wait_for(process.wait(), timeout=10)
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-        code = await process.wait()
+            code = await process.wait()
         self._gone(child)
-        raise ChildCannotStart(detail if word == CANNOT_START else _status(code))
+        raise ChildCannotStart(
+            detail
+            if word == CANNOT_START
+            else f"relay process {slot} ended ({_status(code)}) before it listened; its log says why"
+        )
 
     def _gone(self, child: _Child) -> None:
         from prometheus_client import multiprocess
@@ -319,6 +329,11 @@ class Supervisor:
     async def run(self) -> int:
         """0 once every child has drained and exited cleanly after SIGTERM or SIGINT."""
         loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._forward(signal.SIGHUP))
+        shutil.rmtree(self._metrics_dir, ignore_errors=True)
+        self._metrics_dir.mkdir(mode=0o700, parents=True)
         try:
             self._check_port_free()
             self._serve_metrics()
@@ -335,9 +350,6 @@ class Supervisor:
                 await self.dev_sink.stop()
             shutil.rmtree(self._metrics_dir, ignore_errors=True)
             raise
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._forward(signal.SIGHUP))
         s = self.settings
         log.info(
             "all processes listening",
