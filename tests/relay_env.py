@@ -230,8 +230,10 @@ class GatewayProcess:
         lease: float = 0,
         min_free_disk_mb: int = 0,
         next_hop_timeout: float = 10,
+        processes: int = 1,
     ) -> None:
         self.tmp = tmp
+        self.processes = processes
         self.sink = sink
         self.port = free_port()
         self.metrics_port = free_port()
@@ -267,19 +269,22 @@ class GatewayProcess:
 
     def start(self, timeout: float = 20.0) -> GatewayProcess:
         log = self.log_path.open("ab")
+        several = ["--processes", str(self.processes)] if self.processes > 1 else []
         self.process = subprocess.Popen(
-            [str(GATEWAY), "serve", "--config", str(self.config_path)],
+            [str(GATEWAY), "serve", "--config", str(self.config_path), *several],
             stdout=log,
             stderr=log,
             cwd=self.tmp,
         )
+        # With several processes, the supervisor's line once every one listens.
+        ready = '"msg": "all processes listening"' if several else '"msg": "listening"'
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.process.poll() is not None:
                 raise AssertionError(
                     f"gateway exited with {self.process.returncode}:\n{self.log()}"
                 )
-            if '"msg": "listening"' in self.log():
+            if ready in self.log():
                 return self
             time.sleep(0.05)
         raise AssertionError(f"gateway did not start:\n{self.log()}")

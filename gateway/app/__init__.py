@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +45,13 @@ class StartError(Exception):
     """The gateway cannot start; the message names the address or file at fault."""
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on (a container's or taskset's limit, not the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _cannot_listen(what: str, address: object, key: str, exc: OSError) -> StartError:
     return StartError(f"cannot {what} on {address} ({key}): {exc.strerror or exc}")
 
@@ -58,7 +67,9 @@ class Gateway:
         self.metrics = metrics or Metrics()
         s = self.settings
         # The workers' log lines (pypdf's among them) are JSON lines too.
-        self.workers = ScanWorkers(self.config, s.scan_workers, setup=setup_logging)
+        self.workers = ScanWorkers(
+            self.config, s.scan_workers_each(usable_cpus()), setup=setup_logging
+        )
         self.next_hop = NextHop(
             s.next_hop,
             local_hostname=s.hostname,
@@ -159,8 +170,8 @@ class Gateway:
                 await asyncio.wait_for(self._stopped.wait(), timeout=delay)
 
     # -- lifecycle -------------------------------------------------------------
-    async def start(self, listen_host: str, listen_port: int) -> None:
-        await self.listener.start(listen_host, listen_port)
+    async def start(self, listen_host: str, listen_port: int, *, reuse_port: bool = False) -> None:
+        await self.listener.start(listen_host, listen_port, reuse_port=reuse_port)
         self._background = [
             asyncio.ensure_future(self._supervise("delivery queue", self.run_outbox)),
             asyncio.ensure_future(self._supervise("reload watcher", self.reloader.watch)),
@@ -190,8 +201,15 @@ async def serve(
     listen: tuple[str, int],
     ready: Callable[[], None] | None = None,
     dev_sink: Any = None,
+    supervisor: socket.socket | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT; SIGHUP reloads rules and configuration."""
+    """Run until SIGTERM or SIGINT; SIGHUP reloads rules and configuration.
+
+    ``supervisor``: this is one of several relay processes
+    (``gateway.app.processes``); it shares the port with the others, and
+    drains and stops, as on SIGTERM, if the supervisor's end of this socket
+    closes (the supervisor is gone).
+    """
     metrics = Metrics()
     s = config.relay
     if s.metrics_listen:  # before the scan workers start, so a busy port stops nothing half-started
@@ -213,7 +231,7 @@ async def serve(
                     "run the dev sink", s.next_hop, "next_hop.address", exc
                 ) from exc
         try:
-            await gateway.start(*listen)
+            await gateway.start(*listen, reuse_port=supervisor is not None)
         except OSError as exc:
             where = f"{listen[0]}:{listen[1]}"
             raise _cannot_listen("listen for SMTP", where, "relay.listen", exc) from exc
@@ -225,6 +243,22 @@ async def serve(
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(gateway.reload("SIGHUP")))
+    if supervisor is not None:
+        supervisor.setblocking(False)
+
+        def supervisor_said() -> None:
+            try:
+                if supervisor.recv(64):
+                    return
+            except BlockingIOError:
+                return
+            except OSError:
+                pass
+            log.error("the supervisor is gone: stopping")
+            loop.remove_reader(supervisor.fileno())
+            stop.set()
+
+        loop.add_reader(supervisor.fileno(), supervisor_said)
     log.info(
         "listening",
         extra={

@@ -17,7 +17,15 @@ QUIET = {"mail.log": logging.WARNING, "pypdf": logging.ERROR}
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object per line; message records carry their fields in ``extra={'json': ...}``."""
+    """One JSON object per line; message records carry their fields in ``extra={'json': ...}``.
+
+    ``fields`` go on every line: which relay process wrote it, when several
+    share one log (``gateway serve --processes N``).
+    """
+
+    def __init__(self, fields: dict[str, object] | None = None) -> None:
+        super().__init__()
+        self.fields = dict(fields or {})
 
     def format(self, record: logging.LogRecord) -> str:
         msg = record.getMessage()
@@ -25,6 +33,7 @@ class JsonLines(logging.Formatter):
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname.lower(),
             "msg": msg,
+            **self.fields,
         }
         if record.name != "chaperone" and not record.name.startswith("chaperone."):
             out["logger"] = record.name
@@ -36,10 +45,10 @@ class JsonLines(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
-def setup_logging() -> None:
+def setup_logging(fields: dict[str, object] | None = None) -> None:
     """Every logger, the libraries' too, writes through JsonLines to stderr."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLines())
+    handler.setFormatter(JsonLines(fields))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     logging.captureWarnings(True)  # warnings.warn() too, not as bare text
     for name, level in QUIET.items():

@@ -1,4 +1,12 @@
-"""Prometheus metrics for a running gateway (its own registry, so tests can run several)."""
+"""Prometheus metrics for a running gateway (its own registry, so tests can run several).
+
+With several relay processes (``gateway serve --processes N``) each child
+writes its values to files in the directory the supervisor names in
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode), and the
+supervisor serves them summed: counters and histograms over all processes,
+open connections summed over the live ones, and the store's counts as the
+latest any process read.
+"""
 
 from __future__ import annotations
 
@@ -57,9 +65,13 @@ class Metrics:
             "Copies in the store by status (held = quarantine size, queued = queue depth)",
             ["status"],
             registry=r,
+            multiprocess_mode="mostrecent",  # every process reads the same store
         )
         self.connections = Gauge(
-            "chaperone_smtp_connections", "Open SMTP client connections", registry=r
+            "chaperone_smtp_connections",
+            "Open SMTP client connections",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.task_restarts = Counter(
             "chaperone_task_restarts",

@@ -126,6 +126,7 @@ def _relay_settings(data: dict, base: Path, path: Path, text: str) -> RelaySetti
         data_dir=(base / relay.get("data_dir", "../var")).resolve(),
         store_url=str(store.get("url", "")),
         metrics_listen=metrics,
+        processes=int(relay.get("processes", defaults.processes)),
         scan_workers=int(relay.get("scan_workers", defaults.scan_workers)),
         min_free_disk_mb=int(relay.get("min_free_disk_mb", defaults.min_free_disk_mb)),
         retry_initial_seconds=float(

@@ -136,6 +136,7 @@ SCHEMA = Table(
                 "auth_users": _str(),
                 "data_dir": _str(),
                 "metrics_listen": _str(),
+                "processes": _int(minimum=1),
                 "scan_workers": _int(minimum=1),
                 "min_free_disk_mb": _int(minimum=0),
             }

@@ -114,7 +114,12 @@ class RelaySettings:
     data_dir: Path = Path("var")
     store_url: str = ""  # empty: SQLite in data_dir
     metrics_listen: HostPort | None = None
-    scan_workers: int = 2
+    # Relay processes, each with its own event loop, sharing the SMTP port
+    # (SO_REUSEPORT: the kernel spreads connections), the store and the
+    # delivery queue under one supervising parent (gateway.app.processes).
+    processes: int = 1
+    # Scan worker processes per relay process; 0: see ``scan_workers_each``.
+    scan_workers: int = 0
     # Below this much free space on the embedded store's disk, MAIL is answered
     # 452 4.3.1 (clients keep the mail and retry) rather than risk a failed
     # commit (like Postfix's queue_minfree). 0 turns the check off.
@@ -131,6 +136,17 @@ class RelaySettings:
     # How long a delivery attempt owns a copy; if its worker dies, another
     # attempt starts after this (0: twice the next hop's timeout, at least 60 s).
     lease_seconds: float = 0.0
+
+    def scan_workers_each(self, cpus: int) -> int:
+        """Scan workers for each relay process: ``scan_workers`` when set; otherwise
+        2 for a single process (as always), and with several the machine's cores
+        shared out (``cpus // processes``, at least 1), so that all the relay
+        processes together scan with about one worker per core."""
+        if self.scan_workers:
+            return self.scan_workers
+        if self.processes == 1:
+            return 2
+        return max(1, cpus // self.processes)
 
 
 @dataclass(frozen=True, slots=True)

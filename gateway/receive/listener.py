@@ -118,9 +118,13 @@ class Listener:
             },
         )
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> None:
+        """``reuse_port``: one of several relay processes on this port (SO_REUSEPORT),
+        among which the kernel spreads new connections."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, host, port, reuse_address=True)
+        self._server = await loop.create_server(
+            self._protocol, host, port, reuse_address=True, reuse_port=reuse_port
+        )
 
     async def stop(self, grace: float) -> None:
         """Stop accepting; let transactions under way finish (up to ``grace`` seconds)."""
