@@ -984,3 +984,72 @@ def test_more_of_the_seventh_sets_kinds_are_held(scanner, sentence, category):
 def test_the_schools_sessions_and_calls_pass(scanner, sentence):
     r = scanner.scan(mail(sentence, to=(STUDENT,)))
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+# -- an eighth blind set's kinds ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        (
+            "Use your mum's phone to ring me tomorrow, that way it doesn't go on the sign-in sheet.",
+            "unapproved_channel",
+        ),
+        (
+            "Use your mum's phone to ring me tomorrow, that way it doesn't go on the sign-in sheet.",
+            "secrecy",
+        ),
+        (
+            "I've got a small solo show opening in Digbeth on Friday - come along, a few of us are going on to the pub after.",
+            "social_contact",
+        ),
+        ("I'll run you home after rehearsal. Probably don't mention it at home.", "secrecy"),
+        (
+            "No need to go through the whole consent thing with home, I'll square it.",
+            "secrecy",
+        ),
+        (
+            "I've sent you a friend request on Facebook - accept it and you'll see the photos.",
+            "unapproved_channel",
+        ),
+        (
+            "I can pick Kai up from yours on the way to my Sunday side's tournament, just send me your address.",
+            "info_request",
+        ),
+    ],
+)
+def test_eighth_set_kinds_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+def test_a_disclosed_address_to_send_work_to_is_an_unapproved_channel(scanner):
+    body = "Just email the RAW files to simongrant_art@yahoo.co.uk and I'll print them at home."
+    assert "unapproved_channel" in categories(scanner.scan(mail(body, to=(STUDENT,))))
+
+
+def test_a_spreadsheet_with_underscored_headers_and_a_row_to_complete_is_a_form(scanner):
+    form = b"name,form,personal_mobile,snapchat_username,dietary_needs\nKai Morris,10HR,,,\n"
+    raw = mail(
+        "Please fill in your row and send it back.",
+        to=(STUDENT,),
+        attachments=[("groups.csv", "text", "csv", form)],
+    )
+    assert "info_request" in categories(scanner.scan(raw))
+    # The same sheet filled in by the office from its records is no request.
+    done = b"name,form,dietary_needs\nKai Morris,10HR,none\n"
+    kept = mail("For the trip.", attachments=[("groups.csv", "text", "csv", done)])
+    assert scanner.scan(kept).verdict == "pass"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Someone has set up a TikTok account called @mrprice_hoe pretending to be me - please report and block it.",
+        'In chapter 7, when Danny scribbles "text me - 07700 900 000" on her arm, what does the writer want us to feel?',
+        "Please send me your address so the office can post Kai's certificate to yours.",
+    ],
+)
+def test_an_impersonation_warning_a_novel_and_the_offices_post_pass(scanner, sentence):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]

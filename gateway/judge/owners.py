@@ -90,6 +90,9 @@ class OwnerCues:
     quoting: regex.Pattern | None = None
     # A warning about a scam in the detail's sentence ("texts claiming to be from school").
     warned: regex.Pattern | None = None
+    # Someone passing themselves off as the sender ("pretending to be me"): the detail
+    # is the impersonator's, though "me" is beside it.
+    impersonated: regex.Pattern | None = None
     colleague_keys: frozenset[str] = frozenset()  # "rebeccaokafor": a staff name run together
 
     @classmethod
@@ -109,6 +112,7 @@ class OwnerCues:
             addressed=lexicon_pattern(lists.get("owner_addressed", ())),
             quoting=lexicon_pattern(lists.get("frame_quoting", ())),
             warned=lexicon_pattern(lists.get("owner_warned", ())),
+            impersonated=lexicon_pattern(lists.get("owner_impersonated", ())),
             recipient=lexicon_pattern(lists.get("owner_recipient", ())),
             third_party=lexicon_pattern(lists.get("owner_third_party", ())),
             role_mailbox=frozenset(w.lower() for w in lists.get("role_mailbox", ())),
@@ -219,6 +223,12 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
         if (s := cue(cues.sender, outside)) is not None:
             return Ownership(Holder.SENDER, f"first person beside the quotation: {s!r}")
         return Ownership(Holder.THIRD_PARTY, f"quoted as an example of what others write ({w!r})")
+    if cues.impersonated is not None and cues.impersonated.search(
+        text, max(0, c.start - _WARNED_REACH), c.end + _WARNED_REACH
+    ):
+        sentence = text[slice(*span_around(text, c.start, c.end, SENTENCE_END, _WARNED_REACH))]
+        if (w := cue(cues.impersonated, sentence)) is not None:
+            return Ownership(Holder.THIRD_PARTY, f"an impersonator's, in a warning: {w!r}")
     if (w := cue(cues.sender, near)) is not None:
         return Ownership(Holder.SENDER, f"first person beside it: {w!r}")
     # The sentence is cut only when a scam word is near at all: most details have none.

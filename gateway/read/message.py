@@ -563,6 +563,16 @@ _REPORTED_FIELDS = frozenset(
     {"final-recipient", "original-recipient", "x-actual-recipient", "x-postfix-sender"}
 )
 
+_TABLES = frozenset({"text/csv", "text/tab-separated-values"})
+
+
+def _readable_header(text: str) -> str:
+    """A spreadsheet's header row as a person reads it: "personal_mobile" is
+    "personal mobile" (the same length, so every offset stays where it was)."""
+    first, nl, rest = text.partition("\n")
+    return first.replace("_", " ") + nl + rest
+
+
 _TEXT_EXTENSIONS = {
     ".txt",
     ".csv",
@@ -857,6 +867,8 @@ class _Builder:
     ) -> None:
         if ctype in _CALENDARS or ext in {".ics", ".vcf", ".vcard"}:
             self.add_text(label, _unfold_calendar(text), zones=False, author=forwarded_by)
+        elif ctype in _TABLES or ext in {".csv", ".tsv"}:
+            self.add_text(label, _readable_header(text), author=forwarded_by)
         else:
             self.add_text(label, text, author=forwarded_by)
 
