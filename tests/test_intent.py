@@ -1053,3 +1053,19 @@ def test_a_spreadsheet_with_underscored_headers_and_a_row_to_complete_is_a_form(
 def test_an_impersonation_warning_a_novel_and_the_offices_post_pass(scanner, sentence):
     r = scanner.scan(mail(sentence, to=(STUDENT,)))
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        ("Text me your number when you get a chance.", "info_request"),
+        ("There's no reason your form tutor needs to hear about this.", "secrecy"),
+    ],
+)
+def test_a_request_for_a_detail_and_keeping_it_from_a_tutor_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+def test_what_the_school_need_not_know_is_no_secrecy(scanner):
+    body = "There is no reason the school needs to know your religion for the trip form."
+    assert scanner.scan(mail(body, to=(STUDENT,))).verdict == "pass"

@@ -35,6 +35,9 @@ def test_good_file_loads(tmp_path):
             GOOD.replace('detector = "phrases"', 'detector = "phrases"\ncolour = "red"'),
             "unknown key 'colour'",
         ),
+        # An optional group ending in a space, then a gap: never matches when absent.
+        (GOOD.replace('"keep ~2 secret"', '"keep (?:it )?~2 secret"'), "optional group"),
+        (GOOD.replace('"keep ~2 secret"', '"keep (?:it )? secret"'), "optional group"),
     ],
 )
 def test_broken_files_say_file_line_and_what(tmp_path, text, fragment):
@@ -42,6 +45,19 @@ def test_broken_files_say_file_line_and_what(tmp_path, text, fragment):
         load_rule_file(write(tmp_path, text))
     assert fragment in str(exc.value)
     assert str(exc.value).startswith(str(tmp_path / "r.toml") + ":")
+
+
+def test_the_gap_covers_words_an_optional_group_would_have():
+    [rule] = load_rule_file_text(GOOD.replace('"keep ~2 secret"', '"keep (?:it|this) ~2 secret"'))
+    assert rule.patterns[0].search("please keep it a secret")
+
+
+def load_rule_file_text(text):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        return load_rule_file(write(Path(d), text))
 
 
 def test_error_points_at_the_rule_line(tmp_path):

@@ -342,6 +342,11 @@ def _line_of(text: str, needle: str, start_line: int = 1) -> int:
     return 1
 
 
+# "me (?:have )?~2 your", "(?:why )? ~1": an optional group that ends in a space, then
+# a space or a gap (which begins with whitespace).
+_SPACE_AFTER_OPTIONAL = regex.compile(r"\)[?*]\s*~\d| \)[?*] ")
+
+
 def _compile(
     patterns: object, where: str, key: str, lists: dict[str, list[str]]
 ) -> tuple[LazyPattern, ...]:
@@ -352,6 +357,13 @@ def _compile(
     out = []
     skeleton = {name: ["x"] for name in lists}
     for p in patterns:
+        if _SPACE_AFTER_OPTIONAL.search(p):
+            raise RuleError(
+                f"{where}: {key} pattern {p!r} has an optional group ending in a space before"
+                " another space or a ~N gap: spaces match whitespace, so when the group is"
+                " absent two runs of whitespace are needed and the pattern never matches;"
+                " put the group's words in the gap instead ('me ~3 your', not 'me (?:have )?~2 your')"
+            )
         try:
             _pattern(expand_pattern(p, skeleton))  # the syntax, cheaply: lists as one word
             out.append(LazyPattern(expand_pattern(p, lists, factored=True)))
