@@ -1069,3 +1069,19 @@ def test_a_request_for_a_detail_and_keeping_it_from_a_tutor_are_held(scanner, se
 def test_what_the_school_need_not_know_is_no_secrecy(scanner):
     body = "There is no reason the school needs to know your religion for the trip form."
     assert scanner.scan(mail(body, to=(STUDENT,))).verdict == "pass"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        ("I'll drop you a message on Insta later with the details.", "unapproved_channel"),
+        ("Shall we switch to texting? It's quicker than email.", "unapproved_channel"),
+    ],
+)
+def test_onto_the_phones_own_messages_is_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+def test_the_schools_own_texts_from_its_systems_pass(scanner):
+    body = "The school will move to text messages through Arbor for absence alerts from September."
+    assert scanner.scan(mail(body)).verdict == "pass"
