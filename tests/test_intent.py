@@ -1085,3 +1085,58 @@ def test_onto_the_phones_own_messages_is_held(scanner, sentence, category):
 def test_the_schools_own_texts_from_its_systems_pass(scanner):
     body = "The school will move to text messages through Arbor for absence alerts from September."
     assert scanner.scan(mail(body)).verdict == "pass"
+
+
+# -- a ninth blind set's kinds -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "category"),
+    [
+        ("No need to mention any of this to your mum and dad, it's done now.", "secrecy"),
+        (
+            "Best not to mention to Mrs McAllister that I let Ruby off the practical assessment.",
+            "secrecy",
+        ),
+        (
+            "The students have all got me on WhatsApp now so they can message me.",
+            "unapproved_channel",
+        ),
+        (
+            "My re-enactment society is doing a muster on Sunday - come and find me by the pike block.",
+            "social_contact",
+        ),
+        (
+            "I'd rather not go back and forth on the school email - I'll drop you a message on the other app tonight.",
+            "unapproved_channel",
+        ),
+        (
+            "Could you let me have a personal email for you - not the one on Arbor - so I can contact you directly?",
+            "info_request",
+        ),
+    ],
+)
+def test_ninth_set_kinds_are_held(scanner, sentence, category):
+    assert category in categories(scanner.scan(mail(sentence, to=(STUDENT,))))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "You're invited to our careers fair in the sports hall. We'd love to see you there.",
+        'Here\'s the example we looked at: "Text YES to 07700 900 999 to release your parcel." List five clues that this is a scam.',
+        "For the barre chords have a look at JustinGuitar on YouTube (youtube.com/@JustinGuitar).",
+        "Don't worry about telling school, I've already let the office know.",
+    ],
+)
+def test_the_careers_fair_a_scam_example_a_published_channel_and_the_office_told_pass(
+    scanner, sentence
+):
+    r = scanner.scan(mail(sentence, to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+def test_an_address_in_the_senders_own_name_is_theirs_beside_an_organisation(scanner):
+    body = "The Central Library card is a good idea. Email the list to eleanorlowe@icloud.com when done."
+    raw = mail(body, to=(STUDENT,), sender="Eleanor Lowe <e.lowe@heartofengland.example>")
+    assert "personal_email" in categories(scanner.scan(raw))

@@ -216,6 +216,7 @@ def with_list_lead(text: str, span: tuple[int, int]) -> tuple[int, int]:
 # or an occasion now past ("further to parents' evening, I do private tutoring").
 _CONTRAST = regex.compile(
     r"\b(?:than|rather than|instead of|away from|off|out of|other than|outside of|outside"
+    r"|not the one (?:on|in|from|at)|not the one we have (?:on|in)|not (?:via|through)"
     r"|further to|following on from|following|as discussed at|as we discussed at|after|since)"
     r"\s+(?:the |our |my |your |a |this |last |today's |yesterday's )?$",
     regex.IGNORECASE,

@@ -197,6 +197,20 @@ def _names_sender(local: str, sender: Author) -> bool:
     return any(len(p) > 2 and p in key for p in parts)
 
 
+def _names_sender_fully(local: str, sender: Author) -> bool:
+    """Whether an address's local part holds the sender's whole name ("eleanorlowe"),
+    or their school address's local part: a first name alone is anyone's."""
+    key = _NOT_LETTER.sub("", local.lower())
+    parts = [
+        p for p in _NOT_LETTERS.split(sender.name.lower()) if len(p) > 1 and p not in _NOT_A_NAME
+    ]
+    sender_local = _NOT_LETTER.sub("", sender.address.split("@")[0].lower())
+    return bool(key) and (
+        (len(sender_local) > 3 and sender_local in key)
+        or (len(parts) >= 2 and all(p in key for p in parts))
+    )
+
+
 def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
     text = c.segment.text.text
     line_a, line_b = _line_bounds(text, c.start, c.end)
@@ -254,6 +268,8 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
     # A role in the sender's own signature is the sender's ("Office Manager | Mobile: ...").
     if c.zone.zone == Zone.SIGNATURE:
         return Ownership(Holder.SENDER, "in the sender's signature")
+    if c.detector == "email" and _names_sender_fully(c.value.rpartition("@")[0], sender):
+        return Ownership(Holder.SENDER, "the sender's own name in the address")
     if (w := cue(cues.third_party, line_before)) is not None:
         return Ownership(Holder.THIRD_PARTY, f"a third party on its line: {w!r}")
     if (w := cue(cues.recipient, near)) is not None:
