@@ -250,6 +250,12 @@ def _nearest_platform(text: str, start: int, end: int, window: int) -> str | Non
     return best
 
 
+def _profile(seg: Segment, platform: str, handle: str, start: int, end: int) -> Candidate:
+    return Candidate(
+        "profile", f"{platform}:{handle.lower()}", seg, start, end, True, f"{platform} handle"
+    )
+
+
 def _subject_platform(subject: str) -> str | None:
     m = _PLATFORM.search(subject)
     return (
@@ -312,17 +318,7 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
         if near is None and social and _SOCIAL.search(text, max(0, m.start() - 60), m.end() + 60):
             near = "social"  # a profile on a platform it does not name
         if near:
-            found.append(
-                Candidate(
-                    "profile",
-                    f"{near}:{m.group('h').lower()}",
-                    seg,
-                    m.start(),
-                    m.end(),
-                    True,
-                    f"{near} handle",
-                )
-            )
+            found.append(_profile(seg, near, m.group("h"), m.start(), m.end()))
             taken.append((m.start(), m.end()))
     for m in _bare_handles(text):
         handle = m.group("h")
@@ -337,17 +333,7 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
         near = _nearest_platform(text, m.start(), m.end(), 120 if introduced else 30)
         near = near or in_subject
         if near:
-            found.append(
-                Candidate(
-                    "profile",
-                    f"{near}:{handle.lower()}",
-                    seg,
-                    m.start(),
-                    m.end(),
-                    True,
-                    f"{near} handle",
-                )
-            )
+            found.append(_profile(seg, near, handle, m.start(), m.end()))
             taken.append((m.start(), m.end()))
     # A handle with no separator ("priceym8") counts only as the sender introduces
     # it ("Snap me - priceym8", "my username is jo99"), beside a platform.
@@ -357,17 +343,7 @@ def find_links(seg: Segment, subject: str = "") -> list[Candidate]:
             continue
         near = _nearest_platform(text, m.start("h"), m.end("h"), 120) or in_subject
         if near:
-            found.append(
-                Candidate(
-                    "profile",
-                    f"{near}:{handle.lower()}",
-                    seg,
-                    m.start("h"),
-                    m.end("h"),
-                    True,
-                    f"{near} handle",
-                )
-            )
+            found.append(_profile(seg, near, handle, m.start("h"), m.end("h")))
     return found
 
 
