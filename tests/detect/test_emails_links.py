@@ -160,6 +160,45 @@ def test_bare_handles_tried_from_separators_are_exactly_the_pattern_matches(piec
     ]
 
 
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "wa.me/447700900123",
+                "https://",
+                "www.",
+                "instagram",
+                "[.]",
+                ".com",
+                ".me",
+                "/",
+                "jo.b",
+                "tiktok.com/@x",
+                "blog.wordpress.com",
+                " ",
+                "\n",
+                "\u00a0",
+                "\u2028",
+                "@",
+                "-",
+                ".",
+                "a",
+                "é",
+                ")",
+                '"',
+            ]
+        ),
+        max_size=14,
+    )
+)
+def test_links_tried_in_the_words_that_can_hold_them_are_exactly_the_pattern_matches(pieces):
+    from gateway.detect.links import _LINK, _links
+
+    text = "".join(pieces)
+    assert [m.span() for m in _links(text)] == [m.span() for m in _LINK.finditer(text)]
+
+
 def test_every_platform_of_the_registry_is_recognised_by_its_links():
     from gateway.detect.links import _canonical_link
     from gateway.detect.platforms import registry
