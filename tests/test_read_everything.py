@@ -322,6 +322,72 @@ def test_an_html_half_saying_what_the_text_half_says_is_read_once(scanner, confi
     assert {f.part for f in r.findings} == {"body"}
 
 
+REPLY_TEXT = """Dear Mrs Patel,
+
+The coach leaves at 9 from the main gate, and the trip ends back at
+school by half past three, in time for the buses.
+
+Tess Teacher
+
+On Mon, 5 Nov 2026 at 08:50, Sarah Patel <parent.one@gmail.com> wrote:
+> Dear Tess,
+>
+> Is a packed lunch needed on Thursday, or will the children eat at the
+> museum? Noah really enjoyed the last trip.
+>
+> Sarah
+"""
+REPLY_HTML = """<div dir="ltr"><p>Dear Mrs Patel,</p>
+<p>The coach leaves at 9 from the main gate, and the trip ends back at school by half past three, in time for the buses.</p>
+<p>Tess Teacher</p>{extra}
+<blockquote>On Mon, 5 Nov 2026 at 08:50, Sarah Patel &lt;parent.one@gmail.com&gt; wrote:
+<blockquote><p>Dear Tess,</p>
+<p>Is a packed lunch needed on Thursday, or will the children eat at the museum? Noah really enjoyed the last trip.</p>
+<p>Sarah</p></blockquote></blockquote></div>"""
+
+
+def _html_segment(scanner, config, raw):
+    from gateway.read.message import read_message
+
+    view = read_message(raw, config.directory.is_colleague, scanner.limits)
+    [html] = [s for s in view.segments if s.part == "html" and not s.is_link]
+    return html
+
+
+def test_an_html_half_wrapped_and_quoted_its_own_way_is_read_once(scanner, config):
+    # Gmail's HTML: paragraphs unwrapped, the quote a blockquote, the attribution
+    # inside it; the text half wraps at 72 and quotes with "> ". Same words.
+    raw = alternative(REPLY_TEXT, REPLY_HTML.format(extra=""))
+    assert _html_segment(scanner, config, raw).echo
+    passes(scanner, raw)
+
+
+def test_what_the_html_half_adds_is_read_with_its_neighbours_only(scanner, config):
+    extra = "<p>My own mobile, if the coach is late:</p><p>07911 765432</p>"
+    raw = alternative(REPLY_TEXT, REPLY_HTML.format(extra=extra))
+    html = _html_segment(scanner, config, raw)
+    assert not html.echo
+    kept = html.text.text
+    assert "My own mobile" in kept and "07911 765432" in kept and "Tess Teacher" in kept
+    assert "coach leaves" not in kept and "packed lunch" not in kept  # said, and not beside it
+    r = scanner.scan(raw)
+    assert "personal_phone" in categories(r) and {f.part for f in r.findings} == {"html"}
+    # Offsets are the HTML's own: the evidence is the number as written there.
+    assert "07911 765432" in {f.evidence for f in r.findings}
+
+
+def test_words_the_text_half_quotes_are_the_senders_own_in_the_html_half(scanner):
+    # The same words: quoted from the parent in the text, the sender's own line in
+    # the HTML a mail program shows. Said in another zone is not said.
+    ask = "Please keep this between us, nobody else needs to know."
+    text = REPLY_TEXT.replace("> Sarah\n", f"> {ask}\n>\n> Sarah\n")
+    html = REPLY_HTML.format(extra=f"<p>{ask}</p>")
+    r = scanner.scan(alternative(text, html))
+    assert r.verdict == "quarantine" and "secrecy" in categories(r)
+    assert {f.part for f in r.findings} == {"html"}
+    passes(scanner, alternative(text, REPLY_HTML.format(extra="")))
+
+
 def test_what_only_the_html_half_has_is_read(scanner):
     # An extra line, or a link target the text half does not show, is the HTML's own.
     extra = alternative(

@@ -20,6 +20,7 @@ can hold it rather than pass it half-read.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import email
 import email.header
 import email.policy
@@ -1007,6 +1008,98 @@ def parse_bytes(raw: bytes) -> Message:
     return msg
 
 
+# -- say it once: the HTML half of what the text half already said -----------
+
+# A line's quote markers, taken off before the halves are compared: the text half
+# quotes with "> " and the HTML half may nest an attribution a level deeper.
+_MARKERS = re.compile(r"(?m)^[ \t]*(?:>[ \t]*)+")
+_RUN = re.compile(r"\s+")
+_BLOCK_BREAK = re.compile(r"\n(?:[ \t>]*\n)+")
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _plain_words(text: str) -> str:
+    """``text`` without quote markers, each run of whitespace one space, padded by
+    spaces: a block is said already where its form is a substring of another's."""
+    return " " + _RUN.sub(" ", _MARKERS.sub(" ", text)).strip() + " "
+
+
+def _said_by_zone(segments: list[Segment]) -> dict[tuple, str]:
+    """What the text bodies said, per zone kind, owner and author."""
+    said: dict[tuple, list[str]] = {}
+    for seg in segments:
+        for z in seg.zones:
+            key = (z.zone, z.owner, z.author)
+            said.setdefault(key, []).append(_plain_words(seg.text.text[z.start : z.end]))
+    return {key: "".join(parts) for key, parts in said.items()}
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """The paragraphs of ``text`` (a line of quote markers alone parts them too)."""
+    out, start = [], 0
+    for m in _BLOCK_BREAK.finditer(text):
+        if m.start() > start:
+            out.append((start, m.start()))
+        start = m.end()
+    if start < len(text):
+        out.append((start, len(text)))
+    return out
+
+
+def _unsaid(html: Segment, said: dict[tuple, str]) -> Segment:
+    """``html`` with each paragraph the text half said, in the same zone and by the
+    same author, blanked out (an echo when every one was). A paragraph beside one
+    that is new is kept, so what the HTML adds is read in its setting."""
+    text = html.text.text
+    blocks = _blocks(text)
+    new = []
+    for a, b in blocks:
+        z = html.zone_at(a)
+        form = _plain_words(text[a:b])
+        within = z.start <= a and b <= z.end
+        new.append(
+            not (within and form.strip() and form in said.get((z.zone, z.owner, z.author), ""))
+        )
+    if not any(new):
+        return Segment(html.part, html.text, html.zones, html.is_link, echo=True)
+    keep = [
+        new[k] or (k > 0 and new[k - 1]) or (k + 1 < len(new) and new[k + 1])
+        for k in range(len(blocks))
+    ]
+    if all(keep):
+        return html
+    pieces, last = [], 0
+    for (a, b), kept in zip(blocks, keep, strict=True):
+        if not kept:
+            pieces.append(text[last:a])
+            pieces.append(_NOT_NEWLINE.sub(" ", text[a:b]))
+            last = b
+    pieces.append(text[last:])
+    blanked = dataclasses.replace(html.text, text="".join(pieces))
+    return Segment(html.part, blanked, html.zones, html.is_link)
+
+
+def say_once(segments: list[Segment]) -> list[Segment]:
+    """Each HTML body is read for what its text half did not already say.
+
+    Mail programs send one letter twice, as text and as HTML, and the two differ
+    in wrapping, quote markers and spacing, so they are seldom equal word for
+    word; scanning both doubles the work of most mail. A paragraph of the HTML
+    whose words the text bodies hold in a zone of the same kind, owner and
+    author was read there, with its surroundings; only the rest (and its
+    neighbours) is read in the HTML. Offsets and zones are the HTML's own, so
+    what is found still points into it.
+    """
+    bodies = [s for s in segments if s.part == "body" and not s.is_link]
+    if not bodies or not any(s.part == "html" and not s.is_link and not s.echo for s in segments):
+        return segments
+    said = _said_by_zone(bodies)
+    return [
+        _unsaid(s, said) if s.part == "html" and not s.is_link and not s.echo else s
+        for s in segments
+    ]
+
+
 # "Re:", "RE: Fwd:", "AW:", "SV:", "Fw[2]:": a subject taken from the message replied to.
 _REPLY_PREFIX = re.compile(
     r"\s*(?:(?:re|aw|sv|antw|fwd?|tr|wg)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
@@ -1054,7 +1147,7 @@ def read_message(
         subject=subject,
         date=date,
         message_id=header(msg, "Message-ID").strip(),
-        segments=tuple(builder.segments),
+        segments=tuple(say_once(builder.segments)),
         attachments=tuple(builder.attachments),
         notes=tuple(builder.notes),
         hidden_characters=sum(s.text.hidden_characters for s in builder.segments),
