@@ -81,3 +81,17 @@ def test_a_lists_words_are_matched_as_typed_without_apostrophes():
         "dont",
         "im on",
     ]
+
+
+def test_the_whitespace_the_index_collapses_is_the_regex_modules_own():
+    # The lists' regexes (regex module) let a space match any run of \s; the index
+    # finds runs with the standard library's engine, so its class must be the same.
+    import re
+    import sys
+
+    from gateway.judge.lexicon import REGEX_SPACE
+
+    spelled = re.compile(f"[ {REGEX_SPACE}]")
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        assert bool(spelled.match(ch)) == bool(regex.match(r"\s", ch)), hex(code)

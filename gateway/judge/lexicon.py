@@ -16,6 +16,7 @@ answers "is one of these words here?" more fully.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Mapping, Sequence
 
 import ahocorasick
@@ -24,7 +25,10 @@ import regex
 _SPACE_RUN = regex.compile(r"\s+")
 # The runs that collapsing changes: a single plain space stays as it is, which is
 # most of the gaps between words, so only line breaks and wider gaps are mapped.
-_WIDE_SPACE = regex.compile(r"\s{2,}|[^\S ]")
+# The regex module's \s spelled out for the standard library's engine, which
+# walks a letter's text twice as fast (a test checks the two agree).
+REGEX_SPACE = "\t\n\x0b\x0c\r\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_WIDE_SPACE = re.compile(f"[ {REGEX_SPACE}]{{2,}}|[{REGEX_SPACE}]")
 
 
 def _collapse(word: str) -> str:
