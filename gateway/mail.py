@@ -90,6 +90,16 @@ class Role(StrEnum):
     def reads_audit(self) -> bool:
         return self in (Role.ADMIN, Role.AUDITOR)
 
+    @property
+    def reads_rules(self) -> bool:
+        """Sees the rules page: each rule's hits and precision from decisions."""
+        return self in (Role.ADMIN, Role.AUDITOR)
+
+    @property
+    def tunes_rules(self) -> bool:
+        """Changes a rule's action in the app."""
+        return self is Role.ADMIN
+
 
 class DetailKind(StrEnum):
     """The kinds of contact detail the approved register holds."""

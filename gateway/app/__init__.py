@@ -25,9 +25,9 @@ from typing import Any
 
 from gateway.app.logs import setup_logging
 from gateway.app.metrics import Metrics
-from gateway.app.reload import Reloader
+from gateway.app.reload import Reloader, store_version, with_store
 from gateway.app.transaction import MailPath
-from gateway.config import Config, with_exceptions
+from gateway.config import Config
 from gateway.deliver.next_hop import NextHop
 from gateway.deliver.outbox import Outbox
 from gateway.judge.pool import ScanWorkers
@@ -60,8 +60,8 @@ class Gateway:
     """One running relay: listener, scan workers, next hop, store, outbox, reload."""
 
     def __init__(self, config: Config, store: Store, *, metrics: Metrics | None = None) -> None:
-        # Approved details that reviewers added from the review screen live in the store.
-        self.config = with_exceptions(config, store.exceptions())
+        # Approved details that reviewers added, and rule actions admins set, live in the store.
+        self.config = with_store(config, store)
         self.settings = config.relay
         self.store = store
         self.metrics = metrics or Metrics()
@@ -98,7 +98,7 @@ class Gateway:
             run=self._db,
             wake_outbox=self._outbox_wake.set,
         )
-        self.reloader = Reloader(self, store.exceptions_version())
+        self.reloader = Reloader(self, store_version(store))
         self.disk = DiskFloor(store.path, s.min_free_disk_mb)
         self.handler = RelayHandler(
             s,

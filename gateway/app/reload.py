@@ -1,7 +1,9 @@
 """Rules and configuration reloaded without downtime, and never lost to a bad file.
 
 A reload happens on SIGHUP, when a file the configuration was read from
-changes, or when a reviewer adds an approved exception in the store. Any
+changes, or when the store changes what the files say: a reviewer adds an
+approved exception, or an admin changes a rule in the web app
+(``gateway.review.tuning``). Any
 error, of any kind, keeps the last good configuration in force and is
 logged at error level with ``file:line`` when there is one; the watcher
 goes on watching.
@@ -15,9 +17,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.config import Config, load_config, with_exceptions
+from gateway.config import Config, load_config, with_exceptions, with_rule_actions
 from gateway.judge.rules import RuleError, RulesUncovered
-from gateway.store import StoreError
+from gateway.review.tuning import app_actions
+from gateway.store import Store, StoreError
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -39,10 +42,22 @@ def source_mtimes(config: Config) -> dict[Path, int]:
     return out
 
 
+def with_store(config: Config, store: Store) -> Config:
+    """The files' configuration plus what is kept in the store: approved exceptions
+    and rule actions set in the app."""
+    config = with_exceptions(config, store.exceptions())
+    return with_rule_actions(config, app_actions(store.rule_changes()))
+
+
+def store_version(store: Store) -> tuple[int, int]:
+    """Changes whenever ``with_store`` would read something new."""
+    return store.exceptions_version(), store.rule_changes_version()
+
+
 class Reloader:
-    def __init__(self, gateway: Gateway, exceptions_version: int) -> None:
+    def __init__(self, gateway: Gateway, version: tuple[int, int]) -> None:
         self.gateway = gateway
-        self._exceptions_version = exceptions_version
+        self._store_version = version
         self._mtimes = source_mtimes(gateway.config)
 
     async def reload(self, why: str) -> bool:
@@ -51,7 +66,7 @@ class Reloader:
         try:
             # Remembered even if the reload fails, so a broken file is not
             # reported again every second; the next good reload reads them all.
-            self._exceptions_version = await g._db(g.store.exceptions_version)
+            self._store_version = await g._db(store_version, g.store)
             config = await asyncio.to_thread(load_config, g.config.path)
             lost = config.rules.lost_from(g.config.rules)
             if lost:
@@ -59,7 +74,7 @@ class Reloader:
                     f"the new rules would drop {len(lost)} rule(s) ({', '.join(lost[:10])}); "
                     'keep each with action = "off", or list it in retired = [...], to drop it on purpose'
                 )
-            config = with_exceptions(config, await g._db(g.store.exceptions))
+            config = await g._db(with_store, config, g.store)
             # Listener, next hop and store were fixed at start (and may come from the command line).
             config = dataclasses.replace(config, relay=g.settings)
             g.use(config)
@@ -105,8 +120,13 @@ class Reloader:
                 await self.reload("file changed: " + ", ".join(changed))
                 continue
             try:
-                version = await g._db(g.store.exceptions_version)
+                version = await g._db(store_version, g.store)
             except StoreError:
                 continue
-            if version != self._exceptions_version:
-                await self.reload("a reviewer added an approved exception")
+            if version != self._store_version:
+                what = (
+                    "a reviewer added an approved exception"
+                    if version[0] != self._store_version[0]
+                    else "an admin changed a rule"
+                )
+                await self.reload(what)

@@ -18,6 +18,7 @@ from gateway.config import Config
 from gateway.mail import CopyStatus, printable
 from gateway.review.decisions import DecisionError, DecisionResult, reject, release
 from gateway.review.held import held_copy
+from gateway.review.tuning import RELEASE_VERDICTS
 from gateway.store import Store, StoreError
 
 
@@ -137,6 +138,7 @@ def release_copies(args: argparse.Namespace) -> int:
             actor=acting_account(store, args.as_user),
             reason=args.reason,
             recipient=args.recipient,
+            verdict=args.verdict,
         ),
     )
 
@@ -199,4 +201,12 @@ def add(sub: argparse._SubParsersAction) -> None:
         )
         if name == "reject":
             d.add_argument("--tell-sender", help="a note to the sender, in the reviewer's words")
+        else:
+            d.add_argument(
+                "--verdict",
+                choices=list(RELEASE_VERDICTS),
+                help="was the hold a breach? "
+                + "; ".join(f"{k}: {v}" for k, v in RELEASE_VERDICTS.items())
+                + " (each rule's precision on the rules page is read from it)",
+            )
         d.set_defaults(func=func)

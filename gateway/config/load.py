@@ -26,7 +26,7 @@ from gateway.detect import canonical_detail
 from gateway.detect.platforms import rule_words
 from gateway.judge.directory import Directory
 from gateway.judge.rules import CATEGORIES, RuleError, RuleSet, RulesUncovered, _line_of, load_rules
-from gateway.mail import DetailKind, RecipientClass
+from gateway.mail import Action, DetailKind, RecipientClass
 
 
 def _load_auth_users(path: Path, referenced_at: str) -> tuple[tuple[str, str], ...]:
@@ -245,6 +245,14 @@ def with_exceptions(config: Config, rows: list[dict]) -> Config:
         for r in rows
     )
     return dataclasses.replace(config, approved=config.approved + extra) if extra else config
+
+
+def with_rule_actions(config: Config, actions: dict[str, Action]) -> Config:
+    """The configuration with rules' actions as admins set them in the app (see
+    gateway.review.tuning); a change for a rule no longer loaded does nothing."""
+    if not actions:
+        return config
+    return dataclasses.replace(config, rules=config.rules.with_actions(actions))
 
 
 def load_config(path: str | Path, *, with_rules: bool = True) -> Config:

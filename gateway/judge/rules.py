@@ -132,6 +132,16 @@ class RuleSet:
     def by_id(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
 
+    def with_actions(self, actions: dict[str, Action]) -> RuleSet:
+        """The same rules, those named doing what ``actions`` says (changes made in the app)."""
+        changed = tuple(
+            dataclasses.replace(r, action=actions[r.id])
+            if r.id in actions and actions[r.id] is not r.action
+            else r
+            for r in self.rules
+        )
+        return dataclasses.replace(self, rules=changed)
+
     def get(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 

@@ -20,6 +20,7 @@ from gateway.config.settings import through_day
 from gateway.detect import detectors
 from gateway.mail import CopyStatus, DetailKind, Role, canonical_address, header_block_end, now_utc
 from gateway.review.notices import decision_notice
+from gateway.review.tuning import TuningError, check_verdict
 from gateway.store import CopyRecord, NewException, Store, StoreError, User
 
 
@@ -138,9 +139,14 @@ def _decide(
     recipient: str | None,
     note: str,
     exception: NewException | None = None,
+    verdict: str | None = None,
 ) -> list[DecisionResult]:
     copies = targets(store, target, recipient)
     _check_decision(config, store, copies, actor=actor, reason=reason)
+    try:
+        verdict = check_verdict(verdict)
+    except TuningError as exc:
+        raise DecisionError(str(exc)) from None
     results = []
     for copy in copies:
         if decision == CopyStatus.RELEASED:
@@ -150,6 +156,7 @@ def _decide(
                 reason=reason,
                 reviewers=2 if _needs_two(config, copy) else 1,
                 exception=exception,
+                verdict=verdict,
             )
             if outcome.repeated:
                 raise DecisionError(
@@ -215,8 +222,12 @@ def release(
     actor: str,
     reason: str,
     recipient: str | None = None,
+    verdict: str | None = None,
 ) -> list[DecisionResult]:
-    """Deliver held copies exactly as written (plus one trace header); tell the sender."""
+    """Deliver held copies exactly as written (plus one trace header); tell the sender.
+
+    ``verdict`` is what the release says of the hold (``RELEASE_VERDICTS``);
+    each rule's precision from decisions is read from it."""
     return _decide(
         config,
         store,
@@ -226,6 +237,7 @@ def release(
         reason=reason,
         recipient=recipient,
         note="",
+        verdict=verdict,
     )
 
 
@@ -321,4 +333,5 @@ def release_with_exception(
         recipient=None,
         note="",
         exception=exception,
+        verdict="approved",
     )

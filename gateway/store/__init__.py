@@ -120,6 +120,8 @@ class CopyRecord:
     possible_duplicate: bool = False
     kind: str = "mail"
     assigned_to: str | None = None
+    # A release's verdict on the hold (gateway.review.tuning.RELEASE_VERDICTS), if given.
+    decision_verdict: str | None = None
     findings: tuple[StoredFinding, ...] = ()
 
     def as_json(self) -> dict:
@@ -141,11 +143,14 @@ class CopyRecord:
             "findings": [f.as_json() for f in self.findings],
         }
         if self.decided_by:
-            out["decision"] = {
+            decision = {
                 "by": self.decided_by,
                 "at": ts(self.decided_at) if self.decided_at else None,
                 "reason": self.decision_reason,
             }
+            if self.decision_verdict:
+                decision["verdict"] = self.decision_verdict
+            out["decision"] = decision
         if self.possible_duplicate:
             out["possible_duplicate"] = True
         return out
@@ -191,7 +196,8 @@ def dedupe_key(mail_from: str, raw: bytes) -> str:
 _COPY_COLUMNS = (
     "c.id, c.message_id, c.recipient, c.recipient_class, c.status, c.reason, c.created_at, "
     "c.updated_at, c.attempts, c.next_attempt_at, c.last_reply, m.mail_from, m.subject, m.size, "
-    "c.decided_by, c.decided_at, c.decision_reason, c.possible_duplicate, m.kind, c.assigned_to"
+    "c.decided_by, c.decided_at, c.decision_reason, c.possible_duplicate, m.kind, c.assigned_to, "
+    "c.decision_verdict"
 )
 # Copies the delivery queue works on: deferred by the next hop, or released by a reviewer.
 _DELIVERABLE = "('queued', 'released')"
@@ -216,6 +222,33 @@ class ReleaseOutcome:
     approvals: int  # different reviewers who have approved releasing it
     repeated: bool = False  # this reviewer had approved already; nothing changed
     exceptions: tuple[int, ...] = ()  # exceptions put in force by this release
+
+
+@dataclass(frozen=True, slots=True)
+class RuleChange:
+    """One change an admin made to a rule in the web app (``Store.change_rule``)."""
+
+    id: int
+    rule: str
+    field: str  # "action"
+    value: str
+    previous: str  # what was in force before it
+    actor: str
+    at: datetime
+    reason: str
+    undoes: int | None = None  # the change this one undoes
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """A copy the gateway held or refused with a finding of ``rule``, and what became of it."""
+
+    rule: str
+    copy_id: int
+    created_at: datetime
+    status: str
+    decided: bool  # a reviewer released or rejected it (not expired)
+    verdict: str | None  # the release's verdict, if one was given
 
 
 @dataclass(frozen=True, slots=True)
@@ -588,6 +621,7 @@ class Store:
                 bool(row[17]),
                 row[18],
                 row[19],
+                row[20],
                 tuple(findings.get(row[0], ())),
             )
             for row in rows
@@ -784,6 +818,7 @@ class Store:
         *,
         actor: str,
         reason: str,
+        verdict: str | None = None,
         at: datetime | None = None,
     ) -> bool:
         """Release or reject a held copy: a compare-and-set from ``held``, so exactly one
@@ -794,12 +829,14 @@ class Store:
         with self._tx() as cur:
             n = cur.execute(
                 "UPDATE copies SET status = ?, decided_by = ?, decided_at = ?, decision_reason = ?, "
-                "next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'held'",
+                "decision_verdict = ?, next_attempt_at = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'held'",
                 (
                     decision,
                     _clean(actor)[:200],
                     ts(at),
                     _clean(reason)[:2000],
+                    verdict,
                     ts(at) if decision == CopyStatus.RELEASED else None,
                     ts(at),
                     copy_id,
@@ -814,7 +851,7 @@ class Store:
                     decision,
                     msg,
                     copy_id,
-                    {"reason": _clean(reason)[:2000]},
+                    {"reason": _clean(reason)[:2000], **({"verdict": verdict} if verdict else {})},
                 )
             return bool(n)
 
@@ -826,6 +863,7 @@ class Store:
         reason: str,
         reviewers: int = 1,
         exception: NewException | None = None,
+        verdict: str | None = None,
         at: datetime | None = None,
     ) -> ReleaseOutcome:
         """Approve releasing a held copy, and release it once enough reviewers have.
@@ -909,11 +947,19 @@ class Store:
                 return ReleaseOutcome(status, False, len(approvers))
             cur.execute(
                 "UPDATE copies SET status = 'released', decided_by = ?, decided_at = ?, "
-                "decision_reason = ?, next_attempt_at = ?, updated_at = ? "
+                "decision_reason = ?, decision_verdict = ?, next_attempt_at = ?, updated_at = ? "
                 "WHERE id = ? AND status = 'held'",
-                (actor, ts(at), reason, ts(at), ts(at), copy_id),
+                (actor, ts(at), reason, verdict, ts(at), ts(at), copy_id),
             )
-            self._audit(cur, at, actor, "released", msg, copy_id, {"reason": reason})
+            self._audit(
+                cur,
+                at,
+                actor,
+                "released",
+                msg,
+                copy_id,
+                {"reason": reason, **({"verdict": verdict} if verdict else {})},
+            )
             added = []
             for proposal in pending:
                 new_id = cur.execute(
@@ -1068,6 +1114,86 @@ class Store:
     def exceptions_version(self) -> int:
         with self._tx(write=False) as cur:
             return cur.execute("SELECT COALESCE(MAX(id), 0) FROM exceptions").fetchone()[0]
+
+    # -- rules tuned in the app ------------------------------------------------
+    def change_rule(
+        self,
+        rule: str,
+        field: str,
+        value: str,
+        *,
+        previous: str,
+        actor: str,
+        reason: str,
+        undoes: int | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """Record a change to a rule (in force on every node from the next reload) and audit it."""
+        at = at or now_utc()
+        actor, reason = _clean(actor)[:200], _clean(reason)[:2000]
+        with self._tx() as cur:
+            change = cur.execute(
+                "INSERT INTO rule_changes (rule, field, value, previous, actor, at, reason, undoes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (rule, field, value, previous, actor, ts(at), reason, undoes),
+            ).fetchone()[0]
+            self._audit(
+                cur,
+                at,
+                actor,
+                "rule-changed",
+                None,
+                None,
+                {
+                    "change": change,
+                    "rule": rule,
+                    "field": field,
+                    "value": value,
+                    "previous": previous,
+                    "reason": reason,
+                    **({"undoes": undoes} if undoes else {}),
+                },
+            )
+            return change
+
+    def rule_changes(self, rule: str | None = None) -> list[RuleChange]:
+        """Every change made in the app, oldest first (of one rule, if given)."""
+        where, params = ("WHERE rule = ?", (rule,)) if rule else ("", ())
+        with self._tx(write=False) as cur:
+            rows = cur.execute(
+                "SELECT id, rule, field, value, previous, actor, at, reason, undoes FROM rule_changes "
+                f"{where} ORDER BY id",
+                params,
+            ).fetchall()
+        return [
+            RuleChange(r[0], r[1], r[2], r[3], r[4], r[5], parse_required_ts(r[6]), r[7], r[8])
+            for r in rows
+        ]
+
+    def rule_changes_version(self) -> int:
+        with self._tx(write=False) as cur:
+            return cur.execute("SELECT COALESCE(MAX(id), 0) FROM rule_changes").fetchone()[0]
+
+    def rule_hits(self, since: datetime) -> list[RuleHit]:
+        """Per rule, each copy held or refused since ``since`` with a finding of it, once."""
+        with self._tx(write=False) as cur:
+            rows = cur.execute(
+                "SELECT DISTINCT f.rule, c.id, c.created_at, c.status, c.decided_at, "
+                "c.decision_verdict FROM findings f JOIN copies c ON c.id = f.copy_id "
+                "WHERE c.created_at >= ? ORDER BY c.id",
+                (ts(since),),
+            ).fetchall()
+        return [
+            RuleHit(
+                r[0],
+                r[1],
+                parse_required_ts(r[2]),
+                r[3],
+                r[4] is not None and r[3] != CopyStatus.EXPIRED,
+                r[5],
+            )
+            for r in rows
+        ]
 
     def assign(self, copy_id: int, user: str | None, *, actor: str) -> bool:
         """Give a held copy to a reviewer (None: to nobody); audited."""

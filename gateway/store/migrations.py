@@ -270,4 +270,31 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE UNIQUE INDEX users_by_os_user ON users (os_user)",
         ),
     ),
+    Migration(
+        12,
+        "what a release says about the hold, and rule changes made in the app",
+        common=(
+            # The reviewer's short verdict on a released copy (gateway.review.tuning.
+            # RELEASE_VERDICTS): whether the hold was a breach; a rule's precision
+            # is read from it and from rejections.
+            "ALTER TABLE copies ADD COLUMN decision_verdict TEXT",
+            "CREATE INDEX findings_by_rule ON findings (rule, copy_id)",
+            # Every change an admin makes to a rule in the web app, never updated
+            # or deleted: the newest row per rule is in force on every node (the
+            # rule files stay the defaults), and undoing a change is a new row
+            # naming the change it undoes.
+            """CREATE TABLE rule_changes (
+            id {id},
+            rule TEXT NOT NULL,
+            field TEXT NOT NULL CHECK (field IN ('action')),
+            value TEXT NOT NULL,
+            previous TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            undoes INTEGER
+        )""",
+            "CREATE INDEX rule_changes_by_rule ON rule_changes (rule, id)",
+        ),
+    ),
 )
