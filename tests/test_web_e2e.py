@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
+
+from gateway.config import load_config
+from gateway.review.decisions import reject, release
+from gateway.store import Store
 
 from .conftest import PARENT
 from .relay_env import ROOT, GatewayProcess, Sink, WebProcess
@@ -64,10 +69,10 @@ def stack(tmp_path):
     sink.stop()
 
 
-def _log_in(page, web: WebProcess) -> None:
+def _log_in(page, web: WebProcess, name: str = "dsl") -> None:
     page.goto(f"{web.url}/queue")
     assert "/login" in page.url
-    page.fill("input[name=name]", "dsl")
+    page.fill("input[name=name]", name)
     page.fill("input[name=password]", PASSWORD)
     page.click("button:has-text('Log in')")
     page.wait_for_url(f"{web.url}/queue")
@@ -90,6 +95,7 @@ def test_log_in_open_a_held_message_release_it_and_it_arrives(browser, stack):
     assert page.locator(".clause").first.is_visible()
     if os.environ.get("CHAPERONE_SCREENSHOTS"):
         page.screenshot(path=str(SCREENSHOTS / "held-message.png"), full_page=True)
+    page.select_option("form[action$='/release'] select[name=verdict]", "allowed")
     page.fill("form[action$='/release'] textarea[name=reason]", "Agreed with the head: trip mobile")
     page.click("form[action$='/release'] button")
     assert page.locator(".flash").inner_text().endswith("released")
@@ -118,3 +124,72 @@ def test_hostile_html_in_a_held_message_runs_nothing_and_loads_nothing(browser, 
     assert page.locator(".html-view img, .html-view form, .html-view style").count() == 0
     assert "Hello" in page.locator(".html-view").inner_text()
     page.close()
+
+
+def _shot(page, name: str) -> None:
+    if os.environ.get("CHAPERONE_SCREENSHOTS"):
+        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def test_an_admin_sees_a_rules_precision_sets_it_to_monitor_and_undoes_it(browser, stack):
+    sink, gateway, web = stack
+    web.add_user("head", "admin", PASSWORD, "head@heartofengland.example")
+    number = "The number is 07700 900999."
+    for subject in ("GP surgery", "My mobile"):
+        send(gateway, mail(number, to=(PARENT,), subject=subject), [PARENT])
+    held = {c["subject"]: c["id"] for c in gateway.copies("held")}
+    config = load_config(gateway.config_path)
+    store = Store(f"sqlite:///{gateway.data_dir / 'chaperone.db'}")
+    try:
+        release(
+            config,
+            store,
+            str(held["GP surgery"]),
+            actor="dsl",
+            reason="the GP's line",
+            verdict="other-person",
+        )
+        reject(config, store, str(held["My mobile"]), actor="dsl", reason="personal mobile")
+    finally:
+        store.close()
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _log_in(page, web, "head")
+    page.click("header a:has-text('Rules')")
+    row = page.locator("#rule-personal-phone")
+    assert row.locator("td").nth(3).inner_text() == "2"  # hits, 7 days
+    assert row.locator(".precision").inner_text() == "0.50"
+    _shot(page, "rules.png")
+    row.locator("td").nth(6).locator("a").click()  # the false holds behind the figure
+    assert page.locator("a:has-text('GP surgery')").count() == 1
+    assert page.locator("a:has-text('My mobile')").count() == 0
+
+    page.goto(f"{web.url}/rules/personal-phone")
+    page.select_option("form[action$='/action'] select[name=action]", "monitor")
+    page.fill("form[action$='/action'] textarea[name=reason]", "Trial: GP numbers held too often")
+    page.click("form[action$='/action'] button")
+    assert "now monitor" in page.locator(".flash").inner_text()
+    assert page.locator(".action").inner_text().startswith("monitor")
+    assert "Trial: GP numbers held too often" in page.locator(".history").inner_text()
+    _shot(page, "rule.png")
+    _wait_for_reloads(gateway, 1)
+    send(gateway, mail(number, to=(PARENT,), subject="monitored now"), [PARENT])
+    assert sink.wait_for_text(PARENT, b"monitored now")  # delivered: the rule only records
+
+    page.goto(f"{web.url}/audit?action=rule-changed")
+    assert "personal-phone" in page.locator("main").inner_text()
+    page.goto(f"{web.url}/rules/personal-phone")
+    page.click("form[action$='/undo'] button")
+    assert "undone" in page.locator(".flash").inner_text()
+    assert page.locator(".action").inner_text().startswith("quarantine")
+    _wait_for_reloads(gateway, 2)
+    send(gateway, mail(number, to=(PARENT,), subject="held once more"), [PARENT])
+    assert "held once more" in [c["subject"] for c in gateway.copies("held")]
+    page.close()
+
+
+def _wait_for_reloads(gateway: GatewayProcess, n: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while gateway.log().count("an admin changed a rule") < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gateway.log().count("an admin changed a rule") >= n

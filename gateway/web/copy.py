@@ -21,6 +21,7 @@ from gateway.review.decisions import (
     release_with_exception,
 )
 from gateway.review.held import attachments, held_copy
+from gateway.review.tuning import RELEASE_VERDICTS
 from gateway.store import CopyRecord, MessageRecord
 from gateway.web import markup
 from gateway.web.context import MAX_ID, context, current_user, decides, form_with_csrf, page
@@ -76,6 +77,7 @@ async def view_copy(request: Request) -> Response:
             "html_parts": markup.sanitised_html_parts(message.raw),
             "attachments": list(held.attachments),
             "can_decide": Role(user.role).decides,
+            "verdicts": RELEASE_VERDICTS,
             "approvable": [
                 {"index": i, "kind": kind, "value": value, "evidence": copy.findings[i].evidence}
                 for i, kind, value in approvable(config, copy)
@@ -182,6 +184,7 @@ async def decide(request: Request) -> Response:
                     target,
                     actor=user.name,
                     reason=form.get("reason", ""),
+                    verdict=form.get("verdict", "") or None,
                 )
             )
         else:

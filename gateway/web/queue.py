@@ -12,9 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.mail import CopyStatus, now_utc
+from gateway.review.tuning import copy_outcome
 from gateway.web.context import context, current_user, page, whole_number
 
 PAGE_SIZE = 50
+# What reviewers' decisions said of the holds (gateway.review.tuning.copy_outcome).
+OUTCOMES = {"breach": True, "false-hold": False, "undecided": None}
 SHOWN_STATUSES = (
     CopyStatus.HELD,
     CopyStatus.RELEASED,
@@ -46,6 +49,14 @@ async def queue(request: Request) -> Response:
         copies = [c for c in copies if recipient.lower() in c.recipient.lower()]
     if q:
         copies = [c for c in copies if q.lower() in c.subject.lower()]
+    # The copies behind a figure of the rules page.
+    rule, outcome = p.get("rule", "").strip(), p.get("outcome", "")
+    if rule:
+        copies = [c for c in copies if rule in {f.rule for f in c.findings}]
+    if outcome:
+        if outcome not in OUTCOMES:
+            raise HTTPException(400, f"The outcome is one of {', '.join(OUTCOMES)}.")
+        copies = [c for c in copies if copy_outcome(c) is OUTCOMES[outcome]]
     day_from, day_to = p.get("from", "").strip(), p.get("to", "").strip()
     try:
         if day_from:
@@ -107,6 +118,8 @@ async def queue(request: Request) -> Response:
             "page": number,
             "pages": pages,
             "assigned": assigned,
+            "rule": rule,
+            "outcome": outcome,
             "day_from": day_from,
             "day_to": day_to,
             "page_link": page_link,

@@ -1,0 +1,256 @@
+"""Tuning rules from reviewers' decisions: precision per rule, and rule actions set in the app.
+
+On a real store (SQLite and PostgreSQL), through the review service, the web
+app over HTTP, and a running gateway that picks a change up within seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import timedelta
+
+import pytest
+
+from gateway.judge.scan import Scanner
+from gateway.mail import Action, now_utc
+from gateway.review import tuning
+from gateway.review.decisions import DecisionError, reject, release
+from gateway.store import Envelope, NewCopy, Store, StoredFinding
+from gateway.web import create_app, hash_password
+
+from .conftest import PARENT, PHONE, STAFF, mail
+from .relay_env import GatewayProcess, Sink
+from .test_relay import send
+from .test_web import PASSWORD, csrf_of, login
+
+TEXT_ME = StoredFinding(
+    "text-me", "unapproved_channel", "quarantine", "text me", "body", "new", False, "", ""
+)
+
+
+def _hold(store: Store, subject: str, *findings: StoredFinding, at=None) -> int:
+    accepted = store.accept(
+        Envelope(STAFF, (PARENT,)),
+        mail("Ring me on 07700 900999.", subject=subject),
+        [NewCopy(PARENT, "parent", "held", "rules", findings)],
+        subject=subject,
+        at=at,
+    )
+    return accepted.copy_ids[PARENT]
+
+
+@pytest.fixture
+def store(store_url):
+    s = Store(store_url)
+    for name, role, email in (
+        ("dsl", "reviewer", "dsl@heartofengland.example"),
+        ("head", "admin", "head@heartofengland.example"),
+        ("governor", "auditor", ""),
+    ):
+        s.put_user(name, role=role, email=email, password_hash=hash_password(PASSWORD))
+    yield s
+    s.close()
+
+
+def _figures(config, store) -> dict[str, tuning.RuleFigures]:
+    return {f.rule.id: f for f in tuning.rule_figures(config, store, now_utc())}
+
+
+def test_precision_counts_rejections_and_breach_releases_as_right_and_other_releases_as_wrong(
+    config, store
+):
+    rejected = _hold(store, "a", PHONE)
+    allowed = _hold(store, "b", PHONE, TEXT_ME)
+    other_person = _hold(store, "c", PHONE)
+    no_verdict = _hold(store, "d", PHONE)
+    waiting = _hold(store, "e", PHONE)
+    expired = _hold(store, "f", PHONE)
+    old = _hold(store, "g", PHONE, at=now_utc() - timedelta(days=20))
+    reject(config, store, str(rejected), actor="dsl", reason="personal mobile")
+    release(config, store, str(allowed), actor="dsl", reason="emergency", verdict="allowed")
+    release(config, store, str(other_person), actor="dsl", reason="GP", verdict="other-person")
+    release(config, store, str(no_verdict), actor="dsl", reason="fine")
+    store.decide(expired, "expired", actor="gateway", reason="nobody decided")
+
+    phone = _figures(config, store)["personal-phone"]
+    assert set(phone.right) == {rejected, allowed}
+    assert set(phone.wrong) == {other_person, no_verdict}
+    assert phone.precision == 0.5
+    assert waiting not in phone.right + phone.wrong and expired not in phone.right + phone.wrong
+    assert old in phone.hits_30 and old not in phone.hits_7 and len(phone.hits_7) == 6
+    assert _figures(config, store)["text-me"].precision == 1.0
+    assert _figures(config, store)["personal-email"].precision is None  # nothing decided
+    assert store.copy(allowed).decision_verdict == "allowed"
+    assert store.audit_log(allowed)[-1].detail["verdict"] == "allowed"
+
+
+def test_an_unknown_release_verdict_is_refused_and_nothing_is_decided(config, store):
+    copy = _hold(store, "a", PHONE)
+    with pytest.raises(DecisionError, match="unknown release verdict"):
+        release(config, store, str(copy), actor="dsl", reason="x", verdict="meh")
+    assert store.copy(copy).status == "held"
+
+
+def test_an_action_set_in_the_app_is_versioned_audited_and_undone(config, store):
+    head, dsl = store.user("head"), store.user("dsl")
+    assert tuning.app_actions(store.rule_changes()) == {}
+    first = tuning.set_action(
+        config, store, "personal-phone", "monitor", user=head, reason="too many GP numbers"
+    )
+    assert tuning.app_actions(store.rule_changes()) == {"personal-phone": Action.MONITOR}
+    tuning.set_action(config, store, "personal-phone", "flag", user=head, reason="flag instead")
+    tuning.undo(config, store, "personal-phone", user=head)
+    assert tuning.app_actions(store.rule_changes()) == {"personal-phone": Action.MONITOR}
+    tuning.undo(config, store, "personal-phone", user=head)
+    assert tuning.app_actions(store.rule_changes()) == {}  # back to what the file says
+    history = store.rule_changes("personal-phone")
+    assert [(c.previous, c.value) for c in history] == [
+        ("", "monitor"),
+        ("monitor", "flag"),
+        ("flag", "monitor"),
+        ("monitor", ""),
+    ]
+    assert history[2].reason == f"undo of change {history[1].id}"
+    assert [c.undoes for c in history] == [None, None, history[1].id, history[0].id]
+    entries = [e for e in store.audit_log(action="rule-changed")]
+    assert [e.detail["change"] for e in entries] == [c.id for c in history]
+    assert entries[0].actor == "head" and entries[0].detail["reason"] == "too many GP numbers"
+    assert first == history[0].id
+    with pytest.raises(tuning.TuningError, match="no change to undo"):
+        tuning.undo(config, store, "personal-phone", user=head)
+    with pytest.raises(tuning.TuningError, match="cannot change rules"):
+        tuning.set_action(config, store, "personal-phone", "off", user=dsl, reason="x")
+
+
+@pytest.mark.parametrize(
+    "rule,action,reason,message",
+    [
+        ("no-such-rule", "monitor", "x", "no rule 'no-such-rule'"),
+        ("personal-phone", "reject", "x", "one of quarantine, flag, monitor, off"),
+        ("personal-phone", "loud", "x", "one of quarantine, flag, monitor, off"),
+        ("personal-phone", "monitor", "  ", "a reason is required"),
+        ("personal-phone", "", "x", "already set to its file"),
+    ],
+)
+def test_a_bad_change_is_refused_with_what_is_wrong(config, store, rule, action, reason, message):
+    with pytest.raises(tuning.TuningError, match=message):
+        tuning.set_action(config, store, rule, action, user=store.user("head"), reason=reason)
+    assert store.rule_changes() == []
+
+
+NUMBER_ONLY = "The number is 07700 900999."
+
+
+def test_a_rule_set_to_monitor_still_finds_but_no_longer_holds(config):
+    raw = mail(NUMBER_ONLY)
+    before = Scanner(config).scan(raw)
+    assert before.recipients[PARENT] == "quarantine"
+    monitored = dataclasses.replace(
+        config, rules=config.rules.with_actions({"personal-phone": Action.MONITOR})
+    )
+    after = Scanner(monitored).scan(raw)
+    assert [f.action for f in after.findings] == ["monitor"]
+    assert after.recipients[PARENT] == "pass"
+    assert (
+        config.rules.by_id("personal-phone").action == "quarantine"
+    )  # the files' set is unchanged
+    off = config.rules.with_actions({"personal-phone": Action.OFF})
+    assert "personal-phone" not in {r.id for r in off.active}
+
+
+# -- the web app --------------------------------------------------------------
+
+
+@pytest.fixture
+def app(config, store):
+    return create_app(config, store, secret="test-secret")
+
+
+def test_the_rules_page_is_for_admins_and_auditors_and_only_admins_change(app, store, config):
+    assert login(app, "dsl").get("/rules").status_code == 403
+    assert login(app, "dsl").get("/rules/personal-phone").status_code == 403
+    auditor = login(app, "governor")
+    page = auditor.get("/rules")
+    assert page.status_code == 200 and "personal-phone" in page.text
+    assert 'action="/rules/personal-phone/action"' not in auditor.get("/rules/personal-phone").text
+    token = csrf_of(auditor, "/rules")
+    refused = auditor.post(
+        "/rules/personal-phone/action", data={"csrf": token, "action": "off", "reason": "x"}
+    )
+    assert refused.status_code == 403 and store.rule_changes() == []
+    admin = login(app, "head")
+    assert 'action="/rules/personal-phone/action"' in admin.get("/rules/personal-phone").text
+    assert admin.get("/rules/nothing-like-it").status_code == 404
+
+
+def test_an_admin_sees_precision_changes_a_rule_and_undoes_it(app, store, config):
+    rejected, released = _hold(store, "a", PHONE), _hold(store, "b", PHONE)
+    reject(config, store, str(rejected), actor="dsl", reason="personal mobile")
+    release(config, store, str(released), actor="dsl", reason="GP", verdict="other-person")
+    admin = login(app, "head")
+    row = admin.get("/rules").text.split('id="rule-personal-phone"')[1].split("</tr>")[0]
+    assert '<td class="precision">0.50</td>' in row
+    breach = admin.get("/queue?status=&rule=personal-phone&outcome=breach").text
+    assert f'href="/copy/{rejected}"' in breach and f'href="/copy/{released}"' not in breach
+    false_hold = admin.get("/queue?status=&rule=personal-phone&outcome=false-hold").text
+    assert f'href="/copy/{released}"' in false_hold and f'href="/copy/{rejected}"' not in false_hold
+    assert admin.get("/queue?outcome=sideways").status_code == 400
+
+    token = csrf_of(admin, "/rules/personal-phone")
+    path = "/rules/personal-phone/action"
+    assert admin.post(path, data={"action": "monitor", "reason": "x"}).status_code == 403  # no CSRF
+    assert admin.post(path, data={"csrf": token, "action": "monitor"}).status_code == 400
+    done = admin.post(path, data={"csrf": token, "action": "monitor", "reason": "GP numbers"})
+    assert done.status_code == 303 and done.headers["location"] == "/rules/personal-phone"
+    shown = admin.get("/rules/personal-phone").text
+    assert "now monitor" in shown and "GP numbers" in shown and "file → monitor" in shown
+    assert tuning.app_actions(store.rule_changes()) == {"personal-phone": Action.MONITOR}
+    admin.post("/rules/personal-phone/undo", data={"csrf": token})
+    assert tuning.app_actions(store.rule_changes()) == {}
+    assert [e.detail["value"] for e in store.audit_log(action="rule-changed")] == ["monitor", ""]
+
+
+def test_the_release_form_asks_whether_it_was_a_breach_and_keeps_the_answer(app, store):
+    copy = _hold(store, "a", PHONE)
+    client = login(app, "dsl")
+    form = client.get(f"/copy/{copy}").text
+    assert 'name="verdict" required' in form and "a breach, but allowed" in form
+    token = csrf_of(client, f"/copy/{copy}")
+    client.post(
+        f"/copy/{copy}/release",
+        data={"csrf": token, "reason": "school trip", "verdict": "wording", "scope": "copy"},
+    )
+    assert store.copy(copy).decision_verdict == "wording"
+    assert "not a breach: the wording is fine" in client.get(f"/copy/{copy}").text
+
+
+# -- a running gateway ----------------------------------------------------------
+
+
+def test_a_running_gateway_follows_a_rule_change_within_seconds_and_its_undo(tmp_path, config):
+    sink = Sink().start()
+    g = GatewayProcess(tmp_path, sink).start()
+    store = Store(f"sqlite:///{g.data_dir / 'chaperone.db'}")
+    try:
+        store.put_user("head", role="admin", email="head@heartofengland.example")
+        head = store.user("head")
+        tuning.set_action(config, store, "personal-phone", "monitor", user=head, reason="trial")
+
+        def wait_for(n: int) -> None:
+            deadline = time.monotonic() + 10
+            while g.log().count("an admin changed a rule") < n and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert g.log().count("an admin changed a rule") >= n
+
+        wait_for(1)
+        send(g, mail(NUMBER_ONLY, to=(PARENT,), subject="monitored"), [PARENT])
+        assert sink.wait_for_text(PARENT, b"monitored")  # delivered, not held
+        tuning.undo(config, store, "personal-phone", user=head)
+        wait_for(2)
+        send(g, mail(NUMBER_ONLY, to=(PARENT,), subject="held again"), [PARENT])
+        assert "held again" in [c["subject"] for c in g.copies("held")]
+    finally:
+        store.close()
+        g.stop()
+        sink.stop()
