@@ -6,14 +6,16 @@ app over HTTP, and a running gateway that picks a change up within seconds.
 
 from __future__ import annotations
 
-import dataclasses
+import html
+import re
 import time
 from datetime import timedelta
 
 import pytest
 
+from gateway.config import load_config
 from gateway.judge.scan import Scanner
-from gateway.mail import Action, now_utc
+from gateway.mail import now_utc
 from gateway.review import tuning
 from gateway.review.decisions import DecisionError, reject, release
 from gateway.store import Envelope, NewCopy, Store, StoredFinding
@@ -29,10 +31,12 @@ TEXT_ME = StoredFinding(
 )
 
 
-def _hold(store: Store, subject: str, *findings: StoredFinding, at=None) -> int:
+def _hold(
+    store: Store, subject: str, *findings: StoredFinding, at=None, body="Ring me on 07700 900999."
+) -> int:
     accepted = store.accept(
         Envelope(STAFF, (PARENT,)),
-        mail("Ring me on 07700 900999.", subject=subject),
+        mail(body, subject=subject),
         [NewCopy(PARENT, "parent", "held", "rules", findings)],
         subject=subject,
         at=at,
@@ -94,22 +98,23 @@ def test_an_unknown_release_verdict_is_refused_and_nothing_is_decided(config, st
 
 def test_an_action_set_in_the_app_is_versioned_audited_and_undone(config, store):
     head, dsl = store.user("head"), store.user("dsl")
-    assert tuning.app_actions(store.rule_changes()) == {}
+    assert tuning.app_changes(store.rule_changes()) == {}
     first = tuning.set_action(
         config, store, "personal-phone", "monitor", user=head, reason="too many GP numbers"
     )
-    assert tuning.app_actions(store.rule_changes()) == {"personal-phone": Action.MONITOR}
+    monitor = {"personal-phone": {"action": "monitor"}}
+    assert tuning.app_changes(store.rule_changes()) == monitor
     tuning.set_action(config, store, "personal-phone", "flag", user=head, reason="flag instead")
     tuning.undo(config, store, "personal-phone", user=head)
-    assert tuning.app_actions(store.rule_changes()) == {"personal-phone": Action.MONITOR}
+    assert tuning.app_changes(store.rule_changes()) == monitor
     tuning.undo(config, store, "personal-phone", user=head)
-    assert tuning.app_actions(store.rule_changes()) == {}  # back to what the file says
+    assert tuning.app_changes(store.rule_changes()) == {}  # back to what the file says
     history = store.rule_changes("personal-phone")
-    assert [(c.previous, c.value) for c in history] == [
-        ("", "monitor"),
+    assert [(c.previous["action"], c.changes["action"]) for c in history] == [
+        (None, "monitor"),
         ("monitor", "flag"),
         ("flag", "monitor"),
-        ("monitor", ""),
+        ("monitor", None),
     ]
     assert history[2].reason == f"undo of change {history[1].id}"
     assert [c.undoes for c in history] == [None, None, history[1].id, history[0].id]
@@ -130,7 +135,8 @@ def test_an_action_set_in_the_app_is_versioned_audited_and_undone(config, store)
         ("personal-phone", "reject", "x", "one of quarantine, flag, monitor, off"),
         ("personal-phone", "loud", "x", "one of quarantine, flag, monitor, off"),
         ("personal-phone", "monitor", "  ", "a reason is required"),
-        ("personal-phone", "", "x", "already set to its file"),
+        ("personal-phone", "", "x", "nothing to change"),
+        ("personal-phone", "quarantine", "x", "nothing to change"),
     ],
 )
 def test_a_bad_change_is_refused_with_what_is_wrong(config, store, rule, action, reason, message):
@@ -146,17 +152,68 @@ def test_a_rule_set_to_monitor_still_finds_but_no_longer_holds(config):
     raw = mail(NUMBER_ONLY)
     before = Scanner(config).scan(raw)
     assert before.recipients[PARENT] == "quarantine"
-    monitored = dataclasses.replace(
-        config, rules=config.rules.with_actions({"personal-phone": Action.MONITOR})
-    )
+    monitored = load_config(config.path, rule_changes={"personal-phone": {"action": "monitor"}})
     after = Scanner(monitored).scan(raw)
     assert [f.action for f in after.findings] == ["monitor"]
     assert after.recipients[PARENT] == "pass"
     assert (
         config.rules.by_id("personal-phone").action == "quarantine"
     )  # the files' set is unchanged
-    off = config.rules.with_actions({"personal-phone": Action.OFF})
-    assert "personal-phone" not in {r.id for r in off.active}
+    off = load_config(config.path, rule_changes={"personal-phone": {"action": "off"}})
+    assert "personal-phone" not in {r.id for r in off.rules.active}
+
+
+TEXT_ME_FIRST = "(?:text|txt|sms|imessage) me"
+
+
+def _text_me_decided(config, store) -> tuple[int, int]:
+    breach = _hold(store, "forms", TEXT_ME, body="Text me about the forms when you can.")
+    fine = _hold(store, "pop", TEXT_ME, body="Pop me a text about the forms when you can.")
+    reject(config, store, str(breach), actor="dsl", reason="personal phone")
+    release(config, store, str(fine), actor="dsl", reason="trip phone", verdict="wording")
+    return breach, fine
+
+
+def test_a_draft_is_tried_on_the_mail_in_the_store_and_scored_by_the_decisions(config, store):
+    breach, fine = _text_me_decided(config, store)
+    waiting = _hold(store, "waiting", TEXT_ME, body="Pop me a text tonight.")
+    result = tuning.trial(config, store, "text-me", {"patterns": [TEXT_ME_FIRST]})
+    assert result.copies == 3
+    assert [(t.copy.id, t.before, t.after, t.outcome) for t in result.changed] == [
+        (fine, "quarantine", "pass", False),
+        (waiting, "quarantine", "pass", None),
+    ]
+    assert (result.before.right, result.before.wrong, result.before.missed) == (1, 1, 0)
+    assert (result.before.precision, result.before.recall) == (0.5, 1.0)
+    assert (result.after.precision, result.after.recall) == (1.0, 1.0)
+    # Dropping every pattern but one that never matches misses the breach too.
+    none = tuning.trial(config, store, "text-me", {"patterns": ["zzz never said"]})
+    assert (none.after.right, none.after.missed, none.after.recall) == (0, 1, 0.0)
+    assert store.rule_changes() == []  # a trial saves nothing
+
+
+def test_a_saved_draft_is_checked_as_a_rule_file_is_and_changes_what_the_rule_finds(config, store):
+    head = store.user("head")
+    with pytest.raises(tuning.TuningError, match=r"20-intent\.toml:\d+: .*not a valid pattern"):
+        tuning.change(config, store, "text-me", {"patterns": ["(?:text"]}, user=head, reason="x")
+    with pytest.raises(tuning.TuningError, match=r"unknown list"):
+        tuning.change(
+            config, store, "text-me", {"unless": ["{no_such_list}"]}, user=head, reason="x"
+        )
+    with pytest.raises(tuning.TuningError, match="not a key the app can change"):
+        tuning.change(config, store, "text-me", {"category": "secrecy"}, user=head, reason="x")
+    assert store.rule_changes() == []
+    tuning.change(
+        config, store, "text-me", {"patterns": [TEXT_ME_FIRST]}, user=head, reason="narrower"
+    )
+    [row] = store.rule_changes()
+    assert row.changes == {"patterns": [TEXT_ME_FIRST]} and row.previous == {"patterns": None}
+    in_force = tuning.draft_config(config, store, "text-me")
+    assert Scanner(in_force).scan(mail("Pop me a text about it.")).recipients[PARENT] == "pass"
+    assert Scanner(in_force).scan(mail("Text me about it.")).recipients[PARENT] == "quarantine"
+    tuning.undo(config, store, "text-me", user=head)
+    again = tuning.draft_config(config, store, "text-me")
+    assert Scanner(again).scan(mail("Pop me a text about it.")).recipients[PARENT] == "quarantine"
 
 
 # -- the web app --------------------------------------------------------------
@@ -204,11 +261,40 @@ def test_an_admin_sees_precision_changes_a_rule_and_undoes_it(app, store, config
     done = admin.post(path, data={"csrf": token, "action": "monitor", "reason": "GP numbers"})
     assert done.status_code == 303 and done.headers["location"] == "/rules/personal-phone"
     shown = admin.get("/rules/personal-phone").text
-    assert "now monitor" in shown and "GP numbers" in shown and "file → monitor" in shown
-    assert tuning.app_actions(store.rule_changes()) == {"personal-phone": Action.MONITOR}
+    assert "now monitor" in shown and "GP numbers" in shown and "file (quarantine) → monitor" in shown
+    assert tuning.app_changes(store.rule_changes()) == {"personal-phone": {"action": "monitor"}}
     admin.post("/rules/personal-phone/undo", data={"csrf": token})
-    assert tuning.app_actions(store.rule_changes()) == {}
-    assert [e.detail["value"] for e in store.audit_log(action="rule-changed")] == ["monitor", ""]
+    assert tuning.app_changes(store.rule_changes()) == {}
+    changes = [e.detail["changes"] for e in store.audit_log(action="rule-changed")]
+    assert changes == [{"action": "monitor"}, {"action": None}]
+
+
+def test_an_admin_tries_a_draft_in_the_browser_then_saves_it(app, store, config):
+    breach, fine = _text_me_decided(config, store)
+    admin = login(app, "head")
+    token = csrf_of(admin, "/rules/text-me")
+    tried = admin.post("/rules/text-me/try", data={"csrf": token, "patterns": TEXT_ME_FIRST + "\n"})
+    assert tried.status_code == 200 and store.rule_changes() == []
+    changed = tried.text.split('class="changed"')[1].split("</table>")[0]
+    assert f'href="/copy/{fine}"' in changed and f'href="/copy/{breach}"' not in changed
+    draft = re.search(r'name="draft" value="([^"]+)"', tried.text).group(1)
+    bad = admin.post("/rules/text-me/try", data={"csrf": token, "patterns": "(?:text"})
+    assert bad.status_code == 400 and "not a valid pattern" in bad.text
+    broken = admin.post("/rules/text-me/save", data={"csrf": token, "draft": "{", "reason": "x"})
+    assert broken.status_code == 400
+    saved = admin.post(
+        "/rules/text-me/save",
+        data={"csrf": token, "draft": html.unescape(draft), "reason": "narrower"},
+    )
+    assert saved.status_code == 303
+    assert tuning.app_changes(store.rule_changes()) == {"text-me": {"patterns": [TEXT_ME_FIRST]}}
+    history = admin.get("/rules/text-me").text.split('class="history"')[1]
+    assert "narrower" in history and "−" in history  # the patterns dropped, shown as a diff
+    auditor = login(app, "governor")
+    tried_by_auditor = auditor.post(
+        "/rules/text-me/try", data={"csrf": csrf_of(auditor, "/rules"), "patterns": "x"}
+    )
+    assert tried_by_auditor.status_code == 403
 
 
 def test_the_release_form_asks_whether_it_was_a_breach_and_keeps_the_answer(app, store):

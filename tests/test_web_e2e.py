@@ -193,3 +193,45 @@ def _wait_for_reloads(gateway: GatewayProcess, n: int, timeout: float = 10.0) ->
     while gateway.log().count("an admin changed a rule") < n and time.monotonic() < deadline:
         time.sleep(0.1)
     assert gateway.log().count("an admin changed a rule") >= n
+
+
+def test_an_admin_tries_a_draft_pattern_on_past_mail_then_saves_it_and_the_gateway_follows(
+    browser, stack
+):
+    sink, gateway, web = stack
+    web.add_user("head", "admin", PASSWORD, "head@heartofengland.example")
+    for subject, body in (
+        ("Forms", "Text me about the forms when you can."),
+        ("Trip phone", "Pop me a text about the forms when you can."),
+    ):
+        send(gateway, mail(body, to=(PARENT,), subject=subject), [PARENT])
+    held = {c["subject"]: c["id"] for c in gateway.copies("held")}
+    config = load_config(gateway.config_path)
+    store = Store(f"sqlite:///{gateway.data_dir / 'chaperone.db'}")
+    try:
+        reject(config, store, str(held["Forms"]), actor="dsl", reason="personal phone")
+        release(
+            config, store, str(held["Trip phone"]), actor="dsl", reason="trip", verdict="wording"
+        )
+    finally:
+        store.close()
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _log_in(page, web, "head")
+    page.goto(f"{web.url}/rules/text-me")
+    page.fill("form[action$='/try'] textarea[name=patterns]", "(?:text|txt|sms|imessage) me")
+    page.click("form[action$='/try'] button")
+    changed = page.locator("table.changed")
+    assert changed.locator("a", has_text=str(held["Trip phone"])).count() == 1
+    assert changed.locator("a", has_text=str(held["Forms"])).count() == 0
+    assert "no breach" in changed.inner_text()
+    assert page.locator("table.scores tr").nth(2).locator("td").nth(3).inner_text() == "1.00"
+    _shot(page, "trial.png")
+    page.fill("form[action$='/save'] textarea[name=reason]", "Only 'text me' itself")
+    page.click("form[action$='/save'] button")
+    assert "saved" in page.locator(".flash").inner_text()
+    assert "Only 'text me' itself" in page.locator(".history").inner_text()
+    _wait_for_reloads(gateway, 1)
+    send(gateway, mail("Pop me a text when you land.", to=(PARENT,), subject="popped"), [PARENT])
+    assert sink.wait_for_text(PARENT, b"popped")
+    page.close()

@@ -17,9 +17,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.config import Config, load_config, with_exceptions, with_rule_actions
+from gateway.config import Config, load_config, with_exceptions
 from gateway.judge.rules import RuleError, RulesUncovered
-from gateway.review.tuning import app_actions
+from gateway.review.tuning import app_changes
 from gateway.store import Store, StoreError
 
 if TYPE_CHECKING:
@@ -43,10 +43,14 @@ def source_mtimes(config: Config) -> dict[Path, int]:
 
 
 def with_store(config: Config, store: Store) -> Config:
-    """The files' configuration plus what is kept in the store: approved exceptions
-    and rule actions set in the app."""
-    config = with_exceptions(config, store.exceptions())
-    return with_rule_actions(config, app_actions(store.rule_changes()))
+    """The files' configuration plus what is kept in the store: rule changes made in
+    the app (the rules are read again with them, and checked as the loader checks
+    a file) and approved exceptions."""
+    changes = app_changes(store.rule_changes())
+    if changes:
+        again = load_config(config.path, rule_changes=changes)
+        config = dataclasses.replace(again, relay=config.relay)
+    return with_exceptions(config, store.exceptions())
 
 
 def store_version(store: Store) -> tuple[int, int]:

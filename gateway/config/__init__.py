@@ -1,7 +1,7 @@
 """The school's facts and the gateway's settings: typed values (``settings``), their
 schema (``schema``) and how they are read from ``config/gateway.toml`` (``load``)."""
 
-from gateway.config.load import load_config, with_exceptions, with_rule_actions
+from gateway.config.load import load_config, with_exceptions
 from gateway.config.settings import (
     ApprovedDetail,
     Config,
@@ -24,5 +24,4 @@ __all__ = [
     "load_config",
     "parse_host_port",
     "with_exceptions",
-    "with_rule_actions",
 ]

@@ -26,7 +26,7 @@ from gateway.detect import canonical_detail
 from gateway.detect.platforms import rule_words
 from gateway.judge.directory import Directory
 from gateway.judge.rules import CATEGORIES, RuleError, RuleSet, RulesUncovered, _line_of, load_rules
-from gateway.mail import Action, DetailKind, RecipientClass
+from gateway.mail import DetailKind, RecipientClass
 
 
 def _load_auth_users(path: Path, referenced_at: str) -> tuple[tuple[str, str], ...]:
@@ -247,16 +247,14 @@ def with_exceptions(config: Config, rows: list[dict]) -> Config:
     return dataclasses.replace(config, approved=config.approved + extra) if extra else config
 
 
-def with_rule_actions(config: Config, actions: dict[str, Action]) -> Config:
-    """The configuration with rules' actions as admins set them in the app (see
-    gateway.review.tuning); a change for a rule no longer loaded does nothing."""
-    if not actions:
-        return config
-    return dataclasses.replace(config, rules=config.rules.with_actions(actions))
-
-
-def load_config(path: str | Path, *, with_rules: bool = True) -> Config:
-    """Read and validate; ``with_rules=False`` skips the rule files (for store commands).
+def load_config(
+    path: str | Path,
+    *,
+    with_rules: bool = True,
+    rule_changes: dict[str, dict[str, object]] | None = None,
+) -> Config:
+    """Read and validate; ``with_rules=False`` skips the rule files (for store commands);
+    ``rule_changes`` are changes made in the app (see ``load_rules``).
 
     Every problem is a ``RuleError`` naming the file and line: the schema
     catches wrong types, values and missing keys first, so nothing below
@@ -275,7 +273,7 @@ def load_config(path: str | Path, *, with_rules: bool = True) -> Config:
         raise RuleError(f"{path}:{getattr(exc, 'lineno', 1)}: {exc}") from None
     warnings = schema.check(data, text, str(path))
     try:
-        return _build(path, text, data, warnings, with_rules=with_rules)
+        return _build(path, text, data, warnings, with_rules=with_rules, changed=rule_changes)
     except RuleError:
         raise
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
@@ -301,7 +299,13 @@ def _approved_detail(kind: DetailKind, written: str, region: str, where: str, wh
 
 
 def _build(
-    path: Path, text: str, data: dict[str, Any], warnings: list[str], *, with_rules: bool
+    path: Path,
+    text: str,
+    data: dict[str, Any],
+    warnings: list[str],
+    *,
+    with_rules: bool,
+    changed: dict[str, dict[str, object]] | None = None,
 ) -> Config:
     base = path.parent
     school = data.get("school", {})
@@ -376,6 +380,7 @@ def _build(
                     {a.value.split(":", 1)[-1] for a in approved if a.kind == DetailKind.ACCOUNT}
                 ),
             },
+            changed,
         )
         if with_rules
         else RuleSet(())

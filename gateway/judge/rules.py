@@ -132,15 +132,6 @@ class RuleSet:
     def by_id(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
 
-    def with_actions(self, actions: dict[str, Action]) -> RuleSet:
-        """The same rules, those named doing what ``actions`` says (changes made in the app)."""
-        changed = tuple(
-            dataclasses.replace(r, action=actions[r.id])
-            if r.id in actions and actions[r.id] is not r.action
-            else r
-            for r in self.rules
-        )
-        return dataclasses.replace(self, rules=changed)
 
     def get(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -638,9 +629,19 @@ def _as_typed(words: list[str]) -> list[str]:
     return out
 
 
-def load_rules(paths: list[Path], provided: dict[str, list[str]] | None = None) -> RuleSet:
+# What an admin may change of a rule in the web app (gateway.review.tuning).
+CHANGEABLE = ("action", "patterns", "with", "requires", "unless", "unless_paragraph", "unless_message")
+
+
+def load_rules(
+    paths: list[Path],
+    provided: dict[str, list[str]] | None = None,
+    changed: dict[str, dict[str, object]] | None = None,
+) -> RuleSet:
     """Every rule of the files (or folders of *.toml files) in ``paths``. ``provided``
-    fills the lists of PROVIDED_LISTS from the configuration."""
+    fills the lists of PROVIDED_LISTS from the configuration. ``changed`` replaces
+    keys of rules (by id; of CHANGEABLE) as changes made in the app do, before the
+    rules are checked: a changed rule is validated exactly as its file would be."""
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -667,7 +668,11 @@ def load_rules(paths: list[Path], provided: dict[str, list[str]] | None = None) 
     rules: list[Rule] = []
     retired: list[str] = []
     seen: dict[str, str] = {}
+    changed = changed or {}
     for f, text, data in parsed:
+        for entry in data.get("rule", []) if changed else ():
+            if isinstance(entry, dict) and entry.get("id") in changed:
+                entry.update(changed[entry["id"]])
         in_file, gone = _load_file(f, text, data, merged)
         retired.extend(gone)
         for rule in in_file:

@@ -230,9 +230,8 @@ class RuleChange:
 
     id: int
     rule: str
-    field: str  # "action"
-    value: str
-    previous: str  # what was in force before it
+    changes: dict[str, Any]  # key -> value; None: as the rule file says
+    previous: dict[str, Any]  # the same keys, as they were in force before
     actor: str
     at: datetime
     reason: str
@@ -1119,10 +1118,9 @@ class Store:
     def change_rule(
         self,
         rule: str,
-        field: str,
-        value: str,
+        changes: dict[str, Any],
         *,
-        previous: str,
+        previous: dict[str, Any],
         actor: str,
         reason: str,
         undoes: int | None = None,
@@ -1133,9 +1131,17 @@ class Store:
         actor, reason = _clean(actor)[:200], _clean(reason)[:2000]
         with self._tx() as cur:
             change = cur.execute(
-                "INSERT INTO rule_changes (rule, field, value, previous, actor, at, reason, undoes) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (rule, field, value, previous, actor, ts(at), reason, undoes),
+                "INSERT INTO rule_changes (rule, changes, previous, actor, at, reason, undoes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    rule,
+                    json.dumps(changes, ensure_ascii=False),
+                    json.dumps(previous, ensure_ascii=False),
+                    actor,
+                    ts(at),
+                    reason,
+                    undoes,
+                ),
             ).fetchone()[0]
             self._audit(
                 cur,
@@ -1147,8 +1153,7 @@ class Store:
                 {
                     "change": change,
                     "rule": rule,
-                    "field": field,
-                    "value": value,
+                    "changes": changes,
                     "previous": previous,
                     "reason": reason,
                     **({"undoes": undoes} if undoes else {}),
@@ -1161,12 +1166,14 @@ class Store:
         where, params = ("WHERE rule = ?", (rule,)) if rule else ("", ())
         with self._tx(write=False) as cur:
             rows = cur.execute(
-                "SELECT id, rule, field, value, previous, actor, at, reason, undoes FROM rule_changes "
+                "SELECT id, rule, changes, previous, actor, at, reason, undoes FROM rule_changes "
                 f"{where} ORDER BY id",
                 params,
             ).fetchall()
         return [
-            RuleChange(r[0], r[1], r[2], r[3], r[4], r[5], parse_required_ts(r[6]), r[7], r[8])
+            RuleChange(
+                r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], parse_required_ts(r[5]), r[6], r[7]
+            )
             for r in rows
         ]
 

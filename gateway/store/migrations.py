@@ -280,14 +280,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE copies ADD COLUMN decision_verdict TEXT",
             "CREATE INDEX findings_by_rule ON findings (rule, copy_id)",
             # Every change an admin makes to a rule in the web app, never updated
-            # or deleted: the newest row per rule is in force on every node (the
-            # rule files stay the defaults), and undoing a change is a new row
-            # naming the change it undoes.
+            # or deleted. ``changes`` and ``previous`` are JSON objects of the
+            # rule's keys (gateway.judge.rules.CHANGEABLE) to their values, null
+            # meaning "as the rule file says"; the rows of a rule, in order, give
+            # what is in force on every node (the files stay the defaults), and
+            # undoing a change is a new row naming the change it undoes.
             """CREATE TABLE rule_changes (
             id {id},
             rule TEXT NOT NULL,
-            field TEXT NOT NULL CHECK (field IN ('action')),
-            value TEXT NOT NULL,
+            changes TEXT NOT NULL,
             previous TEXT NOT NULL,
             actor TEXT NOT NULL,
             at TEXT NOT NULL,

@@ -1,9 +1,11 @@
 """The rules page: every rule with its hits and its precision from reviewers' decisions,
-and, for admins, changing a rule's action (see ``gateway.review.tuning``)."""
+and, for admins, changing a rule: its action at once, its patterns after a trial on
+the mail in the store (see ``gateway.review.tuning``)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -17,6 +19,7 @@ from gateway.config import Config
 from gateway.judge.rules import Rule
 from gateway.mail import Role, now_utc
 from gateway.review import tuning
+from gateway.store import RuleChange
 from gateway.web.context import context, current_user, form_with_csrf, page
 
 
@@ -74,13 +77,17 @@ async def rule_page(request: Request) -> Response:
         if f.rule.id == rule.id
     )
     history = await run_in_threadpool(store.rule_changes, rule.id)
+    in_force = tuning.app_changes(history).get(rule.id, {})
+    file_says = tuning.definition(rule, {})
     return page(
         request,
         "rule.html",
         {
             "f": figures,
-            "history": history,
+            "history": [(c, _diff(c, file_says)) for c in reversed(history)],
             "undo": tuning.undoable(history),
+            "draft": tuning.definition(rule, in_force),
+            "list_keys": tuning.LIST_KEYS,
             "can_tune": Role(user.role).tunes_rules,
             "actions": tuning.APP_ACTIONS,
             "link": copies_link,
@@ -89,12 +96,37 @@ async def rule_page(request: Request) -> Response:
     )
 
 
+def _diff(c: RuleChange, file_says: dict) -> list[dict]:
+    """What one change did, key by key: an action from and to, or the patterns added and
+    removed (None in a change is the file's own value)."""
+    out = []
+    for key, value in c.changes.items():
+        was = c.previous.get(key)
+        before = file_says.get(key) if was is None else was
+        after = file_says.get(key) if value is None else value
+        if isinstance(after, list):
+            out.append(
+                {
+                    "key": key,
+                    "added": [p for p in after if p not in (before or [])],
+                    "removed": [p for p in before or [] if p not in after],
+                }
+            )
+        else:
+            out.append(
+                {"key": key, "from": was or f"file ({before})", "to": value or f"file ({after})"}
+            )
+    return out
+
+
 async def change(request: Request) -> Response:
     user = await current_user(request, tunes_rules)
     config, store = context(request).config, context(request).store
     form = await form_with_csrf(request)
     rule_id, what = request.path_params["rule_id"], request.path_params["what"]
     try:
+        if what == "try":
+            return await try_draft(request, rule_id, tuning.parse_draft(form))
         if what == "action":
             await run_in_threadpool(
                 lambda: tuning.set_action(
@@ -107,6 +139,21 @@ async def change(request: Request) -> Response:
                 )
             )
             done = f"{rule_id}: now {form.get('action') or 'as its file says'}"
+        elif what == "save":
+            try:
+                draft = json.loads(form.get("draft", ""))
+            except ValueError:
+                raise tuning.TuningError(
+                    "the draft did not come back intact; try it again"
+                ) from None
+            if not isinstance(draft, dict):
+                raise tuning.TuningError("the draft did not come back intact; try it again")
+            await run_in_threadpool(
+                lambda: tuning.change(
+                    config, store, rule_id, draft, user=user, reason=form.get("reason", "")
+                )
+            )
+            done = f"{rule_id}: the draft is saved"
         elif what == "undo":
             await run_in_threadpool(
                 lambda: tuning.undo(
@@ -120,3 +167,25 @@ async def change(request: Request) -> Response:
         raise HTTPException(400, str(exc)) from None
     request.session["flash"] = done + "; running gateways use it within seconds"
     return RedirectResponse(f"/rules/{rule_id}", 303)
+
+
+async def try_draft(request: Request, rule_id: str, draft: dict) -> Response:
+    """Scan the mail in the store with the draft and with the rules in force: the copies
+    whose verdict would change, and the precision and recall of each; nothing is saved."""
+    config, store = context(request).config, context(request).store
+    rule = config.rules.get(rule_id)
+    if rule is None:
+        raise HTTPException(404, "No such rule is loaded.")
+    result = await run_in_threadpool(lambda: tuning.trial(config, store, rule_id, draft))
+    return page(
+        request,
+        "trial.html",
+        {
+            "rule": rule,
+            "trial": result,
+            "draft": draft,
+            "draft_json": json.dumps(draft, ensure_ascii=False),
+            "actions": tuning.APP_ACTIONS,
+            "list_keys": tuning.LIST_KEYS,
+        },
+    )
