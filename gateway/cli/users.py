@@ -27,6 +27,8 @@ def user(args: argparse.Namespace) -> int:
                     f"user {args.name!r} exists; change it with 'gateway user passwd {args.name}'"
                     f" or 'gateway user role {args.name} ROLE'"
                 )
+            if args.lead and not Role(args.role).decides:
+                raise fail("a safeguarding lead (--lead) is a reviewer or admin account")
             if Role(args.role).decides and not args.email:
                 # Before asking for a password: the store would refuse the account anyway.
                 raise fail(
@@ -39,8 +41,11 @@ def user(args: argparse.Namespace) -> int:
                 email=args.email or "",
                 password_hash=hash_password(read_password()),
                 os_user=args.os_user,
+                lead=args.lead,
             )
-            print(f"user {args.name} added ({args.role})")
+            print(
+                f"user {args.name} added ({args.role}{', safeguarding lead' if args.lead else ''})"
+            )
         elif args.user_command == "passwd":
             if not store.user(args.name):
                 raise fail(f"no user {args.name!r}")
@@ -55,6 +60,14 @@ def user(args: argparse.Namespace) -> int:
         elif args.user_command == "role":
             store.put_user(args.name, role=args.role)
             print(f"user {args.name} is now {args.role}; their sessions are ended")
+        elif args.user_command == "lead":
+            if not store.user(args.name):
+                raise fail(f"no user {args.name!r}")
+            store.put_user(args.name, lead=args.on == "on")
+            print(
+                f"user {args.name} is "
+                + ("a safeguarding lead" if args.on == "on" else "no longer a safeguarding lead")
+            )
         elif args.user_command == "end-sessions":
             if not store.end_sessions(args.name, actor="cli", why="ended from the command line"):
                 raise fail(f"no user {args.name!r}")
@@ -90,6 +103,12 @@ def add(sub: argparse._SubParsersAction) -> None:
         metavar="LOGIN",
         help="the operating-system user who decides as this account in 'gateway quarantine'",
     )
+    ua.add_argument(
+        "--lead",
+        action="store_true",
+        help="a safeguarding lead: sees senders' histories and the concerns log, and is told "
+        "when a concern opens",
+    )
     ua.set_defaults(func=user)
     up = usub.add_parser("passwd", help="set an account's password")
     store_arguments(up)
@@ -109,6 +128,13 @@ def add(sub: argparse._SubParsersAction) -> None:
     ur.add_argument("name")
     ur.add_argument("role", choices=[r.value for r in Role])
     ur.set_defaults(func=user)
+    ul = usub.add_parser(
+        "lead", help="make an account a safeguarding lead (on), or no longer (off)"
+    )
+    store_arguments(ul)
+    ul.add_argument("name")
+    ul.add_argument("on", choices=["on", "off"])
+    ul.set_defaults(func=user)
     pw = sub.add_parser(
         "smtp-password", help="hash a password for the SMTP users file (reads stdin or asks)"
     )

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from gateway.config import schema
 from gateway.config.settings import (
     ApprovedDetail,
+    ConcernSettings,
     Config,
     NoticeSettings,
     RelaySettings,
@@ -151,6 +152,8 @@ _TEMPLATE_NAMES = (
     "reviewer-reminder",
     "reviewer-digest",
 )
+# Templates added since schools copied theirs: read when the folder has them.
+_OPTIONAL_TEMPLATES = ("concern",)
 
 
 def _notice_settings(
@@ -176,6 +179,15 @@ def _notice_settings(
             except OSError as exc:
                 raise RuleError(
                     f"{path}:1: cannot read notice template {html_file} ({exc.strerror})"
+                ) from None
+    for name in _OPTIONAL_TEMPLATES:  # without it, the built-in text (gateway.review.concerns)
+        optional = folder / f"{name}.txt"
+        if optional.exists():
+            try:
+                templates[name] = optional.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise RuleError(
+                    f"{path}:1: cannot read notice template {optional} ({exc.strerror})"
                 ) from None
     reviewers = tuple(n.get("reviewers", []))
     for address in (n.get("from", ""), *reviewers):
@@ -431,6 +443,10 @@ def _build(
         web,
         sources,
         tuple(warnings),
+        concerns=ConcernSettings(
+            breaches=int(data.get("concerns", {}).get("breaches", 3)),
+            days=float(data.get("concerns", {}).get("days", 30)),
+        ),
     )
 
 

@@ -178,6 +178,7 @@ SCHEMA = Table(
                 "two_person_release": Value("list", item=_str(choices=CATEGORIES)),
             }
         ),
+        "concerns": Table({"breaches": _int(minimum=0), "days": _num(minimum=1)}),
         "web": Table(
             {"listen": _str(), "secret_file": _str(), "https": _BOOL, "trusted_proxies": _strs()}
         ),

@@ -176,6 +176,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConcernSettings:
+    """When a member of staff's confirmed breaches open an entry in the concerns log."""
+
+    breaches: int = 3  # confirmed breaches (messages) ...; 0: never
+    days: float = 30.0  # ... decided within this many days
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     school_name: str
@@ -195,6 +203,7 @@ class Config:
     sources: tuple[Path, ...] = ()
     # Unknown keys and other things worth a look that do not stop loading.
     warnings: tuple[str, ...] = ()
+    concerns: ConcernSettings = ConcernSettings()
 
 
 def through_day(day: date, tz: ZoneInfo) -> datetime:

@@ -19,8 +19,9 @@ from gateway.config import Config
 from gateway.config.settings import through_day
 from gateway.detect import detectors
 from gateway.mail import CopyStatus, DetailKind, Role, canonical_address, header_block_end, now_utc
+from gateway.review.concerns import after_breach
 from gateway.review.notices import decision_notice
-from gateway.review.tuning import TuningError, check_verdict
+from gateway.review.tuning import BREACH_VERDICTS, TuningError, check_verdict
 from gateway.store import CopyRecord, NewException, Store, StoreError, User
 
 
@@ -206,6 +207,10 @@ def _decide(
                         "gateway", "notice-failed", message_id=copy.message_id, copy_id=copy.id
                     )
                     raise
+    breach = decision == CopyStatus.REJECTED or verdict in BREACH_VERDICTS
+    confirmed = {c.mail_from for c, r in zip(copies, results, strict=True) if r.changed and breach}
+    for sender in sorted(confirmed):
+        after_breach(config, store, sender)  # a pattern across messages: the concerns log
     return results
 
 

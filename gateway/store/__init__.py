@@ -271,16 +271,42 @@ class User:
     os_user: str | None = None  # the login that decides as this account in the CLI
     # Sessions issued under an older generation are no longer valid.
     session_generation: int = 0
+    lead: bool = False  # a safeguarding lead: senders' histories, the concerns log
+
+
+@dataclass(frozen=True, slots=True)
+class Concern:
+    """A member of staff whose confirmed breaches crossed the threshold (``Store.open_concern``)."""
+
+    id: int
+    sender: str
+    opened_at: datetime
+    summary: str
+    messages: tuple[str, ...]  # the queue ids it was opened for
+    status: str  # open, closed
+    closed_by: str | None
+    closed_at: datetime | None
+    notes: tuple[tuple[str, datetime, str], ...] = ()  # (who, when, text), oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    """A message of a sender with a copy whose hold a reviewer confirmed as a breach."""
+
+    message_id: str
+    copy_id: int
+    decided_at: datetime
 
 
 ROLES = tuple(r.value for r in Role)
 _MIGRATION_LOCK = 7420431
 _LOGIN_LOCK = 7420432
-_USER_COLUMNS = "name, role, email, password_hash, disabled, os_user, session_generation"
+_CONCERN_LOCK = 7420433
+_USER_COLUMNS = "name, role, email, password_hash, disabled, os_user, session_generation, lead"
 
 
 def _user(row: Sequence[Any]) -> User:
-    return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5], int(row[6]))
+    return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5], int(row[6]), bool(row[7]))
 
 
 class Store:
@@ -1114,6 +1140,147 @@ class Store:
         with self._tx(write=False) as cur:
             return cur.execute("SELECT COALESCE(MAX(id), 0) FROM exceptions").fetchone()[0]
 
+    # -- patterns across messages ---------------------------------------------
+    def sender_copies(self, sender: str) -> list[CopyRecord]:
+        """Every copy of mail from this sender the gateway held or refused, oldest first."""
+        with self._tx(write=False) as cur:
+            rows = cur.execute(
+                f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
+                "WHERE lower(m.mail_from) = ? AND m.kind = 'mail' AND c.id IN "
+                "(SELECT copy_id FROM findings) ORDER BY c.created_at, c.id",
+                (sender.lower(),),
+            ).fetchall()
+            return self._copies(cur, rows)
+
+    def senders_with_holds(self, since: datetime) -> list[tuple[str, int, int, datetime]]:
+        """(sender, copies held or refused, confirmed breaches, last hold) since ``since``."""
+        with self._tx(write=False) as cur:
+            rows = cur.execute(
+                "SELECT lower(m.mail_from), COUNT(*), SUM(CASE WHEN c.status = 'rejected' OR "
+                "c.decision_verdict = 'allowed' THEN 1 ELSE 0 END), MAX(c.created_at) "
+                "FROM copies c JOIN messages m ON m.id = c.message_id WHERE m.kind = 'mail' "
+                "AND c.created_at >= ? AND c.id IN (SELECT copy_id FROM findings) "
+                "GROUP BY lower(m.mail_from) ORDER BY 3 DESC, 2 DESC",
+                (ts(since),),
+            ).fetchall()
+        return [(r[0], int(r[1]), int(r[2] or 0), parse_required_ts(r[3])) for r in rows]
+
+    def open_concern(
+        self,
+        sender: str,
+        *,
+        threshold: int,
+        since: datetime,
+        summary: Callable[[list[Breach]], str],
+        at: datetime | None = None,
+    ) -> int | None:
+        """Open a concern for ``sender`` if their confirmed breaches decided since ``since``,
+        in messages no concern lists yet, are ``threshold`` or more; its id, else None.
+
+        One transaction under a lock, so concurrent decisions open it once."""
+        at = at or now_utc()
+        sender = sender.lower()
+        with self._tx() as cur:
+            lock = self._db.exclusive(_CONCERN_LOCK)
+            if lock:
+                cur.execute(lock)
+            listed = {
+                m
+                for (messages,) in cur.execute(
+                    "SELECT messages FROM concerns WHERE sender = ?", (sender,)
+                ).fetchall()
+                for m in json.loads(messages)
+            }
+            rows = cur.execute(
+                "SELECT c.message_id, MIN(c.id), MIN(c.decided_at) FROM copies c "
+                "JOIN messages m ON m.id = c.message_id WHERE lower(m.mail_from) = ? "
+                "AND m.kind = 'mail' AND c.decided_at >= ? AND "
+                "(c.status = 'rejected' OR c.decision_verdict = 'allowed') "
+                "GROUP BY c.message_id ORDER BY 3",
+                (sender, ts(since)),
+            ).fetchall()
+            breaches = [
+                Breach(r[0], r[1], parse_required_ts(r[2])) for r in rows if r[0] not in listed
+            ]
+            if len(breaches) < threshold:
+                return None
+            text = _clean(summary(breaches))[:2000]
+            concern = cur.execute(
+                "INSERT INTO concerns (sender, opened_at, summary, messages) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
+                (sender, ts(at), text, json.dumps([b.message_id for b in breaches])),
+            ).fetchone()[0]
+            self._audit(
+                cur,
+                at,
+                "gateway",
+                "concern-opened",
+                None,
+                None,
+                {
+                    "concern": concern,
+                    "sender": sender,
+                    "messages": [b.message_id for b in breaches],
+                },
+            )
+            return concern
+
+    def concerns(self, status: str | None = None) -> list[Concern]:
+        """The concerns log, newest first, each with its notes."""
+        where, params = ("WHERE status = ?", (status,)) if status else ("", ())
+        with self._tx(write=False) as cur:
+            rows = cur.execute(
+                "SELECT id, sender, opened_at, summary, messages, status, closed_by, closed_at "
+                f"FROM concerns {where} ORDER BY id DESC",
+                params,
+            ).fetchall()
+            notes: dict[int, list[tuple[str, datetime, str]]] = {}
+            for n in cur.execute(
+                "SELECT concern_id, actor, at, text FROM concern_notes ORDER BY id"
+            ).fetchall():
+                notes.setdefault(n[0], []).append((n[1], parse_required_ts(n[2]), n[3]))
+        return [
+            Concern(
+                r[0],
+                r[1],
+                parse_required_ts(r[2]),
+                r[3],
+                tuple(json.loads(r[4])),
+                r[5],
+                r[6],
+                parse_ts(r[7]),
+                tuple(notes.get(r[0], ())),
+            )
+            for r in rows
+        ]
+
+    def concern_note(self, concern: int, *, actor: str, text: str, close: bool = False) -> bool:
+        """Add a lead's note to a concern (and close it); False if there is no such concern."""
+        at, actor, text = now_utc(), _clean(actor)[:200], _clean(text)[:4000]
+        with self._tx() as cur:
+            if not cur.execute("SELECT 1 FROM concerns WHERE id = ?", (concern,)).fetchone():
+                return False
+            cur.execute(
+                "INSERT INTO concern_notes (concern_id, actor, at, text) VALUES (?, ?, ?, ?)",
+                (concern, actor, ts(at), text),
+            )
+            if close:
+                cur.execute(
+                    "UPDATE concerns SET status = 'closed', closed_by = ?, closed_at = ? "
+                    "WHERE id = ? AND status = 'open'",
+                    (actor, ts(at), concern),
+                )
+            self._audit(
+                cur,
+                at,
+                actor,
+                "concern-closed" if close else "concern-noted",
+                None,
+                None,
+                {"concern": concern, "note": text},
+            )
+            return True
+
     # -- rules tuned in the app ------------------------------------------------
     def change_rule(
         self,
@@ -1172,7 +1339,14 @@ class Store:
             ).fetchall()
         return [
             RuleChange(
-                r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], parse_required_ts(r[5]), r[6], r[7]
+                r[0],
+                r[1],
+                json.loads(r[2]),
+                json.loads(r[3]),
+                r[4],
+                parse_required_ts(r[5]),
+                r[6],
+                r[7],
             )
             for r in rows
         ]
@@ -1241,11 +1415,14 @@ class Store:
         password_hash: str | None = None,
         disabled: bool | None = None,
         os_user: str | None = None,
+        lead: bool | None = None,
         actor: str = "cli",
     ) -> None:
         """Create the account, or change the given fields of an existing one (audited)."""
         if role is not None and role not in ROLES:
             raise StoreError(f"role must be one of {', '.join(ROLES)}")
+        if lead and role is not None and not Role(role).decides:
+            raise StoreError("a safeguarding lead is a reviewer or admin account")
         with self._tx() as cur:
             row = cur.execute(
                 "SELECT name, role, email FROM users WHERE name = ?", (name,)
@@ -1265,7 +1442,7 @@ class Store:
                     )
                 cur.execute(
                     "INSERT INTO users (name, role, email, password_hash, disabled, created_at, "
-                    "os_user) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "os_user, lead) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         name,
                         role,
@@ -1274,18 +1451,28 @@ class Store:
                         int(bool(disabled)),
                         ts(now_utc()),
                         os_user or None,
+                        int(bool(lead)),
                     ),
                 )
                 self._audit(
-                    cur, now_utc(), actor, "user-added", None, None, {"user": name, "role": role}
+                    cur,
+                    now_utc(),
+                    actor,
+                    "user-added",
+                    None,
+                    None,
+                    {"user": name, "role": role, **({"lead": True} if lead else {})},
                 )
                 return
+            if lead and not Role(str(after_role)).decides:
+                raise StoreError("a safeguarding lead is a reviewer or admin account")
             for column, value in (
                 ("role", role),
                 ("email", email.lower() if email is not None else None),
                 ("password_hash", password_hash),
                 ("disabled", int(disabled) if disabled is not None else None),
                 ("os_user", os_user or None),
+                ("lead", int(lead) if lead is not None else None),
             ):
                 if value is not None:
                     cur.execute(f"UPDATE users SET {column} = ? WHERE name = ?", (value, name))
@@ -1300,6 +1487,7 @@ class Store:
                     ("password", password_hash),
                     ("disabled", disabled),
                     ("os_user", os_user),
+                    ("lead", lead),
                 )
                 if v is not None
             ]

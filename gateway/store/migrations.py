@@ -298,4 +298,36 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX rule_changes_by_rule ON rule_changes (rule, id)",
         ),
     ),
+    Migration(
+        13,
+        "safeguarding leads and the concerns log",
+        common=(
+            # A reviewer or admin who is a safeguarding lead: sees senders'
+            # histories and the concerns log, and is told when a concern opens.
+            "ALTER TABLE users ADD COLUMN lead INTEGER NOT NULL DEFAULT 0",
+            # A member of staff whose confirmed breaches crossed the threshold
+            # ([concerns] in gateway.toml). ``messages`` (JSON) are the messages
+            # it was opened for: a message counts towards one concern only, so
+            # the same breaches never open a second one.
+            """CREATE TABLE concerns (
+            id {id},
+            sender TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            messages TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+            closed_by TEXT,
+            closed_at TEXT
+        )""",
+            "CREATE INDEX concerns_by_sender ON concerns (sender)",
+            """CREATE TABLE concern_notes (
+            id {id},
+            concern_id INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            text TEXT NOT NULL
+        )""",
+            "CREATE INDEX concern_notes_by_concern ON concern_notes (concern_id)",
+        ),
+    ),
 )

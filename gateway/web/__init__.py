@@ -21,7 +21,8 @@ Security, in the order a request meets it:
   and concurrent attempts (``login``).
 
 One module per page: ``login``, ``queue``, ``copy`` (one held copy and the
-decisions on it), ``rules`` (each rule's figures, and changing it), ``audit``; ``context`` holds what they share and
+decisions on it), ``rules`` (each rule's figures, and changing it), ``people``
+(senders' histories and the concerns log), ``audit``; ``context`` holds what they share and
 ``markup`` what makes a held message safe to show.
 """
 
@@ -39,7 +40,7 @@ from starlette.templating import Jinja2Templates
 
 from gateway.config import Config
 from gateway.store import Store
-from gateway.web import audit, copy, login, queue, rules
+from gateway.web import audit, copy, login, people, queue, rules
 from gateway.web.context import HERE, WebContext, page
 from gateway.web.login import hash_password
 
@@ -119,6 +120,11 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
         Route("/rules", rules.rules),
         Route("/rules/{rule_id:str}", rules.rule_page),
         Route("/rules/{rule_id:str}/{what:str}", rules.change, methods=["POST"]),
+        Route("/senders", people.senders),
+        Route("/senders/{address:str}", people.sender),
+        Route("/concerns", people.concerns),
+        Route("/concerns.csv", people.concerns_csv),
+        Route("/concerns/{concern:str}/note", people.note, methods=["POST"]),
         Route("/audit", audit.audit),
         Route("/audit.csv", audit.audit_csv),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
