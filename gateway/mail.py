@@ -97,7 +97,12 @@ class Role(StrEnum):
 
     @property
     def tunes_rules(self) -> bool:
-        """Changes a rule's action in the app."""
+        """Changes rules in the app."""
+        return self is Role.ADMIN
+
+    @property
+    def keeps_register(self) -> bool:
+        """Adds, edits and ends approved exceptions in the register."""
         return self is Role.ADMIN
 
 

@@ -346,7 +346,7 @@ def test_an_exception_added_on_review_reaches_the_running_gateway(sink, tmp_path
         )
         deadline = time.monotonic() + 10
         while (
-            "a reviewer added an approved exception" not in g.log() and time.monotonic() < deadline
+            "the approved exceptions changed" not in g.log() and time.monotonic() < deadline
         ):
             time.sleep(0.1)
         send(g, mail("The number is 07700 900999.", to=(PARENT,), subject="exception-2"), [PARENT])

@@ -235,3 +235,29 @@ def test_an_admin_tries_a_draft_pattern_on_past_mail_then_saves_it_and_the_gatew
     send(gateway, mail("Pop me a text when you land.", to=(PARENT,), subject="popped"), [PARENT])
     assert sink.wait_for_text(PARENT, b"popped")
     page.close()
+
+
+def test_an_admin_approves_a_trip_mobile_in_the_register_and_ends_it(browser, stack):
+    sink, gateway, web = stack
+    web.add_user("head", "admin", PASSWORD, "head@heartofengland.example")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _log_in(page, web, "head")
+    page.click("header a:has-text('Approved')")
+    form = "form[action='/approved/add']"
+    page.fill(f"{form} input[name=value]", "07700 900456")
+    page.fill(f"{form} input[name=label]", "Year 9 trip mobile")
+    page.fill(f"{form} input[name=senders]", "t.teacher@heartofengland.example")
+    soon = page.evaluate("new Date(Date.now() + 3 * 86400000).toISOString().slice(0, 10)")
+    page.fill(f"{form} input[name=until]", soon)
+    page.fill(f"{form} textarea[name=reason]", "The York trip, agreed with the head")
+    page.click(f"{form} button")
+    assert "added" in page.locator(".flash").inner_text()
+    row = page.locator("tr.expiring")
+    assert "+447700900456" in row.inner_text() and "expiring" in row.inner_text()
+    _shot(page, "approved.png")
+    page.click("tr.edit summary")
+    page.fill("tr.edit form[action$='/end'] input[name=reason]", "The trip was cancelled")
+    page.click("tr.edit form[action$='/end'] button")
+    assert "ended" in page.locator(".flash").inner_text()
+    assert page.locator("tr.ended").count() == 1
+    page.close()

@@ -1,10 +1,9 @@
 """Rules and configuration reloaded without downtime, and never lost to a bad file.
 
 A reload happens on SIGHUP, when a file the configuration was read from
-changes, or when the store changes what the files say: a reviewer adds an
-approved exception, or an admin changes a rule in the web app
-(``gateway.review.tuning``). Any
-error, of any kind, keeps the last good configuration in force and is
+changes, or when the store changes what the files say: an approved exception
+is added, edited or ended (``gateway.review.register``), or an admin changes a
+rule in the web app (``gateway.review.tuning``). Any error, of any kind, keeps the last good configuration in force and is
 logged at error level with ``file:line`` when there is one; the watcher
 goes on watching.
 """
@@ -129,7 +128,7 @@ class Reloader:
                 continue
             if version != self._store_version:
                 what = (
-                    "a reviewer added an approved exception"
+                    "the approved exceptions changed"
                     if version[0] != self._store_version[0]
                     else "an admin changed a rule"
                 )

@@ -989,9 +989,9 @@ class Store:
             for proposal in pending:
                 new_id = cur.execute(
                     "INSERT INTO exceptions (kind, value, label, senders, recipients, until, "
-                    "added_by, added_at, reason) SELECT kind, value, label, senders, recipients, "
-                    "until, proposed_by, ?, reason FROM proposed_exceptions WHERE id = ? "
-                    "RETURNING id",
+                    "added_by, added_at, reason, copy_id) SELECT kind, value, label, senders, "
+                    "recipients, until, proposed_by, ?, reason, copy_id FROM proposed_exceptions "
+                    "WHERE id = ? RETURNING id",
                     (ts(at), proposal["id"]),
                 ).fetchone()[0]
                 cur.execute(
@@ -1085,7 +1085,7 @@ class Store:
         with self._tx() as cur:
             cur.execute(
                 "INSERT INTO exceptions (kind, value, label, senders, recipients, until, added_by, added_at, "
-                "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "reason, copy_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     kind,
                     value,
@@ -1096,6 +1096,7 @@ class Store:
                     _clean(actor)[:200],
                     ts(now_utc()),
                     _clean(reason)[:2000],
+                    copy_id,
                 ),
             )
             new_id = cur.execute("SELECT MAX(id) FROM exceptions").fetchone()[0]
@@ -1118,10 +1119,12 @@ class Store:
             return new_id
 
     def exceptions(self) -> list[dict]:
+        """Every exception reviewers and admins added, oldest first, ended ones too
+        (their ``until`` is when they ended)."""
         with self._tx(write=False) as cur:
             rows = cur.execute(
-                "SELECT id, kind, value, label, senders, recipients, until FROM exceptions "
-                "ORDER BY id"
+                "SELECT id, kind, value, label, senders, recipients, until, added_by, added_at, "
+                "reason, copy_id, ended_by, ended_at FROM exceptions ORDER BY id"
             ).fetchall()
         return [
             {
@@ -1132,13 +1135,87 @@ class Store:
                 "senders": json.loads(r[4]),
                 "recipients": json.loads(r[5]),
                 "until": parse_ts(r[6]),
+                "added_by": r[7],
+                "added_at": parse_required_ts(r[8]),
+                "reason": r[9],
+                "copy_id": r[10],
+                "ended_by": r[11],
+                "ended_at": parse_ts(r[12]),
             }
             for r in rows
         ]
 
     def exceptions_version(self) -> int:
+        """Rises with every exception added, edited or ended."""
         with self._tx(write=False) as cur:
-            return cur.execute("SELECT COALESCE(MAX(id), 0) FROM exceptions").fetchone()[0]
+            return cur.execute(
+                "SELECT COALESCE(MAX(id), 0) + COALESCE(SUM(revision), 0) FROM exceptions"
+            ).fetchone()[0]
+
+    def change_exception(
+        self,
+        exception: int,
+        *,
+        actor: str,
+        reason: str,
+        label: str | None = None,
+        senders: Sequence[str] | None = None,
+        recipients: Sequence[str] | None = None,
+        until: datetime | None = None,
+        end: bool = False,
+        at: datetime | None = None,
+    ) -> bool:
+        """Edit an exception's label, scope or expiry, or end it now; audited with what it
+        was. False if there is no such exception, or it has ended."""
+        at, actor, reason = at or now_utc(), _clean(actor)[:200], _clean(reason)[:2000]
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT label, senders, recipients, until FROM exceptions "
+                "WHERE id = ? AND ended_at IS NULL" + self._db.lock_row,
+                (exception,),
+            ).fetchone()
+            if row is None:
+                return False
+            before = {
+                "label": row[0],
+                "senders": json.loads(row[1]),
+                "recipients": json.loads(row[2]),
+                "until": row[3],
+            }
+            after = dict(before)
+            if label is not None:
+                after["label"] = _clean(label)[:200]
+            if senders is not None:
+                after["senders"] = [s.lower() for s in senders]
+            if recipients is not None:
+                after["recipients"] = [r.lower() for r in recipients]
+            if until is not None:
+                after["until"] = ts(until)
+            if end:
+                after["until"] = ts(at)
+            cur.execute(
+                "UPDATE exceptions SET label = ?, senders = ?, recipients = ?, until = ?, "
+                "revision = revision + 1, ended_by = ?, ended_at = ? WHERE id = ?",
+                (
+                    after["label"],
+                    json.dumps(after["senders"]),
+                    json.dumps(after["recipients"]),
+                    after["until"],
+                    actor if end else None,
+                    ts(at) if end else None,
+                    exception,
+                ),
+            )
+            self._audit(
+                cur,
+                at,
+                actor,
+                "exception-ended" if end else "exception-changed",
+                None,
+                None,
+                {"exception": exception, "reason": reason, "before": before, "after": after},
+            )
+            return True
 
     # -- patterns across messages ---------------------------------------------
     def sender_copies(self, sender: str) -> list[CopyRecord]:

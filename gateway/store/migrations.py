@@ -330,4 +330,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX concern_notes_by_concern ON concern_notes (concern_id)",
         ),
     ),
+    Migration(
+        14,
+        "the approved register: where an exception came from, edits and ending early",
+        common=(
+            "ALTER TABLE exceptions ADD COLUMN copy_id INTEGER",
+            # Raised by every edit, so the gateways' reload notices one
+            # (Store.exceptions_version); ending early sets until to that moment.
+            "ALTER TABLE exceptions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE exceptions ADD COLUMN ended_by TEXT",
+            "ALTER TABLE exceptions ADD COLUMN ended_at TEXT",
+            "UPDATE exceptions SET copy_id = (SELECT p.copy_id FROM proposed_exceptions p "
+            "WHERE p.exception_id = exceptions.id)",
+        ),
+    ),
 )

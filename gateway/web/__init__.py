@@ -21,7 +21,8 @@ Security, in the order a request meets it:
   and concurrent attempts (``login``).
 
 One module per page: ``login``, ``queue``, ``copy`` (one held copy and the
-decisions on it), ``rules`` (each rule's figures, and changing it), ``people``
+decisions on it), ``rules`` (each rule's figures, and changing it), ``approved``
+(the approved register), ``people``
 (senders' histories and the concerns log), ``audit``; ``context`` holds what they share and
 ``markup`` what makes a held message safe to show.
 """
@@ -40,7 +41,7 @@ from starlette.templating import Jinja2Templates
 
 from gateway.config import Config
 from gateway.store import Store
-from gateway.web import audit, copy, login, people, queue, rules
+from gateway.web import approved, audit, copy, login, people, queue, rules
 from gateway.web.context import HERE, WebContext, page
 from gateway.web.login import hash_password
 
@@ -120,6 +121,9 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
         Route("/rules", rules.rules),
         Route("/rules/{rule_id:str}", rules.rule_page),
         Route("/rules/{rule_id:str}/{what:str}", rules.change, methods=["POST"]),
+        Route("/approved", approved.approved),
+        Route("/approved/add", approved.change, methods=["POST"]),
+        Route("/approved/{exception:str}/{what:str}", approved.change, methods=["POST"]),
         Route("/senders", people.senders),
         Route("/senders/{address:str}", people.sender),
         Route("/concerns", people.concerns),
