@@ -261,3 +261,54 @@ def test_an_admin_approves_a_trip_mobile_in_the_register_and_ends_it(browser, st
     assert "ended" in page.locator(".flash").inner_text()
     assert page.locator("tr.ended").count() == 1
     page.close()
+
+
+def test_the_dashboard_draws_its_charts_with_nothing_blocked(browser, stack):
+    import random
+    from datetime import timedelta
+
+    from gateway.mail import now_utc
+    from gateway.store import Envelope, NewCopy, StoredFinding
+
+    sink, gateway, web = stack
+    web.add_user("head", "admin", PASSWORD, "head@heartofengland.example")
+    store = Store(f"sqlite:///{gateway.data_dir / 'chaperone.db'}")
+    rng = random.Random(7)
+    kinds = [
+        ("personal-phone", "personal_phone"),
+        ("text-me", "unapproved_channel"),
+        ("social-invitation", "social_contact"),
+        ("dont-tell", "secrecy"),
+    ]
+    try:
+        now = now_utc()
+        for n in range(40):
+            rule, category = rng.choice(kinds)
+            at = now - timedelta(days=rng.uniform(0, 80))
+            finding = StoredFinding(rule, category, "quarantine", "x", "body", "new", False, "", "")
+            copy = store.accept(
+                Envelope("t.teacher@heartofengland.example", (PARENT,)),
+                mail(f"message {n}", to=(PARENT,), subject=f"message {n}"),
+                [NewCopy(PARENT, "parent", "held", "rules", (finding,))],
+                subject=f"message {n}",
+                at=at,
+            ).copy_ids[PARENT]
+            decided = at + timedelta(hours=rng.uniform(1, 48))
+            if decided < now and rng.random() < 0.8:
+                if rng.random() < 0.6:
+                    store.decide(copy, "rejected", actor="dsl", reason="x", at=decided)
+                else:
+                    store.release(copy, actor="dsl", reason="x", verdict="wording", at=decided)
+    finally:
+        store.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    refused = []  # what the Content-Security-Policy blocked, as the console reports it
+    page.on("console", lambda m: refused.append(m.text) if "Refused" in m.text else None)
+    _log_in(page, web, "head")
+    page.click("header a:has-text('Dashboard')")
+    assert page.locator(".chart svg").count() == 4
+    assert page.locator(".chart svg rect").count() > 20
+    assert page.locator(".chart svg polyline").count() >= 1
+    assert refused == []
+    _shot(page, "dashboard.png")
+    page.close()

@@ -248,6 +248,8 @@ class RuleHit:
     status: str
     decided: bool  # a reviewer released or rejected it (not expired)
     verdict: str | None  # the release's verdict, if one was given
+    category: str = ""
+    decided_at: datetime | None = None  # when a reviewer decided (or it expired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1437,7 +1439,7 @@ class Store:
         with self._tx(write=False) as cur:
             rows = cur.execute(
                 "SELECT DISTINCT f.rule, c.id, c.created_at, c.status, c.decided_at, "
-                "c.decision_verdict FROM findings f JOIN copies c ON c.id = f.copy_id "
+                "c.decision_verdict, f.category FROM findings f JOIN copies c ON c.id = f.copy_id "
                 "WHERE c.created_at >= ? ORDER BY c.id",
                 (ts(since),),
             ).fetchall()
@@ -1449,6 +1451,8 @@ class Store:
                 r[3],
                 r[4] is not None and r[3] != CopyStatus.EXPIRED,
                 r[5],
+                r[6],
+                parse_ts(r[4]),
             )
             for r in rows
         ]

@@ -22,7 +22,7 @@ Security, in the order a request meets it:
 
 One module per page: ``login``, ``queue``, ``copy`` (one held copy and the
 decisions on it), ``rules`` (each rule's figures, and changing it), ``approved``
-(the approved register), ``people``
+(the approved register), ``dashboard``, ``people``
 (senders' histories and the concerns log), ``audit``; ``context`` holds what they share and
 ``markup`` what makes a held message safe to show.
 """
@@ -41,7 +41,7 @@ from starlette.templating import Jinja2Templates
 
 from gateway.config import Config
 from gateway.store import Store
-from gateway.web import approved, audit, copy, login, people, queue, rules
+from gateway.web import approved, audit, copy, dashboard, login, people, queue, rules
 from gateway.web.context import HERE, WebContext, page
 from gateway.web.login import hash_password
 
@@ -121,6 +121,7 @@ def create_app(config: Config, store: Store, *, secret: str, https: bool = False
         Route("/rules", rules.rules),
         Route("/rules/{rule_id:str}", rules.rule_page),
         Route("/rules/{rule_id:str}/{what:str}", rules.change, methods=["POST"]),
+        Route("/dashboard", dashboard.dashboard),
         Route("/approved", approved.approved),
         Route("/approved/add", approved.change, methods=["POST"]),
         Route("/approved/{exception:str}/{what:str}", approved.change, methods=["POST"]),
