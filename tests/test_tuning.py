@@ -10,6 +10,7 @@ import html
 import re
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -261,7 +262,9 @@ def test_an_admin_sees_precision_changes_a_rule_and_undoes_it(app, store, config
     done = admin.post(path, data={"csrf": token, "action": "monitor", "reason": "GP numbers"})
     assert done.status_code == 303 and done.headers["location"] == "/rules/personal-phone"
     shown = admin.get("/rules/personal-phone").text
-    assert "now monitor" in shown and "GP numbers" in shown and "file (quarantine) → monitor" in shown
+    assert (
+        "now monitor" in shown and "GP numbers" in shown and "file (quarantine) → monitor" in shown
+    )
     assert tuning.app_changes(store.rule_changes()) == {"personal-phone": {"action": "monitor"}}
     admin.post("/rules/personal-phone/undo", data={"csrf": token})
     assert tuning.app_changes(store.rule_changes()) == {}
@@ -340,3 +343,44 @@ def test_a_running_gateway_follows_a_rule_change_within_seconds_and_its_undo(tmp
         store.close()
         g.stop()
         sink.stop()
+
+
+def test_the_changes_export_as_rule_files_that_load_to_the_rules_in_force(config, store, tmp_path):
+    import shutil
+
+    head = store.user("head")
+    tuning.change(config, store, "text-me", {"patterns": [TEXT_ME_FIRST]}, user=head, reason="x")
+    tuning.set_action(config, store, "personal-phone", "flag", user=head, reason="y")
+    shutil.copytree(config.path.parent, tmp_path / "config")
+    written = tuning.export_rules(config, store, tmp_path / "rules")
+    assert sorted(p.name for p in written) == sorted(Path(f).name for f in config.rules.files)
+    text = (tmp_path / "rules" / "20-intent.toml").read_text()
+    original = (config.path.parent.parent / "rules" / "20-intent.toml").read_text()
+    assert text.count("\n#") == original.count("\n#")  # every comment kept
+    exported = load_config(tmp_path / "config" / "gateway.toml")
+    in_force = tuning.draft_config(config, store, "text-me")
+    for rule in in_force.rules.rules:
+        twin = exported.rules.by_id(rule.id)
+        assert (twin.action, [p.pattern for p in twin.patterns]) == (
+            rule.action,
+            [p.pattern for p in rule.patterns],
+        ), rule.id
+    assert exported.rules.by_id("personal-phone").action == "flag"
+
+
+def test_gateway_rules_export_refuses_the_folder_in_use(store_url, config, tmp_path):
+    import subprocess
+
+    from .relay_env import GATEWAY
+
+    args = [str(GATEWAY), "rules", "export", "--config", str(config.path), "--store-url", store_url]
+    refused = subprocess.run(
+        [*args, str(config.path.parent.parent / "rules")], capture_output=True, text=True
+    )
+    assert refused.returncode != 0 and "in use" in refused.stderr
+    done = subprocess.run([*args, str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "no rule is changed in the app" in done.stdout
+        and (tmp_path / "out" / "20-intent.toml").exists()
+    )

@@ -1,10 +1,12 @@
-"""gateway rules check: validate the configuration and rules, and list what is loaded."""
+"""gateway rules check: validate the configuration and rules, and list what is loaded;
+gateway rules export: the rule files with the changes made in the web app applied."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from gateway.cli.common import DEFAULT_CONFIG, load
+from gateway.cli.common import DEFAULT_CONFIG, fail, load, store_arguments, store_of, with_arguments
 
 
 def check(args: argparse.Namespace) -> int:
@@ -40,9 +42,34 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
+def export(args: argparse.Namespace) -> int:
+    from gateway.review.tuning import app_changes, export_rules
+
+    config = load(args.config)
+    store = store_of(with_arguments(config, args))
+    out = Path(args.folder)
+    if out.resolve() in {Path(f).resolve().parent for f in config.rules.files}:
+        raise fail(f"{out} holds the rule files in use; export to another folder and compare")
+    changes = app_changes(store.rule_changes())
+    for path in export_rules(config, store, out):
+        print(f"wrote {path}")
+    for rule, keys in sorted(changes.items()):
+        print(f"  {rule}: {', '.join(sorted(keys))} as changed in the app")
+    if not changes:
+        print("  no rule is changed in the app: the files are as they are")
+    return 0
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("rules", help="rule maintenance")
     rsub = r.add_subparsers(dest="rules_command", required=True)
     rc = rsub.add_parser("check", help="validate configuration and rules and list what is loaded")
     rc.add_argument("--config", default=DEFAULT_CONFIG)
     rc.set_defaults(func=check)
+    re = rsub.add_parser(
+        "export",
+        help="write the rule files with the changes made in the web app applied (comments kept)",
+    )
+    store_arguments(re)
+    re.add_argument("folder", help="where to write them (not the rules folder in use)")
+    re.set_defaults(func=export)

@@ -280,6 +280,26 @@ def undo(config: Config, store: Store, rule_id: str, *, user: User, reason: str 
     )
 
 
+def export_rules(config: Config, store: Store, folder: Path) -> list[Path]:
+    """Write every rule file into ``folder`` with the changes in force in the app applied
+    to its rules, comments and layout kept: the files to make those changes the defaults."""
+    import tomlkit  # only the export needs it
+
+    changes = app_changes(store.rule_changes())
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in config.rules.files:
+        source = Path(name)
+        document = tomlkit.parse(source.read_text(encoding="utf-8"))
+        for entry in document.get("rule", []):
+            for key, value in changes.get(str(entry.get("id")), {}).items():
+                entry[key] = value
+        target = folder / source.name
+        target.write_text(tomlkit.dumps(document), encoding="utf-8")
+        written.append(target)
+    return written
+
+
 # -- trying a draft on past mail ---------------------------------------------------
 
 
