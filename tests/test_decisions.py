@@ -345,9 +345,7 @@ def test_an_exception_added_on_review_reaches_the_running_gateway(sink, tmp_path
             until=date.today() + timedelta(days=10),
         )
         deadline = time.monotonic() + 10
-        while (
-            "the approved exceptions changed" not in g.log() and time.monotonic() < deadline
-        ):
+        while "the approved exceptions changed" not in g.log() and time.monotonic() < deadline:
             time.sleep(0.1)
         send(g, mail("The number is 07700 900999.", to=(PARENT,), subject="exception-2"), [PARENT])
         assert sink.wait_for_text(

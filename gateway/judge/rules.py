@@ -132,7 +132,6 @@ class RuleSet:
     def by_id(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
 
-
     def get(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
@@ -630,7 +629,15 @@ def _as_typed(words: list[str]) -> list[str]:
 
 
 # What an admin may change of a rule in the web app (gateway.review.tuning).
-CHANGEABLE = ("action", "patterns", "with", "requires", "unless", "unless_paragraph", "unless_message")
+CHANGEABLE = (
+    "action",
+    "patterns",
+    "with",
+    "requires",
+    "unless",
+    "unless_paragraph",
+    "unless_message",
+)
 
 
 def load_rules(

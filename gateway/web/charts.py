@@ -57,7 +57,9 @@ def _x_labels(labels: Sequence[str], x_of) -> list[str]:
     ]
 
 
-def stacked_bars(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]]) -> Markup:
+def stacked_bars(
+    title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]]
+) -> Markup:
     """One bar per label, each series stacked in it."""
     totals = [sum(s[i] for s in series.values()) for i in range(len(labels))]
     y_max = 4 * math.ceil(max([4, *totals]) / 4)  # a multiple of four: whole steps on the axis
@@ -84,7 +86,9 @@ def stacked_bars(title: str, labels: Sequence[str], series: Mapping[str, Sequenc
     return _frame(title, body, y_max, lambda v: f"{v:g}")
 
 
-def lines(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float | None]]) -> Markup:
+def lines(
+    title: str, labels: Sequence[str], series: Mapping[str, Sequence[float | None]]
+) -> Markup:
     """One line per series over the labels; values from 0 to 1 (None: no point)."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(1, len(labels) - 1)
