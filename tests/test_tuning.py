@@ -335,6 +335,15 @@ def test_a_running_gateway_follows_a_rule_change_within_seconds_and_its_undo(tmp
         wait_for(1)
         send(g, mail(NUMBER_ONLY, to=(PARENT,), subject="monitored"), [PARENT])
         assert sink.wait_for_text(PARENT, b"monitored")  # delivered, not held
+        deadline = time.monotonic() + 10
+        while not store.sightings(now_utc()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [phone] = [
+            f
+            for f in tuning.rule_figures(config, store, now_utc())
+            if f.rule.id == "personal-phone"
+        ]
+        assert (phone.passed_7, phone.passed_30, phone.hits_7) == (1, 1, ())  # seen, went through
         tuning.undo(config, store, "personal-phone", user=head)
         wait_for(2)
         send(g, mail(NUMBER_ONLY, to=(PARENT,), subject="held again"), [PARENT])

@@ -160,7 +160,7 @@ def test_an_admin_sees_a_rules_precision_sets_it_to_monitor_and_undoes_it(browse
     assert row.locator("td").nth(3).inner_text() == "2"  # hits, 7 days
     assert row.locator(".precision").inner_text() == "0.50"
     _shot(page, "rules.png")
-    row.locator("td").nth(6).locator("a").click()  # the false holds behind the figure
+    row.locator("td").nth(7).locator("a").click()  # the false holds behind the figure
     assert page.locator("a:has-text('GP surgery')").count() == 1
     assert page.locator("a:has-text('My mobile')").count() == 0
 

@@ -91,6 +91,7 @@ class MailPath:
         self.metrics = metrics
         self._run = run
         self._wake = wake_outbox
+        self._counting: set[asyncio.Task] = set()  # sightings being recorded (see _sightings)
 
     async def process(self, env: Envelope, raw: bytes) -> str:
         started = time.perf_counter()
@@ -158,6 +159,8 @@ class MailPath:
             if result and result.unread:
                 record["unread"] = len(result.unread)
             log.info("message", extra={"json": record})
+            if result:
+                self._sightings(result, outcome)
             return reply
 
         queue_id = msg.queue_id
@@ -203,6 +206,30 @@ class MailPath:
         if plan.refuse:
             await self._tell_refused(msg, queue_id, plan)
         return finish(f"250 2.0.0 Ok: queued as {queue_id}", "accepted", delivery.reply)
+
+    def _sightings(self, result: ScanResult, outcome: dict[str, str]) -> None:
+        """Count, per rule, the copies it found something in that went through anyway (a
+        rule set to monitor or flag), for the rules page: held copies are counted from
+        their stored findings. Recorded after the client has its answer; a count lost to
+        a dead store is logged, never a delay or a lost message."""
+        let_through = ("forwarded", "flagged", "queued")
+        counts: dict[str, int] = {}
+        for f in result.findings:
+            n = sum(1 for r in f.copies if outcome.get(r) in let_through)
+            if n:
+                counts[f.rule] = max(counts.get(f.rule, 0), n)
+        if not counts:
+            return
+
+        async def record() -> None:
+            try:
+                await self._run(self.store.record_sightings, counts)
+            except StoreError as exc:
+                log.error("rule sightings not recorded", extra={"json": {"error": str(exc)}})
+
+        task = asyncio.get_running_loop().create_task(record())
+        self._counting.add(task)
+        task.add_done_callback(self._counting.discard)
 
     async def _keep(self, msg: _Message, plan: Disposition) -> str | None:
         """Commit held and refused copies, with the notices about the held ones; the queue id, or None."""

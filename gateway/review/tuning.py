@@ -21,7 +21,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,8 @@ class RuleFigures:
     hits_30: tuple[int, ...]
     right: tuple[int, ...]  # decided copies where the breach was confirmed
     wrong: tuple[int, ...]  # decided copies released as no breach (false holds)
+    passed_7: int = 0  # copies it found something in that went through (monitor, flag)
+    passed_30: int = 0
 
     @property
     def precision(self) -> float | None:
@@ -145,6 +147,8 @@ def rule_figures(config: Config, store: Store, now: datetime) -> list[RuleFigure
     rows = store.rule_changes()
     changes = app_changes(rows)
     newest = {c.rule: c for c in rows}
+    seen = store.sightings(now - timedelta(days=29))
+    week_start = (now - timedelta(days=6)).astimezone(UTC).date().isoformat()
     out = []
     for rule in config.rules.rules:
         mine = hits.get(rule.id, [])
@@ -160,6 +164,8 @@ def rule_figures(config: Config, store: Store, now: datetime) -> list[RuleFigure
                 tuple(h.copy_id for h in mine if h.created_at >= now - timedelta(days=30)),
                 tuple(h.copy_id for h, right in outcome if right is True),
                 tuple(h.copy_id for h, right in outcome if right is False),
+                sum(n for day, n in seen.get(rule.id, {}).items() if day >= week_start),
+                sum(seen.get(rule.id, {}).values()),
             )
         )
     return out

@@ -1434,6 +1434,29 @@ class Store:
         with self._tx(write=False) as cur:
             return cur.execute("SELECT COALESCE(MAX(id), 0) FROM rule_changes").fetchone()[0]
 
+    def record_sightings(self, counts: dict[str, int], at: datetime | None = None) -> None:
+        """Add to each rule's count of copies it found something in that went through."""
+        day = (at or now_utc()).astimezone(UTC).date().isoformat()
+        with self._tx() as cur:
+            for rule, n in counts.items():
+                cur.execute(
+                    "INSERT INTO rule_sightings (rule, day, copies) VALUES (?, ?, ?) "
+                    "ON CONFLICT (rule, day) DO UPDATE SET copies = rule_sightings.copies + ?",
+                    (rule, day, n, n),
+                )
+
+    def sightings(self, since: datetime) -> dict[str, dict[str, int]]:
+        """Per rule, per UTC day from ``since``'s: copies it found something in that went through."""
+        with self._tx(write=False) as cur:
+            rows = cur.execute(
+                "SELECT rule, day, copies FROM rule_sightings WHERE day >= ?",
+                (since.astimezone(UTC).date().isoformat(),),
+            ).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for rule, day, n in rows:
+            out.setdefault(rule, {})[day] = int(n)
+        return out
+
     def rule_hits(self, since: datetime) -> list[RuleHit]:
         """Per rule, each copy held or refused since ``since`` with a finding of it, once."""
         with self._tx(write=False) as cur:

@@ -344,4 +344,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "WHERE p.exception_id = exceptions.id)",
         ),
     ),
+    Migration(
+        15,
+        "copies a rule found something in that went through (monitor and flag)",
+        common=(
+            # Per rule and UTC day; held copies are counted from their findings.
+            """CREATE TABLE rule_sightings (
+            rule TEXT NOT NULL,
+            day TEXT NOT NULL,
+            copies INTEGER NOT NULL,
+            PRIMARY KEY (rule, day)
+        )""",
+        ),
+    ),
 )
