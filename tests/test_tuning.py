@@ -393,3 +393,66 @@ def test_gateway_rules_export_refuses_the_folder_in_use(store_url, config, tmp_p
         "no rule is changed in the app" in done.stdout
         and (tmp_path / "out" / "20-intent.toml").exists()
     )
+
+
+def test_a_word_list_is_changed_tried_saved_and_undone_like_a_rule(config, store):
+    head = store.user("head")
+    breach, fine = _text_me_decided(config, store)
+    target = tuning.list_target("frame_advice")
+    advice = tuning.word_lists(config)["frame_advice"]
+    assert "text-me" in advice.used_by and advice.source.endswith("05-lexicon.toml")
+    draft = {"words": [*advice.words, "the forms"]}
+    result = tuning.trial(config, store, target, draft)
+    assert {t.copy.id for t in result.changed} == {breach, fine}  # both say "the forms"
+    assert (result.after.missed, result.after.recall) == (1, 0.0)
+    with pytest.raises(tuning.TuningError, match="words, not patterns"):
+        tuning.change(config, store, target, {"words": ["{frame_refusal}"]}, user=head, reason="x")
+    with pytest.raises(tuning.TuningError, match="only its words"):
+        tuning.change(config, store, target, {"patterns": ["x"]}, user=head, reason="x")
+    with pytest.raises(tuning.TuningError, match="no word list"):
+        tuning.change(config, store, tuning.list_target("nope"), draft, user=head, reason="x")
+    tuning.change(config, store, target, draft, user=head, reason="forms are advice")
+    in_force = tuning.draft_config(config, store, target)
+    assert Scanner(in_force).scan(mail("Text me about the forms.")).recipients[PARENT] == "pass"
+    tuning.undo(config, store, target, user=head)
+    again = tuning.draft_config(config, store, target)
+    assert Scanner(again).scan(mail("Text me about the forms.")).recipients[PARENT] == "quarantine"
+
+
+def test_the_word_list_pages_show_try_and_save_by_role(app, store, config):
+    _text_me_decided(config, store)
+    auditor = login(app, "governor")
+    assert "frame_advice" in auditor.get("/lists").text
+    page = auditor.get("/lists/frame_advice").text
+    assert 'action="/lists/frame_advice/try"' not in page and "<li>" in page
+    assert login(app, "dsl").get("/lists").status_code == 403
+    admin = login(app, "head")
+    assert admin.get("/lists/nope").status_code == 404
+    token = csrf_of(admin, "/lists/frame_advice")
+    words = "\n".join([*tuning.word_lists(config)["frame_advice"].words, "the forms"])
+    tried = admin.post("/lists/frame_advice/try", data={"csrf": token, "words": words})
+    assert (
+        tried.status_code == 200 and "word list" in tried.text and 'class="changed"' in tried.text
+    )
+    draft = re.search(r'name="draft" value="([^"]+)"', tried.text).group(1)
+    saved = admin.post(
+        "/lists/frame_advice/save",
+        data={"csrf": token, "draft": html.unescape(draft), "reason": "forms"},
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == "/lists/frame_advice"
+    shown = admin.get("/lists/frame_advice").text
+    assert "changed in the app" in shown and "+ <code>the forms</code>" in shown
+    assert admin.post("/lists/frame_advice/action", data={"csrf": token}).status_code == 404
+
+
+def test_an_exported_word_list_carries_its_change(config, store, tmp_path):
+    head = store.user("head")
+    words = [*tuning.word_lists(config)["frame_advice"].words, "the forms"]
+    tuning.change(
+        config, store, tuning.list_target("frame_advice"), {"words": words}, user=head, reason="x"
+    )
+    tuning.export_rules(config, store, tmp_path)
+    import tomllib
+
+    exported = tomllib.loads((tmp_path / "05-lexicon.toml").read_text())
+    assert exported["lists"]["frame_advice"] == words

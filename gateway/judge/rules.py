@@ -628,6 +628,9 @@ def _as_typed(words: list[str]) -> list[str]:
     return out
 
 
+# A change to a word list of the rule files, in ``load_rules(changed=...)``: the key
+# "list:NAME", its value {"words": [...]}.
+LIST_CHANGE = "list:"
 # What an admin may change of a rule in the web app (gateway.review.tuning).
 CHANGEABLE = (
     "action",
@@ -647,8 +650,9 @@ def load_rules(
 ) -> RuleSet:
     """Every rule of the files (or folders of *.toml files) in ``paths``. ``provided``
     fills the lists of PROVIDED_LISTS from the configuration. ``changed`` replaces
-    keys of rules (by id; of CHANGEABLE) as changes made in the app do, before the
-    rules are checked: a changed rule is validated exactly as its file would be."""
+    keys of rules (by id; of CHANGEABLE) and the words of lists (by LIST_CHANGE and
+    name) as changes made in the app do, before the rules are checked: a changed rule
+    is validated exactly as its file would be."""
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -670,6 +674,13 @@ def load_rules(
                     f"{f}:{_line_of(text, name)}: list '{name}' is already defined in {defined_in[name]}"
                 )
             lists[name], defined_in[name] = words, f
+    for key, change in (changed or {}).items():
+        name = key.removeprefix(LIST_CHANGE)
+        if key.startswith(LIST_CHANGE) and name in lists and "words" in change:
+            given = change["words"]
+            if not isinstance(given, list) or not all(isinstance(w, str) and w for w in given):
+                raise RuleError(f"{defined_in[name]}:1: list '{name}' as changed: words are text")
+            lists[name] = [str(w) for w in given]
     merged = {**dict.fromkeys(PROVIDED_LISTS, []), **(provided or {}), **lists}
     merged = {name: _as_typed(words) for name, words in merged.items()}
     rules: list[Rule] = []

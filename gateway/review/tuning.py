@@ -18,6 +18,7 @@ its file says.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import Config, load_config, with_exceptions
-from gateway.judge.rules import CHANGEABLE, Rule, RuleError
+from gateway.judge.rules import CHANGEABLE, LIST_CHANGE, Rule, RuleError
 from gateway.judge.scan import Scanner
 from gateway.mail import Action, CopyStatus, Role, Verdict
 from gateway.store import CopyRecord, RuleChange, RuleHit, Store, User
@@ -106,6 +107,40 @@ def definition(rule: Rule, in_force: dict[str, Any]) -> dict[str, Any]:
     for key in LIST_KEYS:
         out[key] = list(in_force.get(key, entry.get(key, [])))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class WordList:
+    name: str
+    source: str  # the file that defines it
+    words: tuple[str, ...]  # as the file writes them
+    used_by: tuple[str, ...]  # ids of the rules whose patterns name it
+
+
+def word_lists(config: Config) -> dict[str, WordList]:
+    """The [lists] of the rule files, as written, with the rules that use each."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    uses: dict[str, set[str]] = {}
+    for name in config.rules.files:
+        try:
+            data = tomllib.loads(Path(name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        for key, words in data.get("lists", {}).items():
+            found[key] = (name, list(words))
+        for entry in data.get("rule", []):
+            text = " ".join(str(p) for k in LIST_KEYS for p in entry.get(k, []))
+            for key in set(re.findall(r"\{(\w+)\}", text)):
+                uses.setdefault(key, set()).add(str(entry.get("id")))
+    return {
+        key: WordList(key, source, tuple(words), tuple(sorted(uses.get(key, ()))))
+        for key, (source, words) in sorted(found.items())
+    }
+
+
+def list_target(name: str) -> str:
+    """The change target of a word list (rule ids have no colon)."""
+    return LIST_CHANGE + name
 
 
 def undoable(changes: list[RuleChange]) -> RuleChange | None:
@@ -196,18 +231,42 @@ def draft_config(
 
 
 def parse_draft(form: dict[str, str]) -> dict[str, Any]:
-    """A draft from the web form: the action, and each list one pattern per line."""
+    """A draft from the web form: the action, each pattern key one pattern per line,
+    and a word list's words one per line."""
     draft: dict[str, Any] = {}
     if "action" in form:
         draft["action"] = form["action"]
-    for key in LIST_KEYS:
+    for key in (*LIST_KEYS, "words"):
         if key in form:
             draft[key] = [line.strip() for line in form[key].splitlines() if line.strip()]
     return draft
 
 
 def _what_changes(config: Config, store: Store, rule_id: str, draft: dict[str, Any]) -> dict:
-    """The keys of ``draft`` that differ from what is in force (None: back to the file)."""
+    """The keys of ``draft`` that differ from what is in force (None: back to the file);
+    ``rule_id`` is a rule's id, or a word list's ``list_target``."""
+    in_force = app_changes(store.rule_changes(rule_id)).get(rule_id, {})
+    if rule_id.startswith(LIST_CHANGE):
+        wanted = word_lists(config).get(rule_id.removeprefix(LIST_CHANGE))
+        if wanted is None:
+            raise TuningError(
+                f"no word list {rule_id.removeprefix(LIST_CHANGE)!r} in the rule files"
+            )
+        if set(draft) - {"words"}:
+            raise TuningError("a word list has only its words to change")
+        words = draft.get("words")
+        if words is not None and (
+            not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words)
+        ):
+            raise TuningError("a word list is one or more words or phrases")
+        if words is not None and [w for w in words if "{" in w or "}" in w]:
+            raise TuningError("a word list holds words, not patterns or other lists")
+        current = in_force.get("words", list(wanted.words))
+        return {
+            k: v
+            for k, v in draft.items()
+            if (v is None and k in in_force) or (v is not None and v != current)
+        }
     rule = config.rules.get(rule_id)
     if rule is None:
         raise TuningError(f"no rule {rule_id!r} is loaded")
@@ -223,7 +282,6 @@ def _what_changes(config: Config, store: Store, rule_id: str, draft: dict[str, A
             not isinstance(value, list) or not all(isinstance(p, str) for p in value)
         ):
             raise TuningError(f"{key} is a list of patterns")
-    in_force = app_changes(store.rule_changes(rule_id)).get(rule_id, {})
     now = definition(rule, in_force)
     return {
         key: value
@@ -300,6 +358,11 @@ def export_rules(config: Config, store: Store, folder: Path) -> list[Path]:
         for entry in document.get("rule", []):
             for key, value in changes.get(str(entry.get("id")), {}).items():
                 entry[key] = value
+        lists = document.get("lists", {})
+        for name in list(lists):
+            words = changes.get(list_target(name), {}).get("words")
+            if words is not None:
+                lists[name] = words
         target = folder / source.name
         target.write_text(tomlkit.dumps(document), encoding="utf-8")
         written.append(target)

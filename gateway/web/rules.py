@@ -87,7 +87,8 @@ async def rule_page(request: Request) -> Response:
             "history": [(c, _diff(c, file_says)) for c in reversed(history)],
             "undo": tuning.undoable(history),
             "draft": tuning.definition(rule, in_force),
-            "list_keys": tuning.LIST_KEYS,
+            "keys": tuning.LIST_KEYS,
+            "base": f"/rules/{rule.id}",
             "can_tune": Role(user.role).tunes_rules,
             "actions": tuning.APP_ACTIONS,
             "link": copies_link,
@@ -119,15 +120,63 @@ def _diff(c: RuleChange, file_says: dict) -> list[dict]:
     return out
 
 
+async def word_lists(request: Request) -> Response:
+    await current_user(request, reads_rules)
+    config, store = context(request).config, context(request).store
+    changes = await run_in_threadpool(lambda: tuning.app_changes(store.rule_changes()))
+    rows = [
+        (wl, changes.get(tuning.list_target(name), {}).get("words"))
+        for name, wl in tuning.word_lists(config).items()
+    ]
+    return page(request, "lists.html", {"rows": rows})
+
+
+async def word_list(request: Request) -> Response:
+    user = await current_user(request, reads_rules)
+    config, store = context(request).config, context(request).store
+    name = request.path_params["name"]
+    wl = tuning.word_lists(config).get(name)
+    if wl is None:
+        raise HTTPException(404, "No such word list in the rule files.")
+    target = tuning.list_target(name)
+    history = await run_in_threadpool(store.rule_changes, target)
+    in_force = tuning.app_changes(history).get(target, {})
+    file_says = {"words": list(wl.words)}
+    return page(
+        request,
+        "list.html",
+        {
+            "wl": wl,
+            "words": in_force.get("words", list(wl.words)),
+            "changed": bool(in_force),
+            "history": [(c, _diff(c, file_says)) for c in reversed(history)],
+            "undo": tuning.undoable(history),
+            "draft": {"words": in_force.get("words", list(wl.words))},
+            "keys": ("words",),
+            "base": f"/lists/{name}",
+            "can_tune": Role(user.role).tunes_rules,
+        },
+    )
+
+
+def _target(request: Request) -> tuple[str, str]:
+    """(what is changed, its page): a rule by id, or a word list by name."""
+    if "name" in request.path_params:
+        name = request.path_params["name"]
+        return tuning.list_target(name), f"/lists/{name}"
+    rule_id = request.path_params["rule_id"]
+    return rule_id, f"/rules/{rule_id}"
+
+
 async def change(request: Request) -> Response:
     user = await current_user(request, tunes_rules)
     config, store = context(request).config, context(request).store
     form = await form_with_csrf(request)
-    rule_id, what = request.path_params["rule_id"], request.path_params["what"]
+    (rule_id, back), what = _target(request), request.path_params["what"]
     try:
         if what == "try":
-            return await try_draft(request, rule_id, tuning.parse_draft(form))
-        if what == "action":
+            return await try_draft(request, rule_id, back, tuning.parse_draft(form))
+        if what == "action" and not rule_id.startswith(tuning.LIST_CHANGE):
             await run_in_threadpool(
                 lambda: tuning.set_action(
                     config,
@@ -166,26 +215,25 @@ async def change(request: Request) -> Response:
     except tuning.TuningError as exc:
         raise HTTPException(400, str(exc)) from None
     request.session["flash"] = done + "; running gateways use it within seconds"
-    return RedirectResponse(f"/rules/{rule_id}", 303)
+    return RedirectResponse(back, 303)
 
 
-async def try_draft(request: Request, rule_id: str, draft: dict) -> Response:
+async def try_draft(request: Request, rule_id: str, back: str, draft: dict) -> Response:
     """Scan the mail in the store with the draft and with the rules in force: the copies
     whose verdict would change, and the precision and recall of each; nothing is saved."""
     config, store = context(request).config, context(request).store
-    rule = config.rules.get(rule_id)
-    if rule is None:
-        raise HTTPException(404, "No such rule is loaded.")
     result = await run_in_threadpool(lambda: tuning.trial(config, store, rule_id, draft))
+    is_list = rule_id.startswith(tuning.LIST_CHANGE)
     return page(
         request,
         "trial.html",
         {
-            "rule": rule,
+            "name": rule_id.removeprefix(tuning.LIST_CHANGE),
+            "what": "the word list" if is_list else "rule",
             "trial": result,
             "draft": draft,
             "draft_json": json.dumps(draft, ensure_ascii=False),
-            "actions": tuning.APP_ACTIONS,
-            "list_keys": tuning.LIST_KEYS,
+            "keys": ("words",) if is_list else tuning.LIST_KEYS,
+            "base": back,
         },
     )
