@@ -10,14 +10,18 @@ a flagged copy is delivered, so it is not caught.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from gateway.dispose import caught
-from gateway.judge.pool import ScanJob, ScanPool
+from gateway.judge.pool import ScanJob
 from gateway.judge.rules import CATEGORIES
+from gateway.judge.scan import Scanner, ScanResult
 from gateway.mail import RecipientClass
 
 # Without held_recipients, a message to hold should be held for these copies.
@@ -48,26 +52,110 @@ class EvalReport:
     copies_right: int = 0
     # difficulty -> [held as expected, missed, falsely held, passed as expected]
     by_difficulty: dict[str, list[int]] = field(default_factory=dict)
+    held: dict[str, bool] = field(default_factory=dict)  # each case: was it held
+    cases: dict[str, dict] = field(default_factory=dict)  # each case's manifest line
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+    @property
+    def false_positive_rate(self) -> float | None:
+        return self.fp / (self.fp + self.tn) if self.fp + self.tn else None
 
 
-def evaluate(pool: ScanPool, manifest: Path, at: datetime | None) -> EvalReport:
+class Scans(Protocol):
+    def scan_many(self, jobs: Iterable[ScanJob]) -> Iterator[ScanResult]: ...
+
+
+class InProcess:
+    """Scans one after another in this process (``ScanPool`` uses worker processes)."""
+
+    def __init__(self, scanner: Scanner) -> None:
+        self.scanner = scanner
+
+    def scan_many(self, jobs: Iterable[ScanJob]) -> Iterator[ScanResult]:
+        for job in jobs:
+            yield self.scanner.scan(job.raw, job.mail_from, job.rcpts, job.at)
+
+
+class CorpusError(Exception):
+    """An uploaded corpus cannot be read; the message says why."""
+
+
+MAX_CORPUS_BYTES = 200 * 1024 * 1024  # unpacked
+MAX_CORPUS_FILES = 20_000
+
+
+def unpack(archive: Path, folder: Path) -> Path:
+    """A corpus uploaded as a zip of manifest.jsonl and its messages, unpacked into
+    ``folder``: the manifest's path. Names that would land outside ``folder``
+    (absolute, ``..``), links, and archives too big or too many files unpacked
+    are refused before anything is written."""
+    try:
+        with zipfile.ZipFile(archive) as z:
+            members = [m for m in z.infolist() if not m.is_dir()]
+            if len(members) > MAX_CORPUS_FILES:
+                raise CorpusError(f"more than {MAX_CORPUS_FILES} files")
+            if sum(m.file_size for m in members) > MAX_CORPUS_BYTES:
+                raise CorpusError(f"more than {MAX_CORPUS_BYTES // 2**20} MB unpacked")
+            for m in members:
+                name = PurePosixPath(m.filename)
+                if name.is_absolute() or ".." in name.parts or "\\" in m.filename:
+                    raise CorpusError(f"{m.filename!r} would be written outside the corpus")
+                if (m.external_attr >> 16) & 0o170000 == 0o120000:
+                    raise CorpusError(f"{m.filename!r} is a link")
+            manifests = [m for m in members if PurePosixPath(m.filename).name == "manifest.jsonl"]
+            if not manifests:
+                raise CorpusError("no manifest.jsonl in the archive")
+            for m in members:
+                target = folder / m.filename
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(m) as src:
+                    target.write_bytes(src.read(m.file_size + 1)[: m.file_size])
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CorpusError(f"not a zip archive that can be read ({exc})") from None
+    shallowest = min(manifests, key=lambda m: len(PurePosixPath(m.filename).parts))
+    return folder / shallowest.filename
+
+
+def evaluate(
+    pool: Scans, manifest: Path, at: datetime | None, *, confined: bool = False
+) -> EvalReport:
+    """Score the rules on a labelled corpus; ``confined``: a case's file must be inside
+    the manifest's folder (an uploaded corpus names no other file on the server)."""
     report = EvalReport()
     base = manifest.parent
     cases: list[tuple[dict, bytes]] = []
     for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        case = json.loads(line)
-        report.total += 1
         try:
-            cases.append((case, (base / case["file"]).read_bytes()))
+            case = json.loads(line)
+            if not isinstance(case, dict) or not {"id", "file", "expect"} <= set(case):
+                raise ValueError("a case needs id, file and expect")
+        except ValueError as exc:
+            report.errors.append(f"{manifest}:{n}: {exc}")
+            continue
+        report.total += 1
+        path = base / str(case["file"])
+        if confined and not path.resolve().is_relative_to(base.resolve()):
+            report.errors.append(f"{manifest}:{n}: {case['id']}: the file is outside the corpus")
+            continue
+        try:
+            cases.append((case, path.read_bytes()))
         except OSError as exc:
             report.errors.append(f"{manifest}:{n}: {case.get('id')}: {exc}")
     results = pool.scan_many(ScanJob(raw, at=at) for _, raw in cases)
     for (case, _), result in zip(cases, results, strict=True):
         held = caught(result.verdict)
         expect = case["expect"] == "hold"
-        cid = case["id"]
+        cid = str(case["id"])
+        report.held[cid], report.cases[cid] = held, case
         if expect and held:
             report.tp += 1
         elif expect:

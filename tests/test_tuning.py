@@ -6,9 +6,12 @@ app over HTTP, and a running gateway that picks a change up within seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import json
 import re
 import time
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from gateway.review.decisions import DecisionError, reject, release
 from gateway.store import Envelope, NewCopy, Store, StoredFinding
 from gateway.web import create_app, hash_password
 
+from .conftest import CONFIG as CONFIG_PATH
 from .conftest import PARENT, PHONE, STAFF, mail
 from .relay_env import GatewayProcess, Sink
 from .test_relay import send
@@ -456,3 +460,127 @@ def test_an_exported_word_list_carries_its_change(config, store, tmp_path):
 
     exported = tomllib.loads((tmp_path / "05-lexicon.toml").read_text())
     assert exported["lists"]["frame_advice"] == words
+
+
+# -- trying a draft on a labelled corpus ------------------------------------------
+
+
+def _corpus(folder: Path) -> Path:
+    """A labelled corpus written here (never the development corpus): one breach, one
+    message the current text-me rule holds wrongly, one clean."""
+    cases = [
+        ("c1", "hold", "Text me about the forms when you can."),
+        ("c2", "pass", "Pop me a text about the forms when you can."),
+        ("c3", "pass", "The forms are due on Friday."),
+    ]
+    (folder / "messages").mkdir(parents=True)
+    lines = []
+    for cid, expect, body in cases:
+        (folder / "messages" / f"{cid}.eml").write_bytes(mail(body, subject=cid))
+        lines.append(
+            json.dumps(
+                {
+                    "id": cid,
+                    "file": f"messages/{cid}.eml",
+                    "expect": expect,
+                    "categories": [],
+                    "note": body,
+                }
+            )
+        )
+    (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    return folder / "manifest.jsonl"
+
+
+def _zip(folder: Path, names: dict[str, bytes]) -> Path:
+    archive = folder / "corpus.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, data in names.items():
+            z.writestr(name, data)
+    return archive
+
+
+def test_a_draft_is_scored_on_a_labelled_corpus_against_the_rules_in_force(config, store, tmp_path):
+    manifest = _corpus(tmp_path / "corpus")
+    result = tuning.corpus_trial(config, store, "text-me", {"patterns": [TEXT_ME_FIRST]}, manifest)
+    assert (result.before.tp, result.before.fp, result.before.fn) == (1, 1, 0)
+    assert (result.after.tp, result.after.fp, result.after.fn) == (1, 0, 0)
+    assert [(cid, case["expect"], held) for cid, case, held in result.changed] == [
+        ("c2", "pass", False)
+    ]
+    assert store.rule_changes() == []
+
+
+def test_an_uploaded_corpus_is_confined_to_its_folder(tmp_path):
+    from gateway.evaluation import CorpusError, InProcess, evaluate, unpack
+
+    for names, message in (
+        ({"../evil.eml": b"x", "manifest.jsonl": b""}, "outside the corpus"),
+        ({"/etc/evil": b"x", "manifest.jsonl": b""}, "outside the corpus"),
+        ({"messages/a.eml": b"x"}, "no manifest.jsonl"),
+    ):
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        with pytest.raises(CorpusError, match=message):
+            unpack(_zip(folder, names), folder / "out")
+        assert not (folder / "out").exists() and not (tmp_path / "evil.eml").exists()
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    with pytest.raises(CorpusError, match="not a zip archive"):
+        unpack(tmp_path / "bad.zip", tmp_path / "out")
+    secret = tmp_path / "secret.eml"
+    secret.write_bytes(mail("Text me."))
+    line = json.dumps({"id": "s", "file": "../secret.eml", "expect": "pass"})
+    folder = tmp_path / "z"
+    folder.mkdir()
+    manifest = unpack(_zip(folder, {"corpus/manifest.jsonl": line.encode()}), folder / "out")
+    report = evaluate(InProcess(Scanner(load_config(CONFIG_PATH))), manifest, None, confined=True)
+    assert report.held == {} and "outside the corpus" in report.errors[0]
+
+
+def test_an_admin_uploads_a_corpus_or_names_one_to_try_a_draft(app, store, config, tmp_path):
+    manifest = _corpus(tmp_path / "corpus")
+    files = {
+        str(p.relative_to(tmp_path / "corpus")): p.read_bytes()
+        for p in (tmp_path / "corpus").rglob("*")
+        if p.is_file()
+    }
+    archive = _zip(tmp_path, files)
+    admin = login(app, "head")
+    token = csrf_of(admin, "/rules/text-me")
+    draft = json.dumps({"patterns": [TEXT_ME_FIRST]})
+    path = "/rules/text-me/try-corpus"
+    tried = admin.post(
+        path,
+        data={"csrf": token, "draft": draft},
+        files={"archive": ("labelled.zip", archive.read_bytes(), "application/zip")},
+    )
+    assert tried.status_code == 200, tried.text
+    changed = tried.text.split('class="changed"')[1].split("</table>")[0]
+    assert "<td>c2</td>" in changed and "<td>c1</td>" not in changed
+    assert "labelled.zip" in tried.text
+    broken = admin.post(
+        path,
+        data={"csrf": token, "draft": draft},
+        files={"archive": ("x.zip", b"nope", "application/zip")},
+    )
+    assert broken.status_code == 400 and "cannot be read" in broken.text
+    assert admin.post(path, data={"csrf": token, "draft": draft}).status_code == 400
+    named = create_app(
+        dataclasses.replace(config, web=dataclasses.replace(config.web, corpora=(manifest,))),
+        store,
+        secret="test-secret",
+    )
+    admin = login(named, "head")
+    token = csrf_of(admin, "/rules/text-me")
+    assert (
+        str(manifest)
+        in admin.post("/rules/text-me/try", data={"csrf": token, "patterns": TEXT_ME_FIRST}).text
+    )
+    by_name = admin.post(path, data={"csrf": token, "draft": draft, "corpus": "1"})
+    assert by_name.status_code == 200 and "<td>c2</td>" in by_name.text
+    assert admin.post(path, data={"csrf": token, "draft": draft, "corpus": "2"}).status_code == 400
+    auditor = login(app, "governor")
+    assert (
+        auditor.post(path, data={"csrf": csrf_of(auditor, "/rules"), "draft": draft}).status_code
+        == 403
+    )

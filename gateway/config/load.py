@@ -424,6 +424,7 @@ def _build(
             trusted_proxies=tuple(
                 ip_network(n, strict=False) for n in w.get("trusted_proxies", [])
             ),
+            corpora=tuple((base / c).resolve() for c in w.get("corpora", [])),
         )
     except ValueError as exc:
         raise RuleError(f"{path}:{_line_of(text, '[web]')}: {exc}") from None

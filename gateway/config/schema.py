@@ -180,7 +180,13 @@ SCHEMA = Table(
         ),
         "concerns": Table({"breaches": _int(minimum=0), "days": _num(minimum=1)}),
         "web": Table(
-            {"listen": _str(), "secret_file": _str(), "https": _BOOL, "trusted_proxies": _strs()}
+            {
+                "listen": _str(),
+                "secret_file": _str(),
+                "https": _BOOL,
+                "trusted_proxies": _strs(),
+                "corpora": _strs(),
+            }
         ),
     }
 )

@@ -173,6 +173,8 @@ class WebSettings:
     # Proxies whose X-Forwarded-For names the client (for login limits and the
     # audit); from any other peer the header is ignored.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # Labelled corpora (gateway eval's manifest.jsonl) an admin may try a rule draft on.
+    corpora: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import Config, load_config, with_exceptions
+from gateway.evaluation import EvalReport, InProcess, evaluate
 from gateway.judge.rules import CHANGEABLE, LIST_CHANGE, Rule, RuleError
 from gateway.judge.scan import Scanner
 from gateway.mail import Action, CopyStatus, Role, Verdict
@@ -367,6 +368,36 @@ def export_rules(config: Config, store: Store, folder: Path) -> list[Path]:
         target.write_text(tomlkit.dumps(document), encoding="utf-8")
         written.append(target)
     return written
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusTrial:
+    before: EvalReport  # the rules in force, on the corpus
+    after: EvalReport  # the draft
+    changed: tuple[tuple[str, dict, bool], ...]  # (case id, its manifest line, held with the draft)
+
+
+def corpus_trial(
+    config: Config, store: Store, rule_id: str, draft: dict[str, Any], manifest: Path
+) -> CorpusTrial:
+    """Score the rules in force and the draft on a labelled corpus (``gateway eval``'s
+    format), each message as of its own Date, and list the messages whose fate changes."""
+    changes = _what_changes(config, store, rule_id, draft)
+    before = evaluate(
+        InProcess(Scanner(draft_config(config, store, rule_id))), manifest, None, confined=True
+    )
+    after = evaluate(
+        InProcess(Scanner(draft_config(config, store, rule_id, changes))),
+        manifest,
+        None,
+        confined=True,
+    )
+    changed = tuple(
+        (cid, before.cases[cid], held)
+        for cid, held in after.held.items()
+        if before.held.get(cid) is not None and before.held[cid] != held
+    )
+    return CorpusTrial(before, after, changed)
 
 
 # -- trying a draft on past mail ---------------------------------------------------

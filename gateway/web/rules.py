@@ -6,21 +6,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.config import Config
+from gateway.evaluation import CorpusError, unpack
 from gateway.judge.rules import Rule
 from gateway.mail import Role, now_utc
 from gateway.review import tuning
 from gateway.store import RuleChange
-from gateway.web.context import context, current_user, form_with_csrf, page
+from gateway.web.context import context, current_user, form_with_csrf, page, whole_number
 
 
 def reads_rules(role: Role) -> bool:
@@ -176,6 +179,8 @@ async def change(request: Request) -> Response:
     try:
         if what == "try":
             return await try_draft(request, rule_id, back, tuning.parse_draft(form))
+        if what == "try-corpus":
+            return await try_on_corpus(request, rule_id, back, _draft_of(form))
         if what == "action" and not rule_id.startswith(tuning.LIST_CHANGE):
             await run_in_threadpool(
                 lambda: tuning.set_action(
@@ -189,14 +194,7 @@ async def change(request: Request) -> Response:
             )
             done = f"{rule_id}: now {form.get('action') or 'as its file says'}"
         elif what == "save":
-            try:
-                draft = json.loads(form.get("draft", ""))
-            except ValueError:
-                raise tuning.TuningError(
-                    "the draft did not come back intact; try it again"
-                ) from None
-            if not isinstance(draft, dict):
-                raise tuning.TuningError("the draft did not come back intact; try it again")
+            draft = _draft_of(form)
             await run_in_threadpool(
                 lambda: tuning.change(
                     config, store, rule_id, draft, user=user, reason=form.get("reason", "")
@@ -218,6 +216,66 @@ async def change(request: Request) -> Response:
     return RedirectResponse(back, 303)
 
 
+def _draft_of(form: dict[str, str]) -> dict:
+    """The draft a trial page carries on to saving it, or to trying it on a corpus."""
+    try:
+        draft = json.loads(form.get("draft", ""))
+    except ValueError:
+        draft = None
+    if not isinstance(draft, dict):
+        raise tuning.TuningError("the draft did not come back intact; try it again")
+    return draft
+
+
+MAX_UPLOAD = 100 * 2**20  # a zipped corpus
+
+
+async def try_on_corpus(request: Request, rule_id: str, back: str, draft: dict) -> Response:
+    """Score the rules in force and the draft on a labelled corpus: one named in
+    ``[web] corpora``, or a zip the admin uploads (unpacked into a temporary folder,
+    confined to it, removed afterwards)."""
+    config, store = context(request).config, context(request).store
+    form = await request.form()  # the same form, already read: the upload is in it
+    named, upload = str(form.get("corpus", "")), form.get("archive")
+    with tempfile.TemporaryDirectory(prefix="chaperone-corpus-") as folder:
+        if named:
+            index = whole_number(named)
+            if index is None or index > len(config.web.corpora):
+                raise HTTPException(400, "Choose one of the corpora listed.")
+            manifest = config.web.corpora[index - 1]
+            name = str(manifest)
+        elif isinstance(upload, UploadFile) and upload.filename:
+            archive = Path(folder) / "upload.zip"
+            size = 0
+            with archive.open("wb") as out:
+                while chunk := await upload.read(2**20):
+                    size += len(chunk)
+                    if size > MAX_UPLOAD:
+                        raise HTTPException(413, f"The archive is over {MAX_UPLOAD // 2**20} MB.")
+                    out.write(chunk)
+            try:
+                manifest = await run_in_threadpool(unpack, archive, Path(folder) / "corpus")
+            except CorpusError as exc:
+                raise HTTPException(400, f"The corpus cannot be read: {exc}") from None
+            name = upload.filename
+        else:
+            raise HTTPException(400, "Choose a corpus, or upload one as a zip.")
+        result = await run_in_threadpool(
+            lambda: tuning.corpus_trial(config, store, rule_id, draft, manifest)
+        )
+    return page(
+        request,
+        "corpus_trial.html",
+        {
+            "name": rule_id.removeprefix(tuning.LIST_CHANGE),
+            "corpus": name,
+            "trial": result,
+            "draft_json": json.dumps(draft, ensure_ascii=False),
+            "base": back,
+        },
+    )
+
+
 async def try_draft(request: Request, rule_id: str, back: str, draft: dict) -> Response:
     """Scan the mail in the store with the draft and with the rules in force: the copies
     whose verdict would change, and the precision and recall of each; nothing is saved."""
@@ -235,5 +293,6 @@ async def try_draft(request: Request, rule_id: str, back: str, draft: dict) -> R
             "draft_json": json.dumps(draft, ensure_ascii=False),
             "keys": ("words",) if is_list else tuning.LIST_KEYS,
             "base": back,
+            "corpora": [str(c) for c in config.web.corpora],
         },
     )
