@@ -139,6 +139,9 @@ def test_only_admins_change_the_register(config, store):
 def test_the_register_page_lists_flags_and_changes_by_role(config, store):
     app = create_app(config, store, secret="test-secret")
     reviewer = login(app, "dsl")
+    assert reviewer.get("/approved").status_code == 403  # an admin page
+    store.put_user("dsl", lead=True)  # a safeguarding lead reads it, and changes nothing
+    reviewer = login(app, "dsl")
     assert reviewer.get("/approved").status_code == 200
     assert 'action="/approved/add"' not in reviewer.get("/approved").text
     token = csrf_of(reviewer, "/approved")

@@ -1,5 +1,6 @@
-"""The approved register: every approved detail and exception, and for admins adding,
-editing and ending exceptions (see ``gateway.review.register``)."""
+"""The approved register: every approved detail and exception, for admins, auditors and
+safeguarding leads to read, and for admins to add, edit and end exceptions (see
+``gateway.review.register``). Reviewers approve details while releasing a copy."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ def until_text(until: datetime | None, tz: tzinfo) -> str:
 
 async def approved(request: Request) -> Response:
     user = await current_user(request)
+    if not (Role(user.role).reads_rules or user.lead):
+        raise HTTPException(
+            403, "The approved register is for admins, auditors and safeguarding leads."
+        )
     config, store = context(request).config, context(request).store
     now = now_utc()
     entries = await run_in_threadpool(register.entries, config, store)
