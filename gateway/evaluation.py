@@ -57,15 +57,20 @@ class EvalReport:
 
     @property
     def precision(self) -> float | None:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+        return share(self.tp, self.fp)
 
     @property
     def recall(self) -> float | None:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+        return share(self.tp, self.fn)
 
     @property
     def false_positive_rate(self) -> float | None:
-        return self.fp / (self.fp + self.tn) if self.fp + self.tn else None
+        return share(self.fp, self.tn)
+
+
+def share(part: int, rest: int) -> float | None:
+    """part / (part + rest); None when both are 0 (nothing to measure)."""
+    return part / (part + rest) if part + rest else None
 
 
 class Scans(Protocol):

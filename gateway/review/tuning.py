@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import Config, load_config, with_exceptions
-from gateway.evaluation import EvalReport, InProcess, evaluate
+from gateway.evaluation import EvalReport, InProcess, evaluate, share
 from gateway.judge.rules import CHANGEABLE, LIST_CHANGE, Rule, RuleError
 from gateway.judge.scan import Scanner
 from gateway.mail import Action, CopyStatus, Role, Verdict
@@ -170,8 +170,7 @@ class RuleFigures:
 
     @property
     def precision(self) -> float | None:
-        decided = len(self.right) + len(self.wrong)
-        return len(self.right) / decided if decided else None
+        return share(len(self.right), len(self.wrong))
 
 
 def rule_figures(config: Config, store: Store, now: datetime) -> list[RuleFigures]:
@@ -414,11 +413,11 @@ class Score:
 
     @property
     def precision(self) -> float | None:
-        return self.right / (self.right + self.wrong) if self.right + self.wrong else None
+        return share(self.right, self.wrong)
 
     @property
     def recall(self) -> float | None:
-        return self.right / (self.right + self.missed) if self.right + self.missed else None
+        return share(self.right, self.missed)
 
     def add(self, holds: bool, outcome: bool | None) -> Score:
         if outcome is None:
