@@ -584,3 +584,24 @@ def test_an_admin_uploads_a_corpus_or_names_one_to_try_a_draft(app, store, confi
         auditor.post(path, data={"csrf": csrf_of(auditor, "/rules"), "draft": draft}).status_code
         == 403
     )
+
+
+def test_a_stored_change_the_files_no_longer_accept_leaves_the_files_in_force(
+    config, store, caplog
+):
+    from gateway.app.reload import with_store
+
+    # Saved when it was valid; since then the list it names has gone from the files.
+    store.change_rule(
+        "text-me",
+        {"patterns": ["{a_list_since_removed}"]},
+        previous={"patterns": None},
+        actor="head",
+        reason="x",
+    )
+    with caplog.at_level("ERROR", logger="chaperone"):
+        running = with_store(config, store)
+    assert [p.pattern for p in running.rules.by_id("text-me").patterns] == [
+        p.pattern for p in config.rules.by_id("text-me").patterns
+    ]
+    assert "no longer fit the rule files" in caplog.text

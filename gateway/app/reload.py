@@ -47,8 +47,18 @@ def with_store(config: Config, store: Store) -> Config:
     a file) and approved exceptions."""
     changes = app_changes(store.rule_changes())
     if changes:
-        again = load_config(config.path, rule_changes=changes)
-        config = dataclasses.replace(again, relay=config.relay)
+        try:
+            again = load_config(config.path, rule_changes=changes)
+        except RuleError as exc:
+            # The files moved on under a change made in the app (a list it names is
+            # gone, say): the files alone are the stricter choice, and mail flows.
+            log.error(
+                "the rule changes made in the app no longer fit the rule files; "
+                "scanning with the files alone until they are fixed or undone",
+                extra={"json": {"error": str(exc)}},
+            )
+        else:
+            config = dataclasses.replace(again, relay=config.relay)
     return with_exceptions(config, store.exceptions())
 
 
