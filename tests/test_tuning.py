@@ -605,3 +605,11 @@ def test_a_stored_change_the_files_no_longer_accept_leaves_the_files_in_force(
         p.pattern for p in config.rules.by_id("text-me").patterns
     ]
     assert "no longer fit the rule files" in caplog.text
+
+
+def test_a_trial_reads_only_the_newest_copies(config, store):
+    first = _hold(store, "first", TEXT_ME, body="Pop me a text about the forms.")
+    later = [_hold(store, f"later {n}", TEXT_ME, body="Pop me a text today.") for n in range(3)]
+    result = tuning.trial(config, store, "text-me", {"patterns": [TEXT_ME_FIRST]}, limit=3)
+    assert result.copies == 3 and [t.copy.id for t in result.changed] == later
+    assert first not in [t.copy.id for t in result.changed]

@@ -454,7 +454,7 @@ def trial(
     changes = _what_changes(config, store, rule_id, draft)
     before_scan = Scanner(draft_config(config, store, rule_id))
     after_scan = Scanner(draft_config(config, store, rule_id, changes))
-    copies = store.copies()[-limit:]
+    copies = store.copies(limit=limit, newest=True)
     by_message: dict[str, list[CopyRecord]] = {}
     for c in copies:
         by_message.setdefault(c.message_id, []).append(c)

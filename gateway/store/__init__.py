@@ -568,8 +568,10 @@ class Store:
         limit: int | None = None,
         offset: int = 0,
         kind: str | None = "mail",
+        newest: bool = False,
     ) -> list[CopyRecord]:
-        """Copies oldest first; by default only of mail as received (``kind=None``: notices too)."""
+        """Copies oldest first; by default only of mail as received (``kind=None``: notices too).
+        ``newest``: the last ``limit`` of them (still oldest first)."""
         if status is not None and status not in COPY_STATUSES:
             raise StoreError(f"unknown status {status!r}; one of {', '.join(COPY_STATUSES)}")
         conditions, params = [], []
@@ -583,10 +585,11 @@ class Store:
         with self._tx(write=False) as cur:
             rows = cur.execute(
                 f"SELECT {_COPY_COLUMNS} FROM copies c JOIN messages m ON m.id = c.message_id "
-                f"{where} ORDER BY c.created_at, c.id LIMIT ? OFFSET ?",
+                f"{where} ORDER BY c.created_at {'DESC' if newest else ''}, c.id "
+                f"{'DESC' if newest else ''} LIMIT ? OFFSET ?",
                 (*params, limit if limit is not None else 2**62, offset),
             ).fetchall()
-            return self._copies(cur, rows)
+            return self._copies(cur, rows[::-1] if newest else rows)
 
     def copy(self, copy_id: int) -> CopyRecord | None:
         with self._tx(write=False) as cur:
