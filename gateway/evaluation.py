@@ -16,13 +16,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol
 
+from gateway.config import Config
 from gateway.dispose import caught
 from gateway.judge.pool import ScanJob
 from gateway.judge.rules import CATEGORIES
 from gateway.judge.scan import Scanner, ScanResult
 from gateway.mail import RecipientClass
+from gateway.review import tuning
+from gateway.review.tuning import share
+from gateway.store import Store
 
 # Without held_recipients, a message to hold should be held for these copies.
 _POLICY_CLASSES = frozenset({RecipientClass.PARENT, RecipientClass.STUDENT})
@@ -66,11 +70,6 @@ class EvalReport:
     @property
     def false_positive_rate(self) -> float | None:
         return share(self.fp, self.tn)
-
-
-def share(part: int, rest: int) -> float | None:
-    """part / (part + rest); None when both are 0 (nothing to measure)."""
-    return part / (part + rest) if part + rest else None
 
 
 class Scans(Protocol):
@@ -263,3 +262,36 @@ def format_report(r: EvalReport) -> str:
     out.append(f"missed ({len(r.missed)}): {' '.join(r.missed) or '-'}")
     out.append(f"falsely held ({len(r.false_holds)}): {' '.join(r.false_holds) or '-'}")
     return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusTrial:
+    before: EvalReport  # the rules in force, on the corpus
+    after: EvalReport  # the draft
+    changed: tuple[tuple[str, dict, bool], ...]  # (case id, its manifest line, held with the draft)
+
+
+def corpus_trial(
+    config: Config, store: Store, rule_id: str, draft: dict[str, Any], manifest: Path
+) -> CorpusTrial:
+    """Score the rules in force and the draft on a labelled corpus (``gateway eval``'s
+    format), each message as of its own Date, and list the messages whose fate changes."""
+    changes = tuning.what_changes(config, store, rule_id, draft)
+    before = evaluate(
+        InProcess(Scanner(tuning.draft_config(config, store, rule_id))),
+        manifest,
+        None,
+        confined=True,
+    )
+    after = evaluate(
+        InProcess(Scanner(tuning.draft_config(config, store, rule_id, changes))),
+        manifest,
+        None,
+        confined=True,
+    )
+    changed = tuple(
+        (cid, before.cases[cid], held)
+        for cid, held in after.held.items()
+        if before.held.get(cid) is not None and before.held[cid] != held
+    )
+    return CorpusTrial(before, after, changed)

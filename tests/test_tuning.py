@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_config
+from gateway.evaluation import corpus_trial
 from gateway.judge.scan import Scanner
 from gateway.mail import now_utc
 from gateway.review import tuning
@@ -502,7 +503,7 @@ def _zip(folder: Path, names: dict[str, bytes]) -> Path:
 
 def test_a_draft_is_scored_on_a_labelled_corpus_against_the_rules_in_force(config, store, tmp_path):
     manifest = _corpus(tmp_path / "corpus")
-    result = tuning.corpus_trial(config, store, "text-me", {"patterns": [TEXT_ME_FIRST]}, manifest)
+    result = corpus_trial(config, store, "text-me", {"patterns": [TEXT_ME_FIRST]}, manifest)
     assert (result.before.tp, result.before.fp, result.before.fn) == (1, 1, 0)
     assert (result.after.tp, result.after.fp, result.after.fn) == (1, 0, 0)
     assert [(cid, case["expect"], held) for cid, case, held in result.changed] == [

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import Config, load_config, with_exceptions
-from gateway.evaluation import EvalReport, InProcess, evaluate, share
 from gateway.judge.rules import CHANGEABLE, LIST_CHANGE, Rule, RuleError
 from gateway.judge.scan import Scanner
 from gateway.mail import Action, CopyStatus, Role, Verdict
@@ -242,7 +241,7 @@ def parse_draft(form: dict[str, str]) -> dict[str, Any]:
     return draft
 
 
-def _what_changes(config: Config, store: Store, rule_id: str, draft: dict[str, Any]) -> dict:
+def what_changes(config: Config, store: Store, rule_id: str, draft: dict[str, Any]) -> dict:
     """The keys of ``draft`` that differ from what is in force (None: back to the file);
     ``rule_id`` is a rule's id, or a word list's ``list_target``."""
     in_force = app_changes(store.rule_changes(rule_id)).get(rule_id, {})
@@ -302,7 +301,7 @@ def change(
     """Save a change to a rule, once it is checked as its file would be; a key set to
     None goes back to what the file says."""
     _admin(user)
-    changes = _what_changes(config, store, rule_id, draft)
+    changes = what_changes(config, store, rule_id, draft)
     if not reason.strip():
         raise TuningError("a reason is required: it goes in the audit log and the rule's history")
     if not changes:
@@ -369,37 +368,12 @@ def export_rules(config: Config, store: Store, folder: Path) -> list[Path]:
     return written
 
 
-@dataclass(frozen=True, slots=True)
-class CorpusTrial:
-    before: EvalReport  # the rules in force, on the corpus
-    after: EvalReport  # the draft
-    changed: tuple[tuple[str, dict, bool], ...]  # (case id, its manifest line, held with the draft)
-
-
-def corpus_trial(
-    config: Config, store: Store, rule_id: str, draft: dict[str, Any], manifest: Path
-) -> CorpusTrial:
-    """Score the rules in force and the draft on a labelled corpus (``gateway eval``'s
-    format), each message as of its own Date, and list the messages whose fate changes."""
-    changes = _what_changes(config, store, rule_id, draft)
-    before = evaluate(
-        InProcess(Scanner(draft_config(config, store, rule_id))), manifest, None, confined=True
-    )
-    after = evaluate(
-        InProcess(Scanner(draft_config(config, store, rule_id, changes))),
-        manifest,
-        None,
-        confined=True,
-    )
-    changed = tuple(
-        (cid, before.cases[cid], held)
-        for cid, held in after.held.items()
-        if before.held.get(cid) is not None and before.held[cid] != held
-    )
-    return CorpusTrial(before, after, changed)
-
-
 # -- trying a draft on past mail ---------------------------------------------------
+
+
+def share(part: int, rest: int) -> float | None:
+    """part / (part + rest); None when both are 0 (nothing to measure)."""
+    return part / (part + rest) if part + rest else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +425,7 @@ def trial(
     """Scan the newest ``limit`` copies in the store (held, decided, delivered after a
     deferral ...) with the rules in force and with the draft, each message once with
     each, as of when it arrived; list the copies whose verdict changes and score both."""
-    changes = _what_changes(config, store, rule_id, draft)
+    changes = what_changes(config, store, rule_id, draft)
     before_scan = Scanner(draft_config(config, store, rule_id))
     after_scan = Scanner(draft_config(config, store, rule_id, changes))
     copies = store.copies(limit=limit, newest=True)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.config import Config
-from gateway.evaluation import CorpusError, unpack
+from gateway.evaluation import CorpusError, corpus_trial, unpack
 from gateway.judge.rules import Rule
 from gateway.mail import Role, now_utc
 from gateway.review import tuning
@@ -261,7 +261,7 @@ async def try_on_corpus(request: Request, rule_id: str, back: str, draft: dict) 
         else:
             raise HTTPException(400, "Choose a corpus, or upload one as a zip.")
         result = await run_in_threadpool(
-            lambda: tuning.corpus_trial(config, store, rule_id, draft, manifest)
+            lambda: corpus_trial(config, store, rule_id, draft, manifest)
         )
     return page(
         request,
