@@ -10,9 +10,9 @@ import pytest
 from gateway.mail import now_utc
 from gateway.review import register
 from gateway.store import Store
-from gateway.web import create_app, hash_password
+from gateway.web import create_app
 
-from .test_web import PASSWORD, csrf_of, login
+from .test_web import csrf_of, login, password_hash
 
 ACCOUNTS = {
     "dsl": ("reviewer", False),
@@ -60,9 +60,7 @@ def app(config, store_url):
     store = Store(store_url)
     for name, (role, lead) in ACCOUNTS.items():
         email = "" if role == "auditor" else f"{name}@heartofengland.example"
-        store.put_user(
-            name, role=role, email=email, password_hash=hash_password(PASSWORD), lead=lead
-        )
+        store.put_user(name, role=role, email=email, password_hash=password_hash(), lead=lead)
     until = (now_utc().astimezone(config.timezone).date() + timedelta(days=20)).isoformat()
     register.add(
         config,

@@ -15,10 +15,10 @@ import pytest
 from gateway.config.settings import ConcernSettings
 from gateway.review.decisions import reject, release
 from gateway.store import Envelope, NewCopy, Store
-from gateway.web import create_app, hash_password
+from gateway.web import create_app
 
 from .conftest import PARENT, PHONE, STAFF, STUDENT, mail
-from .test_web import PASSWORD, _user_cli, csrf_of, login
+from .test_web import _user_cli, csrf_of, login, password_hash
 
 LEAD = "lead@heartofengland.example"
 OTHER = "another.teacher@heartofengland.example"
@@ -33,7 +33,7 @@ def store(store_url):
         ("head", "admin", "head@heartofengland.example", False),
         ("governor", "auditor", "", False),
     ):
-        s.put_user(name, role=role, email=email, password_hash=hash_password(PASSWORD), lead=lead)
+        s.put_user(name, role=role, email=email, password_hash=password_hash(), lead=lead)
     yield s
     s.close()
 
@@ -188,6 +188,7 @@ def test_a_lead_annotates_closes_and_exports_the_log(app, config, store):
     assert head.post(path, data={"csrf": csrf_of(head, "/queue"), "text": "x"}).status_code == 403
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the store is incidental here
 def test_the_cli_makes_an_account_a_lead(store_url, store):
     done = _user_cli(store_url, "lead", "dsl", "on")
     assert done.returncode == 0, done.stderr

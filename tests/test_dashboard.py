@@ -11,10 +11,10 @@ import pytest
 from gateway.mail import now_utc
 from gateway.review.dashboard import dashboard
 from gateway.store import Envelope, NewCopy, Store, StoredFinding
-from gateway.web import charts, create_app, hash_password
+from gateway.web import charts, create_app
 
 from .conftest import PARENT, PHONE, STAFF, mail
-from .test_web import PASSWORD, login
+from .test_web import login, password_hash
 
 SECRET = StoredFinding(
     "dont-tell", "secrecy", "quarantine", "our secret", "body", "new", False, "", ""
@@ -30,7 +30,7 @@ def store(store_url):
         ("head", "admin", "head@heartofengland.example", False),
         ("governor", "auditor", "", False),
     ):
-        s.put_user(name, role=role, email=email, password_hash=hash_password(PASSWORD), lead=lead)
+        s.put_user(name, role=role, email=email, password_hash=password_hash(), lead=lead)
     yield s
     s.close()
 

@@ -13,12 +13,12 @@ from gateway.judge.scan import Scanner
 from gateway.mail import now_utc
 from gateway.review import register
 from gateway.store import Store
-from gateway.web import create_app, hash_password
+from gateway.web import create_app
 
 from .conftest import PARENT, STAFF, mail
 from .relay_env import GatewayProcess, Sink
 from .test_relay import send
-from .test_web import PASSWORD, csrf_of, login
+from .test_web import csrf_of, login, password_hash
 
 NUMBER = "The trip phone is 07700 900456."
 
@@ -30,7 +30,7 @@ def store(store_url):
         ("dsl", "reviewer", "dsl@heartofengland.example"),
         ("head", "admin", "head@heartofengland.example"),
     ):
-        s.put_user(name, role=role, email=email, password_hash=hash_password(PASSWORD))
+        s.put_user(name, role=role, email=email, password_hash=password_hash())
     yield s
     s.close()
 

