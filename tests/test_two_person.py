@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import date, timedelta
 
+import pytest
+
 from gateway.review.decisions import DecisionError, release, release_with_exception
 from gateway.store import Envelope, NewCopy, Store, StoredFinding
 
@@ -195,3 +197,22 @@ def test_quarantine_show_says_who_approved_and_what_waits(config, store_url, cap
     assert "approved   for release by dsl; waiting for another reviewer" in out
     assert "proposed   exception for phone +447700900999" in out and "by dsl" in out
     store.close()
+
+
+def test_a_queue_id_of_decimal_digits_only_is_a_queue_id_not_a_copy_id(config, store_url):
+    # Twelve hex digits are all decimal now and then (about once in 300 messages).
+    store = _reviewers(store_url)
+    try:
+        accepted = store.accept(
+            Envelope(STAFF, (PARENT,)),
+            mail("Ring me on 07700 900999.", subject="digits"),
+            [NewCopy(PARENT, "parent", "held", "rules", (PHONE,))],
+            subject="digits",
+            queue_id="868633200308",
+        )
+        [done] = release(config, store, "868633200308", actor="dsl", reason="checked")
+        assert done.copy_id == accepted.copy_ids[PARENT] and done.changed
+        with pytest.raises(DecisionError, match="nothing to decide"):
+            release(config, store, "²", actor="dsl", reason="x")
+    finally:
+        store.close()

@@ -54,10 +54,14 @@ class DecisionResult:
 
 
 def targets(store: Store, target: str, recipient: str | None = None) -> list[CopyRecord]:
-    """The copies a decision is about: a copy id, or a message's queue id (its held copies)."""
-    if target.isdigit():
-        copy = store.copy(int(target))
-        copies = [copy] if copy else []
+    """The copies a decision is about: a copy id, or a message's queue id (its held copies).
+
+    A queue id is twelve hex digits, so now and then all of them are decimal digits
+    ("868633200308"): a number that is no copy's id is tried as a queue id."""
+    numeric = target.isascii() and target.isdigit() and len(target) <= 18
+    copy = store.copy(int(target)) if numeric else None
+    if copy is not None:
+        copies = [copy]
     else:
         decidable = (CopyStatus.HELD, CopyStatus.RELEASED, CopyStatus.REJECTED, CopyStatus.EXPIRED)
         copies = [c for c in store.copies_of(target.upper()) if c.status in decidable]
