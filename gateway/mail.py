@@ -106,6 +106,17 @@ class Role(StrEnum):
         return self is Role.ADMIN
 
 
+# What a reviewer says when releasing a copy: was the hold a breach? A rejection is
+# one; of releases, these verdicts are (gateway.review.tuning reads precision from them).
+RELEASE_VERDICTS: dict[str, str] = {
+    "other-person": "not a breach: another person's detail",
+    "approved": "not a breach: an approved detail",
+    "wording": "not a breach: the wording is fine",
+    "allowed": "a breach, but allowed",
+}
+BREACH_VERDICTS = frozenset({"allowed"})
+
+
 class DetailKind(StrEnum):
     """The kinds of contact detail the approved register holds."""
 

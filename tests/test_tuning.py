@@ -603,7 +603,7 @@ def test_a_stored_change_the_files_no_longer_accept_leaves_the_files_in_force(
         reason="x",
     )
     with caplog.at_level("ERROR", logger="chaperone"):
-        running = with_store(config, store)
+        running = with_store(config.path, store, config)
     assert [p.pattern for p in running.rules.by_id("text-me").patterns] == [
         p.pattern for p in config.rules.by_id("text-me").patterns
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -25,7 +26,7 @@ from typing import Any
 
 from gateway.app.logs import setup_logging
 from gateway.app.metrics import Metrics
-from gateway.app.reload import Reloader, store_version, with_store
+from gateway.app.reload import Reloader, with_store
 from gateway.app.transaction import MailPath
 from gateway.config import Config
 from gateway.deliver.next_hop import NextHop
@@ -61,7 +62,9 @@ class Gateway:
 
     def __init__(self, config: Config, store: Store, *, metrics: Metrics | None = None) -> None:
         # Approved details that reviewers added, and rule actions admins set, live in the store.
-        self.config = with_store(config, store)
+        self.config = dataclasses.replace(
+            with_store(config.path, store, config), relay=config.relay
+        )
         self.settings = config.relay
         self.store = store
         self.metrics = metrics or Metrics()
@@ -98,7 +101,7 @@ class Gateway:
             run=self._db,
             wake_outbox=self._outbox_wake.set,
         )
-        self.reloader = Reloader(self, store_version(store))
+        self.reloader = Reloader(self, store.versions())
         self.disk = DiskFloor(store.path, s.min_free_disk_mb)
         self.handler = RelayHandler(
             s,

@@ -41,15 +41,18 @@ def source_mtimes(config: Config) -> dict[Path, int]:
     return out
 
 
-def with_store(config: Config, store: Store) -> Config:
-    """The files' configuration plus what is kept in the store: rule changes made in
-    the app (the rules are read again with them, and checked as the loader checks
-    a file) and approved exceptions."""
+def with_store(path: Path, store: Store, loaded: Config | None = None) -> Config:
+    """The configuration at ``path`` plus what is kept in the store: rule changes made
+    in the app (read with the files, checked as the loader checks a file) and approved
+    exceptions. ``loaded``: the files' configuration already read, used as it is when
+    the app changed nothing, so nothing is read twice."""
     changes = app_changes(store.rule_changes())
+    config = loaded
     if changes:
         try:
-            again = load_config(config.path, rule_changes=changes)
+            config = load_config(path, rule_changes=changes)
         except RuleError as exc:
+            config = loaded or load_config(path)  # a broken file itself raises here
             # The files moved on under a change made in the app (a list it names is
             # gone, say): the files alone are the stricter choice, and mail flows.
             log.error(
@@ -57,14 +60,9 @@ def with_store(config: Config, store: Store) -> Config:
                 "scanning with the files alone until they are fixed or undone",
                 extra={"json": {"error": str(exc)}},
             )
-        else:
-            config = dataclasses.replace(again, relay=config.relay)
+    if config is None:
+        config = load_config(path)
     return with_exceptions(config, store.exceptions())
-
-
-def store_version(store: Store) -> tuple[int, int]:
-    """Changes whenever ``with_store`` would read something new."""
-    return store.exceptions_version(), store.rule_changes_version()
 
 
 class Reloader:
@@ -79,15 +77,14 @@ class Reloader:
         try:
             # Remembered even if the reload fails, so a broken file is not
             # reported again every second; the next good reload reads them all.
-            self._store_version = await g._db(store_version, g.store)
-            config = await asyncio.to_thread(load_config, g.config.path)
+            self._store_version = await g._db(g.store.versions)
+            config = await asyncio.to_thread(with_store, g.config.path, g.store)
             lost = config.rules.lost_from(g.config.rules)
             if lost:
                 raise RuleSetShrank(
                     f"the new rules would drop {len(lost)} rule(s) ({', '.join(lost[:10])}); "
                     'keep each with action = "off", or list it in retired = [...], to drop it on purpose'
                 )
-            config = await g._db(with_store, config, g.store)
             # Listener, next hop and store were fixed at start (and may come from the command line).
             config = dataclasses.replace(config, relay=g.settings)
             g.use(config)
@@ -133,7 +130,7 @@ class Reloader:
                 await self.reload("file changed: " + ", ".join(changed))
                 continue
             try:
-                version = await g._db(store_version, g.store)
+                version = await g._db(g.store.versions)
             except StoreError:
                 continue
             if version != self._store_version:

@@ -653,6 +653,7 @@ def load_rules(
     keys of rules (by id; of CHANGEABLE) and the words of lists (by LIST_CHANGE and
     name) as changes made in the app do, before the rules are checked: a changed rule
     is validated exactly as its file would be."""
+    changed = changed or {}
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -674,7 +675,7 @@ def load_rules(
                     f"{f}:{_line_of(text, name)}: list '{name}' is already defined in {defined_in[name]}"
                 )
             lists[name], defined_in[name] = words, f
-    for key, change in (changed or {}).items():
+    for key, change in changed.items():
         name = key.removeprefix(LIST_CHANGE)
         if key.startswith(LIST_CHANGE) and name in lists and "words" in change:
             given = change["words"]
@@ -686,7 +687,6 @@ def load_rules(
     rules: list[Rule] = []
     retired: list[str] = []
     seen: dict[str, str] = {}
-    changed = changed or {}
     for f, text, data in parsed:
         for entry in data.get("rule", []) if changed else ():
             if isinstance(entry, dict) and entry.get("id") in changed:

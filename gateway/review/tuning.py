@@ -29,17 +29,8 @@ from typing import Any
 from gateway.config import Config, load_config, with_exceptions
 from gateway.judge.rules import CHANGEABLE, LIST_CHANGE, Rule, RuleError
 from gateway.judge.scan import Scanner
-from gateway.mail import Action, CopyStatus, Role, Verdict
+from gateway.mail import BREACH_VERDICTS, RELEASE_VERDICTS, Action, CopyStatus, Role, Verdict
 from gateway.store import CopyRecord, RuleChange, RuleHit, Store, User
-
-# What a reviewer says when releasing a copy: was the hold a breach?
-RELEASE_VERDICTS: dict[str, str] = {
-    "other-person": "not a breach: another person's detail",
-    "approved": "not a breach: an approved detail",
-    "wording": "not a breach: the wording is fine",
-    "allowed": "a breach, but allowed",
-}
-BREACH_VERDICTS = frozenset({"allowed"})
 
 # What an admin may set a rule's action to in the app; "reject" stays a decision for the files.
 APP_ACTIONS = (Action.QUARANTINE, Action.FLAG, Action.MONITOR, Action.OFF)

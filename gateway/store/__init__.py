@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.mail import (
+    BREACH_VERDICTS,
     CopyStatus,
     Envelope,
     RecipientClass,
@@ -198,6 +199,10 @@ _COPY_COLUMNS = (
     "c.updated_at, c.attempts, c.next_attempt_at, c.last_reply, m.mail_from, m.subject, m.size, "
     "c.decided_by, c.decided_at, c.decision_reason, c.possible_duplicate, m.kind, c.assigned_to, "
     "c.decision_verdict"
+)
+# A copy whose hold a reviewer confirmed as a breach (gateway.review.tuning.confirms_breach).
+_CONFIRMED_BREACH = "(c.status = 'rejected' OR c.decision_verdict IN ({}))".format(
+    ", ".join(f"'{v}'" for v in sorted(BREACH_VERDICTS))
 )
 # Copies the delivery queue works on: deferred by the next hop, or released by a reviewer.
 _DELIVERABLE = "('queued', 'released')"
@@ -1152,10 +1157,7 @@ class Store:
 
     def exceptions_version(self) -> int:
         """Rises with every exception added, edited or ended."""
-        with self._tx(write=False) as cur:
-            return cur.execute(
-                "SELECT COALESCE(MAX(id), 0) + COALESCE(SUM(revision), 0) FROM exceptions"
-            ).fetchone()[0]
+        return self.versions()[0]
 
     def change_exception(
         self,
@@ -1238,8 +1240,8 @@ class Store:
         """(sender, copies held or refused, confirmed breaches, last hold) since ``since``."""
         with self._tx(write=False) as cur:
             rows = cur.execute(
-                "SELECT lower(m.mail_from), COUNT(*), SUM(CASE WHEN c.status = 'rejected' OR "
-                "c.decision_verdict = 'allowed' THEN 1 ELSE 0 END), MAX(c.created_at) "
+                f"SELECT lower(m.mail_from), COUNT(*), SUM(CASE WHEN {_CONFIRMED_BREACH} "
+                "THEN 1 ELSE 0 END), MAX(c.created_at) "
                 "FROM copies c JOIN messages m ON m.id = c.message_id WHERE m.kind = 'mail' "
                 "AND c.created_at >= ? AND c.id IN (SELECT copy_id FROM findings) "
                 "GROUP BY lower(m.mail_from) ORDER BY 3 DESC, 2 DESC",
@@ -1277,7 +1279,7 @@ class Store:
                 "SELECT c.message_id, MIN(c.id), MIN(c.decided_at) FROM copies c "
                 "JOIN messages m ON m.id = c.message_id WHERE lower(m.mail_from) = ? "
                 "AND m.kind = 'mail' AND c.decided_at >= ? AND "
-                "(c.status = 'rejected' OR c.decision_verdict = 'allowed') "
+                f"{_CONFIRMED_BREACH} "
                 "GROUP BY c.message_id ORDER BY 3",
                 (sender, ts(since)),
             ).fetchall()
@@ -1433,9 +1435,16 @@ class Store:
             for r in rows
         ]
 
-    def rule_changes_version(self) -> int:
+    def versions(self) -> tuple[int, int]:
+        """(exceptions, rule changes): each rises with every change of its kind, so a
+        running gateway polls one query a second to know when to reload."""
         with self._tx(write=False) as cur:
-            return cur.execute("SELECT COALESCE(MAX(id), 0) FROM rule_changes").fetchone()[0]
+            return tuple(
+                cur.execute(
+                    "SELECT (SELECT COALESCE(MAX(id), 0) + COALESCE(SUM(revision), 0) "
+                    "FROM exceptions), (SELECT COALESCE(MAX(id), 0) FROM rule_changes)"
+                ).fetchone()
+            )
 
     def record_sightings(self, counts: dict[str, int], at: datetime | None = None) -> None:
         """Add to each rule's count of copies it found something in that went through."""

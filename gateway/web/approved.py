@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.mail import DetailKind, Role, now_utc
 from gateway.review import register
-from gateway.web.context import context, current_user, form_with_csrf, page, whole_number
+from gateway.web.context import context, current_user, form_with_csrf, oversees, page, whole_number
 
 
 def until_text(until: datetime | None, tz: tzinfo) -> str:
@@ -28,7 +28,7 @@ def until_text(until: datetime | None, tz: tzinfo) -> str:
 
 async def approved(request: Request) -> Response:
     user = await current_user(request)
-    if not (Role(user.role).reads_rules or user.lead):
+    if not oversees(user):
         raise HTTPException(
             403, "The approved register is for admins, auditors and safeguarding leads."
         )

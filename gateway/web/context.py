@@ -82,6 +82,12 @@ def whole_number(text: str) -> int | None:
     return value if 0 < value <= MAX_ID else None
 
 
+def oversees(user: User) -> bool:
+    """Reads the pages about the gateway as a whole (the approved register, the
+    dashboard): admins, auditors and safeguarding leads."""
+    return Role(user.role).reads_rules or user.lead
+
+
 def decides(role: Role) -> bool:
     return role.decides
 

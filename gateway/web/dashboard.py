@@ -8,15 +8,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.mail import Role, now_utc
+from gateway.mail import now_utc
 from gateway.review.dashboard import dashboard as figures
 from gateway.web import charts
-from gateway.web.context import context, current_user, page
+from gateway.web.context import context, current_user, oversees, page
 
 
 async def dashboard(request: Request) -> Response:
     user = await current_user(request)
-    if not (Role(user.role).reads_rules or user.lead):
+    if not oversees(user):
         raise HTTPException(403, "The dashboard is for admins, auditors and safeguarding leads.")
     config, store = context(request).config, context(request).store
     now = now_utc()
