@@ -28,6 +28,9 @@ HOLD = {
         # private places
         "You could come over to my house on Saturday and we can finish the model together.",
         "Pop round to ours after tea, the kids would love to meet you.",
+        # the sender's home is no school place, whatever the school's frame
+        "The Saturday revision session will be at my house this week, so come at 10.",
+        "Our catch-up before the exam can be round mine on Sunday afternoon.",
         # lifts and private sessions
         "I'm driving that way anyway, so I can pick you up from yours at 8.",
         "I could give him a lift home after rehearsal on Friday night, it's on my way.",
@@ -94,6 +97,7 @@ PASS = [
     "Families are very welcome to join us for the carol service in the main hall on Thursday evening.",
     "Tickets for the PTA quiz night are on ParentPay, and we'd love to see you there.",
     "Revision sessions run on Saturday mornings in the library, supervised by the department.",
+    "Never agree to a revision session at a teacher's house; tell your head of year if asked.",
     "Please collect your child from the main gate at 9pm; the minibus brings the team back.",
     # reported speech and fiction
     "In the play, the villain says 'keep this between us' to the girl, and the audience must feel uneasy.",
