@@ -28,8 +28,11 @@ examples: setup
 	@# check exits 1 when a copy is held, which is the point of one example
 	-$(BIN)/gateway check --config config/gateway.toml examples/*.eml
 
+# Three test processes: most tests wait on gateways, sinks and browsers, so
+# three share two cores well (pytest-xdist; -n 0 runs them in one).
+TEST_PROCESSES ?= 3
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES)
 
 lint: setup
 	$(BIN)/ruff format --check gateway tests bench
