@@ -29,6 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = Path(sys.executable).parent / "gateway"
 
 
+def wait_until(what, timeout: float = 15.0, message: str = "") -> None:
+    """Poll ``what`` until it is true; an AssertionError after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while not what():
+        if time.monotonic() > end:
+            raise AssertionError(message or "timed out")
+        time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

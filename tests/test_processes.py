@@ -23,7 +23,7 @@ from gateway.store import CopyRecord, open_store
 
 from .conftest import PARENT, STAFF
 from .conftest import mail as _mail
-from .relay_env import GATEWAY, GatewayProcess, Sink
+from .relay_env import GATEWAY, GatewayProcess, Sink, wait_until
 
 COLLEAGUE = "colleague@heartofengland.example"
 BUSY = "tempfail@elsewhere.example"  # the sink answers 450 until accept_all
@@ -58,14 +58,6 @@ def serve_exits(config: Path, cwd: Path) -> subprocess.CompletedProcess:
     assert done.returncode == 1, done.stderr
     assert '"msg": "listening"' not in done.stderr  # no relay process was started
     return done
-
-
-def wait_until(what, timeout: float = 15.0, message: str = "") -> None:
-    end = time.monotonic() + timeout
-    while not what():
-        if time.monotonic() > end:
-            raise AssertionError(message or "timed out")
-        time.sleep(0.05)
 
 
 def test_scan_workers_unset_share_the_cores_among_the_relay_processes():

@@ -16,7 +16,7 @@ import pytest
 
 from .conftest import PARENT, STAFF, STUDENT
 from .conftest import mail as _mail
-from .relay_env import GatewayProcess, Sink
+from .relay_env import GatewayProcess, Sink, wait_until
 
 COLLEAGUE = "colleague@heartofengland.example"
 
@@ -418,9 +418,7 @@ def test_kill_9_loses_no_acknowledged_copy(sink, tmp_path):
         t.start()
     # Killed mid-traffic once enough copies are acknowledged to prove something:
     # a count, not a time, so a busy machine changes when, not whether.
-    deadline = time.monotonic() + 60
-    while len(acked) <= 12 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(acked) > 12, 60, "the gateway acknowledged too few copies")
     time.sleep(0.2)  # and while transactions are under way
     g.kill9()
     stop.set()
