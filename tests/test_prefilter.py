@@ -6,7 +6,15 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.judge.prefilter import ALWAYS, could_match, message_words, needed_words
+from gateway.judge.prefilter import (
+    ALWAYS,
+    Any,
+    CompiledFormulas,
+    Words,
+    could_match,
+    message_words,
+    needed_words,
+)
 from gateway.judge.rules import expand_pattern
 
 
@@ -93,3 +101,22 @@ def test_prefilter_never_skips_a_match_on_sentences_that_do_match(config):
                 matched += 1
                 assert could_match(needed_words(pattern.pattern), words), (pattern.pattern, text)
     assert matched >= len(sentences)  # the sentences do exercise the rules
+
+
+_WORDS = st.sampled_from(["me", "text", "lift", "home", "snap", "my", "house", "call"])
+_FORMULAS = st.recursive(
+    _WORDS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda each: Words(tuple(each))),
+        st.lists(inner, max_size=6).map(lambda options: Any(tuple(options))),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_FORMULAS, min_size=1, max_size=3), st.frozensets(_WORDS))
+def test_the_compiled_check_answers_as_the_formulas_do(formulas, words):
+    """The compiled expression (set tests for plain words) says what walking the tree says."""
+    expected = any(could_match(f, words) for f in formulas)
+    assert CompiledFormulas(tuple(formulas))(words) == expected
