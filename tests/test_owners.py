@@ -31,6 +31,10 @@ def details_found(scanner: Scanner, raw: bytes):
             "You can ring me on 07700 900222 if anything changes.",
         ),
         (
+            "Thanks, I've noted your new number 07700 900222 on Arbor.",
+            "Thanks, you can note my new number 07700 900222 for the trip.",
+        ),
+        (
             "Main contact: Dana Price (mother) - 07700 900231\nPlease tell us if this changes.",
             "Trip contact: 07700 900231\nPlease tell us if this changes.",
         ),
