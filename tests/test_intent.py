@@ -44,6 +44,8 @@ HOLD = {
         "Outside school I teach a few students at my studio, the prices are on my website.",
         "Outside of school I run an under-12 side on Saturday mornings and we have two spaces.",
         "I do some babysitting locally, so if it would help with Saturdays just give me a ring.",
+        # a personal page, whatever it is about
+        "Follow my baking page on Instagram for the recipe, it's called Hughes Bakes.",
     ],
     "unapproved_channel": [
         "I can FaceTime you on Sunday evening to go through it.",
@@ -81,6 +83,9 @@ HOLD = {
         "Best your dad doesn't see this one.",
         "Remember, what happens on tour stays on tour!",
         "Keep it schtum and I'll sort the rest.",
+        # a promise of confidentiality, which no member of staff may give
+        "You can tell me anything and it won't go any further, I promise.",
+        "Whatever you say in here stays in this room.",
     ],
 }
 
@@ -98,6 +103,9 @@ PASS = [
     "Tickets for the PTA quiz night are on ParentPay, and we'd love to see you there.",
     "Revision sessions run on Saturday mornings in the library, supervised by the department.",
     "Never agree to a revision session at a teacher's house; tell your head of year if asked.",
+    # the sender's home, with nothing the recipient is asked to do there
+    "I'll be marking the mock papers at my house over half term, so replies may be slow.",
+    "I can't promise that what you tell me won't go any further: I may need to share it to keep you safe.",
     "Please collect your child from the main gate at 9pm; the minibus brings the team back.",
     # reported speech and fiction
     "In the play, the villain says 'keep this between us' to the girl, and the audience must feel uneasy.",
