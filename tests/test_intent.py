@@ -47,6 +47,9 @@ HOLD = {
         # a personal page, whatever it is about
         "Follow my baking page on Instagram for the recipe, it's called Hughes Bakes.",
     ],
+    "social_profile": [
+        "I stream on Twitch most nights under the name HughesyPlays, come and say hi.",
+    ],
     "unapproved_channel": [
         "I can FaceTime you on Sunday evening to go through it.",
         "Let's carry on this chat on Snapchat, it's quicker.",
@@ -86,6 +89,8 @@ HOLD = {
         # a promise of confidentiality, which no member of staff may give
         "You can tell me anything and it won't go any further, I promise.",
         "Whatever you say in here stays in this room.",
+        # that someone must not come to see it
+        "Make sure your dad doesn't read this one.",
     ],
 }
 
@@ -106,6 +111,9 @@ PASS = [
     # the sender's home, with nothing the recipient is asked to do there
     "I'll be marking the mock papers at my house over half term, so replies may be slow.",
     "I can't promise that what you tell me won't go any further: I may need to share it to keep you safe.",
+    "Make sure Jack doesn't see this, it's about his surprise award on Friday!",
+    "Please make sure your child doesn't look at these apps without checking the settings first.",
+    "The author streams on Twitch under the name BookishBen, if your class wants to watch the Q&A.",
     "Please collect your child from the main gate at 9pm; the minibus brings the team back.",
     # reported speech and fiction
     "In the play, the villain says 'keep this between us' to the girl, and the audience must feel uneasy.",
