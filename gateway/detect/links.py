@@ -166,8 +166,8 @@ _INTRODUCED = regex.compile(
     regex.IGNORECASE,
 )
 _PATH_SPLIT = regex.compile(r"[/?#&]")
-# Digits and dots, or initials ("j.b", "e.g"): no handle.
-_NOT_A_HANDLE = regex.compile(r"[\d._]+|[a-z]\.[a-z](?:\.[a-z])*")
+# Digits and dots, a time or a measure ("6.30pm", "2.5kg"), or initials ("j.b", "e.g"): no handle.
+_NOT_A_HANDLE = regex.compile(r"[\d._]+|\d+(?:\.\d+)+[a-z]{0,3}|[a-z]\.[a-z](?:\.[a-z])*")
 _NOT_HANDLE_SUFFIX = regex.compile(
     r"\.(?:com|co|uk|org|net|me|io|example|pdf|docx?|xlsx?|pptx?|png|jpe?g|gif|txt|csv|ics|vcf|zip|html?|ac|sch|gov|edu)$"
 )

@@ -80,6 +80,9 @@ def test_an_at_handle_beside_what_one_does_with_an_account_is_a_profile():
         "Shall we carry on over on Telegram instead? Search for me, I'm lucy_c_maths."
     )
     assert values("on Snapchat, J. and I.e. e.g. are fine") == set()
+    # A time or a measure before the platform's name is no handle.
+    assert values("streamed live from 6.30pm on our YouTube channel") == set()
+    assert values("the 2.5kg box from Instagram's shop") == set()
     assert ("profile", "instagram:jo_b") in values("see @jo_b at lunch", subject="Re: Instagram")
 
 
