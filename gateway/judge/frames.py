@@ -26,13 +26,17 @@ _SPEAKER = regex.compile(
     r"(?m)^[ \t]*['\"‘“]?[A-Z][A-Z.'\- ]{1,30}['\"’”]?(?:[ \t]*\([^)\n]{0,30}\))?[ \t]*:[ \t]"
 )
 _SCRIPT_LINES = 3
-# Spans in quotation marks on one line: curly, straight double, guillemets, and
-# single quotes whose inner apostrophes are followed by a letter ("don't").
+# Spans in quotation marks: curly, straight double and guillemets within one
+# paragraph (a quoted message wraps over lines), and on one line single quotes
+# whose inner apostrophes are followed by a letter ("don't").
 _QUOTED = regex.compile(
-    r"“[^”\n]{1,400}”|\"[^\"\n]{1,400}\"|«[^»\n]{1,400}»|‘(?:[^’\n]|’(?=\w)){1,400}’"
+    r"“(?:[^”\n]|\n(?![ \t]*\n)){1,600}”|\"(?:[^\"\n]|\n(?![ \t]*\n)){1,600}\""
+    r"|«(?:[^»\n]|\n(?![ \t]*\n)){1,600}»|‘(?:[^’\n]|’(?=\w)){1,400}’"
     r"|(?<!\w)'(?:[^'\n]|'(?=\w)){1,400}'(?!\w)"
 )
+_PARAGRAPH_BREAK = regex.compile(r"\n[ \t]*\n")
 _LOOK_BACK = 600  # how far before a quotation its introduction may be
+_QUOTE_REACH = 620  # how far a quotation around a match may reach: its longest
 # Where a sentence ends (a list item starts one too), and a paragraph.
 SENTENCE_END = regex.compile(r"[.!?]+(?=\s)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 PARAGRAPH_END = regex.compile(r"\n\s*\n")
@@ -152,10 +156,11 @@ def script_line(text: str, pos: int) -> bool:
 
 
 def quotation_around(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The span of the quotation on its line holding ``[start, end)``, or None."""
-    a = text.rfind("\n", 0, start) + 1
-    b = text.find("\n", end)
-    b = len(text) if b < 0 else b
+    """The span of the quotation in its paragraph holding ``[start, end)``, or None."""
+    reach = max(0, start - _QUOTE_REACH)
+    a = max((m.end() for m in _PARAGRAPH_BREAK.finditer(text, reach, start)), default=reach)
+    after = _PARAGRAPH_BREAK.search(text, end, end + _QUOTE_REACH)
+    b = after.start() if after else min(len(text), end + _QUOTE_REACH)
     return next(
         (q.span() for q in _QUOTED.finditer(text, a, b) if q.start() <= start and end <= q.end()),
         None,
