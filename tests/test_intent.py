@@ -46,6 +46,10 @@ HOLD = {
         "I do some babysitting locally, so if it would help with Saturdays just give me a ring.",
         # a personal page, whatever it is about
         "Follow my baking page on Instagram for the recipe, it's called Hughes Bakes.",
+        "I'm at the climbing wall most Saturdays from 7, tag along one week and I'll show you the routes.",
+        "A few of us are going to see the new Marvel film on Friday night if you want to come along.",
+        "I can drop Alfie home after training on Thursdays, it's no trouble.",
+        "Does Mia have Snapchat? I'd like to add her to the squad's group.",
     ],
     "social_profile": [
         "I stream on Twitch most nights under the name HughesyPlays, come and say hi.",
@@ -91,6 +95,7 @@ HOLD = {
         "Whatever you say in here stays in this room.",
         # that someone must not come to see it
         "Make sure your dad doesn't read this one.",
+        "Probably best this doesn't go any further, including at home.",
     ],
 }
 
@@ -114,6 +119,11 @@ PASS = [
     "Make sure Jack doesn't see this, it's about his surprise award on Friday!",
     "Please make sure your child doesn't look at these apps without checking the settings first.",
     "The author streams on Twitch under the name BookishBen, if your class wants to watch the Q&A.",
+    # someone else's play, the family's own lift, a post on the school's platform
+    "Theo asked whether there's anywhere he could play on Sundays; the club secretary will know.",
+    "We'll be back at school for about 6pm, so please arrange your lift home for then.",
+    "If you want to share anything, pop it in the Year 13 channel on Teams.",
+    "I'll drop them off at reception tomorrow morning.",
     "Please collect your child from the main gate at 9pm; the minibus brings the team back.",
     # reported speech and fiction
     "In the play, the villain says 'keep this between us' to the girl, and the audience must feel uneasy.",
@@ -284,6 +294,21 @@ def test_a_quoted_example_after_an_introduction_is_a_warning(scanner):
     assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
     # Unquoted, the same lines are the sender's.
     unquoted = "Add me on Snapchat, it's more private.\nDelete this chat after you've read it.\n"
+    assert scanner.scan(mail(unquoted, to=(STUDENT,))).verdict == "quarantine"
+
+
+def test_a_quoted_example_wrapped_over_lines_is_still_the_example(scanner):
+    """A quoted message runs over the lines of its paragraph; the introduction above
+    ("a scam message") makes all of it an example, and the same words unquoted hold."""
+    quoted = (
+        "Annotate the text below for persuasive techniques.\n\n"
+        "TEXT A (a scam message)\n"
+        "\"Hi Mum, it's me, I've dropped my phone and this is my new\n"
+        "number. Can you WhatsApp me back on here asap? I need to pay a\n"
+        "bill today. Don't tell Dad, he'll only worry x\"\n\nMs Nowak"
+    )
+    assert scanner.scan(mail(quoted, to=(STUDENT,))).verdict == "pass"
+    unquoted = quoted.replace('"', "").replace("TEXT A (a scam message)", "From me")
     assert scanner.scan(mail(unquoted, to=(STUDENT,))).verdict == "quarantine"
 
 
