@@ -50,6 +50,8 @@ HOLD = {
         "A few of us are going to see the new Marvel film on Friday night if you want to come along.",
         "I can drop Alfie home after training on Thursdays, it's no trouble.",
         "Does Mia have Snapchat? I'd like to add her to the squad's group.",
+        "What name are you under on Instagram? I'd like to see the photos from the show.",
+        "Which of your socials do you use most? I'll send you the link there.",
     ],
     "social_profile": [
         "I stream on Twitch most nights under the name HughesyPlays, come and say hi.",
@@ -74,6 +76,10 @@ HOLD = {
         "Just reply with the name you use on Facebook and I'll add you to the group.",
         "Whats your number? I'll stick you on the team chat.",
         "Send us your address and I'll drop it through the door on my way home.",
+        # asked for in other words
+        "Any chance of your own mobile number? The office one is always engaged.",
+        "Before you leave for university, leave me a way to reach you that isn't your school email.",
+        "Are you home alone after school most days?",
     ],
     "secrecy": [
         "If anyone asks, just say you were in the library all period.",
@@ -124,6 +130,12 @@ PASS = [
     "We'll be back at school for about 6pm, so please arrange your lift home for then.",
     "If you want to share anything, pop it in the Year 13 channel on Teams.",
     "I'll drop them off at reception tomorrow morning.",
+    # e-safety questions about a child's own accounts, and the school's platforms
+    "Is your Instagram account private? If not, please change your privacy settings tonight.",
+    "Which of your socials have location sharing switched on? Check them with a parent this weekend.",
+    "What name do you use on Google Classroom? It should be your full school name.",
+    "Is there another way to reach you if we can't get through on the number we have on file?",
+    "Any chance of the signed consent form by Friday?",
     "Please collect your child from the main gate at 9pm; the minibus brings the team back.",
     # reported speech and fiction
     "In the play, the villain says 'keep this between us' to the girl, and the audience must feel uneasy.",
