@@ -52,6 +52,7 @@ HOLD = {
         "Does Mia have Snapchat? I'd like to add her to the squad's group.",
         "What name are you under on Instagram? I'd like to see the photos from the show.",
         "Which of your socials do you use most? I'll send you the link there.",
+        "My wife and I would love to have you over for dinner some time.",
     ],
     "social_profile": [
         "I stream on Twitch most nights under the name HughesyPlays, come and say hi.",
@@ -65,6 +66,7 @@ HOLD = {
         # a reference to a part of a play is no fiction frame
         "For Act 2, scene 3, record yourself and send me a voice note on WhatsApp.",
         "Honestly it's easier on WhatsApp for quick stuff like this.",
+        "Shall we switch to messaging? Email is so slow.",
     ],
     "info_request": [
         "What's your Discord name so I can add you to the server?",
@@ -102,6 +104,9 @@ HOLD = {
         # that someone must not come to see it
         "Make sure your dad doesn't read this one.",
         "Probably best this doesn't go any further, including at home.",
+        "Let's not make this official for now, I'll sort it quietly.",
+        "No need to loop in Mrs Bell, I'll handle it myself.",
+        "If it comes up I'll deny I ever said it.",
     ],
 }
 
@@ -136,6 +141,10 @@ PASS = [
     "What name do you use on Google Classroom? It should be your full school name.",
     "Is there another way to reach you if we can't get through on the number we have on file?",
     "Any chance of the signed consent form by Friday?",
+    "The school will make this official once the governors have agreed the new uniform.",
+    "We will inform your dad of the detention by letter.",
+    "Please switch to the text we studied last week and compare the two openings.",
+    "We'd love to have you over to the school for the Year 7 welcome evening.",
     "Please collect your child from the main gate at 9pm; the minibus brings the team back.",
     # reported speech and fiction
     "In the play, the villain says 'keep this between us' to the girl, and the audience must feel uneasy.",
