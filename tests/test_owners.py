@@ -30,6 +30,11 @@ def details_found(scanner: Scanner, raw: bytes):
             "I'll ring you on 07700 900222, the mobile number we have for you on Arbor.",
             "You can ring me on 07700 900222 if anything changes.",
         ),
+        # someone named with a title and where they are from
+        (
+            "Mr Khan from Khan's Driving School will be at the fair; book lessons on 07700 900555.",
+            "I will be at the fair myself; book lessons on 07700 900555.",
+        ),
         (
             "Thanks, I've noted your new number 07700 900222 on Arbor.",
             "Thanks, you can note my new number 07700 900222 for the trip.",
@@ -274,3 +279,12 @@ def test_a_forward_from_the_senders_own_address_under_another_form_of_her_name_c
     # Someone else of the same surname is someone else.
     other = body.replace("Becky Okafor", "Grace Okafor")
     assert "personal_phone" not in categories(scanner.scan(mail(other, sender=sender)))
+
+
+def test_the_sender_named_with_where_they_are_from_is_still_the_sender(scanner):
+    raw = mail(
+        "Dear Ms Price,\n\nMr Teacher from the PE department is on 07700 900555 at weekends.\n\nTess",
+        sender="Tess Teacher <t.teacher@heartofengland.example>",
+    )
+    r, found = details_found(scanner, raw)
+    assert r.verdict == "quarantine" and found and found[0].owner == "sender", r.findings

@@ -61,6 +61,12 @@ _POSSESSIVE = regex.compile(
     r"(?:\s+(?:is|are|number|no\.?))?[\s,:(-]*$"
 )
 
+# Someone named with a title and where they are from, earlier on the detail's line:
+# "Mr Khan from Khan's Driving School ... on 07...". The sender named so is the sender.
+_NAMED_FROM = regex.compile(
+    r"\b(?i:mr|mrs|ms|miss|mx|dr)\.?\s+(\p{Lu}\p{Ll}+)\s+(?:from|at|of)\s+(?:the\s+)?\p{Lu}"
+)
+
 
 class Holder(StrEnum):
     SENDER = "sender"
@@ -263,6 +269,10 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
     # Whose the detail's own line says it is comes before the card above it.
     if (m := _POSSESSIVE.search(line_before)) and not _names_sender(m.group(1), sender):
         return Ownership(Holder.THIRD_PARTY, f"another person's, by name: {m.group(0).strip()!r}")
+    if (m := _NAMED_FROM.search(line_before)) and not _names_sender(m.group(1), sender):
+        return Ownership(
+            Holder.THIRD_PARTY, f"someone named with where they are from: {m.group(0)!r}"
+        )
     if card and (w := cue(cues.colleague, card)) is not None:
         return Ownership(Holder.COLLEAGUE, f"a colleague's: {w!r}")
     # A role in the sender's own signature is the sender's ("Office Manager | Mobile: ...").
