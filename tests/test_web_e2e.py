@@ -78,6 +78,14 @@ def _log_in(page, web: WebProcess, name: str = "dsl") -> None:
     page.wait_for_url(f"{web.url}/queue")
 
 
+def _follow(page, selector: str) -> None:
+    """Click a link or a form's button and wait for the page it leads to: a
+    locator's ``count()`` or ``is_visible()`` does not wait, and would read the
+    page that was there before."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def test_log_in_open_a_held_message_release_it_and_it_arrives(browser, stack):
     sink, gateway, web = stack
     send(
@@ -90,14 +98,14 @@ def test_log_in_open_a_held_message_release_it_and_it_arrives(browser, stack):
     assert page.locator("text=Match on Saturday").count() >= 1
     if os.environ.get("CHAPERONE_SCREENSHOTS"):
         page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
-    page.click("a:has-text('Match on Saturday')")
+    _follow(page, "a:has-text('Match on Saturday')")
     assert page.locator(".segment mark", has_text="07700 900999").first.is_visible()
     assert page.locator(".clause").first.is_visible()
     if os.environ.get("CHAPERONE_SCREENSHOTS"):
         page.screenshot(path=str(SCREENSHOTS / "held-message.png"), full_page=True)
     page.select_option("form[action$='/release'] select[name=verdict]", "allowed")
     page.fill("form[action$='/release'] textarea[name=reason]", "Agreed with the head: trip mobile")
-    page.click("form[action$='/release'] button")
+    _follow(page, "form[action$='/release'] button")
     assert page.locator(".flash").inner_text().endswith("released")
     [got] = sink.wait_for_text(PARENT, b"Match on Saturday")
     assert b"released after review" in got.data
@@ -155,7 +163,7 @@ def test_an_admin_sees_a_rules_precision_sets_it_to_monitor_and_undoes_it(browse
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     _log_in(page, web, "head")
-    page.click("header a:has-text('Rules')")
+    _follow(page, "header a:has-text('Rules')")
     row = page.locator("#rule-personal-phone")
     assert row.locator("td").nth(3).inner_text() == "2"  # hits, 7 days
     assert row.locator(".precision").inner_text() == "0.50"
@@ -167,7 +175,7 @@ def test_an_admin_sees_a_rules_precision_sets_it_to_monitor_and_undoes_it(browse
     page.goto(f"{web.url}/rules/personal-phone")
     page.select_option("form[action$='/action'] select[name=action]", "monitor")
     page.fill("form[action$='/action'] textarea[name=reason]", "Trial: GP numbers held too often")
-    page.click("form[action$='/action'] button")
+    _follow(page, "form[action$='/action'] button")
     assert "now monitor" in page.locator(".flash").inner_text()
     assert page.locator(".action").inner_text().startswith("monitor")
     assert "Trial: GP numbers held too often" in page.locator(".history").inner_text()
@@ -179,7 +187,7 @@ def test_an_admin_sees_a_rules_precision_sets_it_to_monitor_and_undoes_it(browse
     page.goto(f"{web.url}/audit?action=rule-changed")
     assert "personal-phone" in page.locator("main").inner_text()
     page.goto(f"{web.url}/rules/personal-phone")
-    page.click("form[action$='/undo'] button")
+    _follow(page, "form[action$='/undo'] button")
     assert "undone" in page.locator(".flash").inner_text()
     assert page.locator(".action").inner_text().startswith("quarantine")
     _wait_for_reloads(gateway, 2)
@@ -220,7 +228,7 @@ def test_an_admin_tries_a_draft_pattern_on_past_mail_then_saves_it_and_the_gatew
     _log_in(page, web, "head")
     page.goto(f"{web.url}/rules/text-me")
     page.fill("form[action$='/try'] textarea[name=patterns]", "(?:text|txt|sms|imessage) me")
-    page.click("form[action$='/try'] button")
+    _follow(page, "form[action$='/try'] button")
     changed = page.locator("table.changed")
     assert changed.locator("a", has_text=str(held["Trip phone"])).count() == 1
     assert changed.locator("a", has_text=str(held["Forms"])).count() == 0
@@ -228,7 +236,7 @@ def test_an_admin_tries_a_draft_pattern_on_past_mail_then_saves_it_and_the_gatew
     assert page.locator("table.scores tr").nth(2).locator("td").nth(3).inner_text() == "1.00"
     _shot(page, "trial.png")
     page.fill("form[action$='/save'] textarea[name=reason]", "Only 'text me' itself")
-    page.click("form[action$='/save'] button")
+    _follow(page, "form[action$='/save'] button")
     assert "saved" in page.locator(".flash").inner_text()
     assert "Only 'text me' itself" in page.locator(".history").inner_text()
     _wait_for_reloads(gateway, 1)
@@ -242,7 +250,7 @@ def test_an_admin_approves_a_trip_mobile_in_the_register_and_ends_it(browser, st
     web.add_user("head", "admin", PASSWORD, "head@heartofengland.example")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     _log_in(page, web, "head")
-    page.click("header a:has-text('Approved')")
+    _follow(page, "header a:has-text('Approved')")
     form = "form[action='/approved/add']"
     page.fill(f"{form} input[name=value]", "07700 900456")
     page.fill(f"{form} input[name=label]", "Year 9 trip mobile")
@@ -250,14 +258,14 @@ def test_an_admin_approves_a_trip_mobile_in_the_register_and_ends_it(browser, st
     soon = page.evaluate("new Date(Date.now() + 3 * 86400000).toISOString().slice(0, 10)")
     page.fill(f"{form} input[name=until]", soon)
     page.fill(f"{form} textarea[name=reason]", "The York trip, agreed with the head")
-    page.click(f"{form} button")
+    _follow(page, f"{form} button")
     assert "added" in page.locator(".flash").inner_text()
     row = page.locator("tr.expiring")
     assert "+447700900456" in row.inner_text() and "expiring" in row.inner_text()
     _shot(page, "approved.png")
     page.click("tr.edit summary")
     page.fill("tr.edit form[action$='/end'] input[name=reason]", "The trip was cancelled")
-    page.click("tr.edit form[action$='/end'] button")
+    _follow(page, "tr.edit form[action$='/end'] button")
     assert "ended" in page.locator(".flash").inner_text()
     assert page.locator("tr.ended").count() == 1
     page.close()
@@ -305,7 +313,7 @@ def test_the_dashboard_draws_its_charts_with_nothing_blocked(browser, stack):
     refused = []  # what the Content-Security-Policy blocked, as the console reports it
     page.on("console", lambda m: refused.append(m.text) if "Refused" in m.text else None)
     _log_in(page, web, "head")
-    page.click("header a:has-text('Dashboard')")
+    _follow(page, "header a:has-text('Dashboard')")
     assert page.locator(".chart svg").count() == 4
     assert page.locator(".chart svg rect").count() > 20
     assert page.locator(".chart svg polyline").count() >= 1
