@@ -82,6 +82,8 @@ HOLD = {
         "Any chance of your own mobile number? The office one is always engaged.",
         "Before you leave for university, leave me a way to reach you that isn't your school email.",
         "Are you home alone after school most days?",
+        # a platform's name as an ordinary word ("teams", "forms") is no mention of it
+        "The other teams filmed the final too, so what are your Instagram names? I'd love to see it.",
     ],
     "secrecy": [
         "If anyone asks, just say you were in the library all period.",

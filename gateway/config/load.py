@@ -24,7 +24,7 @@ from gateway.config.settings import (
     through_day,
 )
 from gateway.detect import canonical_detail
-from gateway.detect.platforms import rule_words
+from gateway.detect.platforms import mentions, rule_words
 from gateway.judge.directory import Directory
 from gateway.judge.rules import CATEGORIES, RuleError, RuleSet, RulesUncovered, _line_of, load_rules
 from gateway.mail import DetailKind, RecipientClass
@@ -384,7 +384,7 @@ def _build(
         load_rules(
             rule_paths,
             {
-                "approved_platforms": list(platforms),
+                "approved_platforms": mentions(platforms),
                 # Every platform of the registry the school has not approved.
                 "platform": rule_words(platforms),
                 # The official accounts' handles: "follow @heartofenglandschool" is fine.

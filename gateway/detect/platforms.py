@@ -52,3 +52,31 @@ def rule_words(approved_names: Iterable[str]) -> list[str]:
     return sorted(
         {a for p in registry() if not approved(p, names) for a in p.aliases if len(a) > 1}
     )
+
+
+# How a platform named with an ordinary word is told from the word: "on Teams",
+# "a Teams call" are the platform; "the other teams", "fill in the forms" are not.
+_BEFORE = ("on", "in", "into", "onto", "via", "through", "over", "using", "use", "to")
+_AFTER = (
+    "chat", "chats", "call", "calls", "meeting", "meetings", "channel", "channels",
+    "message", "messages", "group", "groups", "post", "posts", "assignment",
+    "assignments", "page", "app", "account", "link", "quiz", "team", "class",
+)  # fmt: skip
+
+
+def mentions(approved_names: Iterable[str]) -> list[str]:
+    """How the rules recognise a mention of an approved platform: its name, or,
+    for a name that is also an ordinary word (one word in title case: "Teams",
+    "Classroom", "Forms"), the name in a platform's place. A capitalised word
+    cannot be told from the sentence's first word or the user's habits, so the
+    context decides, not the case."""
+    words: set[str] = set()
+    for name in approved_names:
+        name = name.strip()
+        if name.isalpha() and name[:1].isupper() and name[1:].islower():
+            low = name.lower()
+            words.update(f"{b} {low}" for b in _BEFORE)
+            words.update(f"{low} {a}" for a in _AFTER)
+        elif name:
+            words.add(name.lower())
+    return sorted(words)

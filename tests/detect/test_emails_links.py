@@ -214,3 +214,11 @@ def test_every_platform_of_the_registry_is_recognised_by_its_links():
     assert _canonical_link("reddit.com", "/r/gcse") is None
     assert _canonical_link("soundcloud.com", "/discover") is None
     assert _canonical_link("reddit.com", "/u/jo_b") == ("profile", "reddit", "jo_b")
+
+
+def test_an_approved_platform_named_with_an_ordinary_word_is_a_mention_only_in_its_place():
+    from gateway.detect.platforms import mentions
+
+    words = mentions(["Teams", "ParentPay", "school email"])
+    assert {"on teams", "teams call", "parentpay", "school email"} <= set(words)
+    assert "teams" not in words  # "the other teams said" names no platform
