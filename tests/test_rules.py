@@ -52,6 +52,19 @@ def test_the_gap_covers_words_an_optional_group_would_have():
     assert rule.patterns[0].search("please keep it a secret")
 
 
+def test_a_pattern_ends_before_a_possessive_s_but_not_inside_a_contraction():
+    import regex
+
+    from gateway.judge.rules import expand_pattern
+
+    mine = regex.compile(expand_pattern("my number", {}), regex.IGNORECASE)
+    assert mine.search("My number's in my signature")
+    assert mine.search("my number’s below")
+    can = regex.compile(expand_pattern("i can", {}), regex.IGNORECASE)
+    assert not can.search("I can't give it out")
+    assert not mine.search("my numbers")
+
+
 def load_rule_file_text(text):
     import tempfile
     from pathlib import Path

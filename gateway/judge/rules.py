@@ -269,7 +269,7 @@ def expand_pattern(pattern: str, lists: dict[str, list[str]], *, factored: bool 
     out = out.replace(" ", r"\s+")
     # A leading \b (rather than a look-behind) lets the engine skip ahead to
     # plausible first characters: phrase matching is the scanner's hot path.
-    return r"\b(?:" + out + r")(?![\w'])"
+    return r"\b(?:" + out + r")(?!\w|['\u2019](?!s\b))"
 
 
 _LIST_CHOICE = regex.compile(
