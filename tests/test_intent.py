@@ -53,6 +53,9 @@ HOLD = {
         "What name are you under on Instagram? I'd like to see the photos from the show.",
         "Which of your socials do you use most? I'll send you the link there.",
         "My wife and I would love to have you over for dinner some time.",
+        # a day out with the sender's own family, the invitation in the next sentence
+        "I'm walking the Malverns with my own two kids on Sunday. You and Noah would be welcome to join us.",
+        "I'm taking my two to the zoo at half term if Noah would like to come too.",
     ],
     "social_profile": [
         "I stream on Twitch most nights under the name HughesyPlays, come and say hi.",
@@ -67,6 +70,8 @@ HOLD = {
         "For Act 2, scene 3, record yourself and send me a voice note on WhatsApp.",
         "Honestly it's easier on WhatsApp for quick stuff like this.",
         "Shall we switch to messaging? Email is so slow.",
+        # the sender's number pointed to, for talking out of hours
+        "My number's in my signature if you ever need to talk outside school hours.",
     ],
     "info_request": [
         "What's your Discord name so I can add you to the server?",
@@ -166,6 +171,13 @@ PASS = [
     "Thank you for telling us that someone in a game chat told her to keep it a secret.",
     # the school's own platform
     "If you're stuck on a question, DM me on Teams and I'll come over.",
+    # making something in a sentence that names a product with a platform's word
+    "Stations on the night: Snap Circuits in S2, Make a rocket in S4, Slime science in S5.",
+    # one negation over both verbs: keeping the evidence
+    "Please don't reply to the account or delete the messages, as the police may need them.",
+    # the school's own place of support, and home, in one sentence
+    "I reminded him that he can always come to Student Support at lunch, and that at home you are the "
+    "best person to talk to.",
 ]
 
 
