@@ -15,7 +15,7 @@ import pytest
 from gateway.judge.rules import RuleError, load_rules
 from gateway.judge.scan import Scanner
 
-from .conftest import STAFF, STUDENT, categories, mail
+from .conftest import PARENT, STAFF, STUDENT, categories, mail
 
 HOLD = {
     "social_contact": [
@@ -813,6 +813,43 @@ def test_a_reply_subject_is_the_words_of_the_message_replied_to(scanner):
     for subject in ("can you keep this secret", "Re: can you keep this secret"):
         own = mail("Come and see me at break.", to=(STUDENT,), subject=subject)
         assert "secrecy" in categories(scanner.scan(own)), subject
+
+
+def test_a_detail_in_a_reply_subject_the_quote_never_gave_is_the_senders(scanner):
+    quote = "\n\nOn Tue, 14 Oct 2025 at 19:45, Jo Parent <parent.one@gmail.com> wrote:\n> "
+    thanks = "Thank you, Maya is very welcome at Science Club on Thursdays.\n\nMr Price"
+    added = mail(
+        thanks + quote + "Can Maya join the club?",
+        to=(PARENT,),
+        subject="Re: Science club - text me on 07700 900461 if easier",
+    )
+    assert "personal_phone" in categories(scanner.scan(added))
+    # The parent's own number, given in their message, is theirs in the subject too.
+    theirs = mail(
+        "Thank you, I have updated Maya's record.\n\nMr Price"
+        + quote
+        + "My new mobile is 07700 900461.",
+        to=(PARENT,),
+        subject="Re: new mobile 07700 900461",
+    )
+    assert scanner.scan(theirs).verdict == "pass"
+
+
+def test_a_reply_subject_is_checked_against_the_subject_the_quote_shows(scanner):
+    block = "\n\nFrom: Pupil One <pupil.one@students.heartofengland.example>\nSent: 3 March 2026 17:02\n"
+    body = (
+        "Come and see me at break.\n\nMrs Okafor" + block + "Subject: {}\n\ncan i tell u something"
+    )
+    same = mail(
+        body.format("can you keep this secret"),
+        to=(STUDENT,),
+        subject="RE: can you keep this secret",
+    )
+    assert scanner.scan(same).verdict == "pass"
+    edited = mail(
+        body.format("homework"), to=(STUDENT,), subject="RE: homework - can you keep this secret"
+    )
+    assert "secrecy" in categories(scanner.scan(edited))
 
 
 def test_the_senders_words_flattened_inside_a_quote_still_count(scanner):

@@ -693,7 +693,8 @@ class _Builder:
         """The subject is the sender's words, unless it is a reply's or a forward's
         ("Re: can you keep this secret"): then what follows the prefix was written
         by whoever wrote the first message quoted in the body, if that was not the
-        school (a reply quoting no one keeps the subject the sender's)."""
+        school (a reply quoting no one keeps the subject the sender's), and if
+        the quote bears it out (``_subject_was_theirs``)."""
         prefix = _REPLY_PREFIX.match(subject)
         if prefix is None:
             self.add_text("subject", subject, zones=False)
@@ -717,12 +718,24 @@ class _Builder:
             )
             if quoted is None or quoted.owner == Owner.SCHOOL or start >= len(text):
                 return (new,)
+            if not _subject_was_theirs(text[start:], self._their_quoted_text()):
+                return (new,)
             return (
                 ZoneSpan(0, start, Zone.NEW, Owner.SCHOOL),
                 ZoneSpan(start, len(text), Zone.QUOTED, quoted.owner, quoted.author),
             )
 
         self.segments.append(Segment("subject", norm, cut=cut))
+
+    def _their_quoted_text(self) -> str:
+        """What the body quotes of others' words, attribution lines included."""
+        return "\n".join(
+            seg.text.text[z.start : z.end]
+            for seg in self.segments
+            if seg.part in ("body", "html") and not seg.is_link
+            for z in seg.zones
+            if z.zone in (Zone.QUOTED, Zone.QUOTE_HEADER) and z.owner != Owner.SCHOOL
+        )
 
     def walk(
         self, msg: Message, depth: int, forwarded_by: Author | None, label_prefix: str | None
@@ -1098,6 +1111,46 @@ def say_once(segments: list[Segment]) -> list[Segment]:
         _unsaid(s, said) if s.part == "html" and not s.is_link and not s.echo else s
         for s in segments
     ]
+
+
+# The subject line of a quoted header block ("Subject: Science club"), and the
+# lines after it in case it wrapped.
+_QUOTED_SUBJECT = re.compile(
+    r"^[\s>*]*(?:subject|betreff|objet|onderwerp|asunto)\*?\s*:\s*(.*\S(?:\n[ \t>]*\S.*){0,2})",
+    re.IGNORECASE | re.MULTILINE,
+)
+# What in a subject is a detail someone gives: an address, or a run of seven digits or more.
+_SUBJECT_DETAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\d(?:[\s().-]?\d){6,}")
+
+
+def _subject_was_theirs(rest: str, quoted: str) -> bool:
+    """Whether a reply's subject (after "Re:") is still the words of the message
+    it replies to. Where the quote shows that message's subject, the two must
+    agree; where it does not, an address or number in the subject must appear in
+    the quote: a detail the original never gave was added by the one replying."""
+    flat = _letters(rest)
+    shown = [_letters(_strip_prefix(m.group(1))) for m in _QUOTED_SUBJECT.finditer(quoted)]
+    if shown:  # the line may wrap, and the text below it may follow: the reply's is its start
+        return any(s.startswith(flat) for s in shown)
+    digits = re.sub(r"\D", "", quoted)
+    low = quoted.lower()
+    for m in _SUBJECT_DETAIL.finditer(rest):
+        detail = m.group(0)
+        if "@" in detail:
+            if detail.lower() not in low:
+                return False
+        elif re.sub(r"\D", "", detail) not in digits:
+            return False
+    return True
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"\W+", "", text).lower()
+
+
+def _strip_prefix(subject: str) -> str:
+    m = _REPLY_PREFIX.match(subject)
+    return subject[m.end() :] if m else subject
 
 
 # "Re:", "RE: Fwd:", "AW:", "SV:", "Fw[2]:": a subject taken from the message replied to.
