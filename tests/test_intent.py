@@ -56,6 +56,14 @@ HOLD = {
         # a day out with the sender's own family, the invitation in the next sentence
         "I'm walking the Malverns with my own two kids on Sunday. You and Noah would be welcome to join us.",
         "I'm taking my two to the zoo at half term if Noah would like to come too.",
+        # the act in other words, the occasion the sender's own
+        "I'm doing a charity quiz at the Red Lion on the 12th, it would be great if you and your husband "
+        "could make a team.",
+        "We're having a few people round for my 40th, you'd both be very welcome.",
+        "I'm running the Birmingham half in May, you should sign up and we can train together on Sundays.",
+        "Are you going to the Ed Sheeran gig? I've got a spare ticket if you want it.",
+        "Happy to run him home after football on Wednesdays, I go past your road anyway.",
+        "Which app do you use most? I'll message you on there instead.",
     ],
     "social_profile": [
         "I stream on Twitch most nights under the name HughesyPlays, come and say hi.",
@@ -72,6 +80,8 @@ HOLD = {
         "Shall we switch to messaging? Email is so slow.",
         # the sender's number pointed to, for talking out of hours
         "My number's in my signature if you ever need to talk outside school hours.",
+        "Carry on messaging me on Discord, it's easier than Teams for this.",
+        "Hop on a quick video call with me tonight and I'll talk you through it.",
     ],
     "info_request": [
         "What's your Discord name so I can add you to the server?",
@@ -114,6 +124,8 @@ HOLD = {
         "Let's not make this official for now, I'll sort it quietly.",
         "No need to loop in Mrs Bell, I'll handle it myself.",
         "If it comes up I'll deny I ever said it.",
+        "Let's not involve your parents yet, I'll handle it.",
+        "It's probably best that nobody at school hears about this.",
     ],
 }
 
@@ -178,6 +190,17 @@ PASS = [
     # the school's own place of support, and home, in one sentence
     "I reminded him that he can always come to Student Support at lunch, and that at home you are the "
     "best person to talk to.",
+    # the same acts on the school's business, platforms and events
+    "We can discuss it at parents' evening on Thursday.",
+    "If you want it, the spare revision guide is in the library.",
+    "You'd both be very welcome at the Year 7 welcome evening in the main hall.",
+    "Please don't video call staff; use the Teams chat instead.",
+    "Jump on the call at 10 using the Teams link in your calendar.",
+    "We can train together in the sports hall at lunch on Tuesdays; it's the school's running club.",
+    "It's best that nobody shares their password, even with friends.",
+    "Which app do you use to revise? Seneca and Quizlet are both good, and free.",
+    # the family's own lift
+    "Your mum can give you a lift home after the concert, or you can get the late bus.",
 ]
 
 
