@@ -64,6 +64,7 @@ HOLD = {
         "Are you going to the Ed Sheeran gig? I've got a spare ticket if you want it.",
         "Happy to run him home after football on Wednesdays, I go past your road anyway.",
         "Which app do you use most? I'll message you on there instead.",
+        "If you fancy extra practice, I coach at Solihull Juniors on Sunday mornings, just turn up.",
     ],
     "social_profile": [
         "I stream on Twitch most nights under the name HughesyPlays, come and say hi.",
@@ -201,6 +202,8 @@ PASS = [
     "Which app do you use to revise? Seneca and Quizlet are both good, and free.",
     # the family's own lift
     "Your mum can give you a lift home after the concert, or you can get the late bus.",
+    "If you fancy coming to the open morning, I'll be there on Saturday to show you the labs.",
+    "If you fancy extra practice, I coach the school's Saturday club in the sports hall.",
 ]
 
 
