@@ -98,6 +98,10 @@ HOLD = {
         "Any chance of your own mobile number? The office one is always engaged.",
         "Before you leave for university, leave me a way to reach you that isn't your school email.",
         "Are you home alone after school most days?",
+        "Can you jot your mobile number on the back of the form so I can text you the results?",
+        "What's the best personal email to send things to over the summer?",
+        "Send me your Spotify and I'll share my playlist with you.",
+        "Remind me what your TikTok is called, I want to see the dance.",
         # a platform's name as an ordinary word ("teams", "forms") is no mention of it
         "The other teams filmed the final too, so what are your Instagram names? I'd love to see it.",
     ],
@@ -202,6 +206,10 @@ PASS = [
     "Which app do you use to revise? Seneca and Quizlet are both good, and free.",
     # the family's own lift
     "Your mum can give you a lift home after the concert, or you can get the late bus.",
+    # "what's" is no one's: "what's the best number" asks for no one's number
+    "What's the best number for the office to reach you on during the trip? Please add it to the consent form.",
+    "Can you jot your candidate number on the front of the paper?",
+    "Has Leo got a phone with him on the trip? Please remind him that phones stay in bags during visits.",
     "If you fancy coming to the open morning, I'll be there on Saturday to show you the labs.",
     "If you fancy extra practice, I coach the school's Saturday club in the sports hall.",
 ]
@@ -1283,3 +1291,9 @@ def test_an_address_in_the_senders_own_name_is_theirs_beside_an_organisation(sca
     body = "The Central Library card is a good idea. Email the list to eleanorlowe@icloud.com when done."
     raw = mail(body, to=(STUDENT,), sender="Eleanor Lowe <e.lowe@heartofengland.example>")
     assert "personal_email" in categories(scanner.scan(raw))
+
+
+def test_a_parent_asked_for_the_childs_own_number_to_reach_the_child_is_held(scanner):
+    sentence = "Has Leo got a phone? If so, could you send me the number so I can remind him about training?"
+    r = scanner.scan(mail(f"Dear Mrs Patel,\n\n{sentence}\n\nMr Teacher", to=(PARENT,)))
+    assert "info_request" in categories(r), [(f.rule, f.evidence) for f in r.findings]
