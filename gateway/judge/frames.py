@@ -3,8 +3,9 @@
 Two shapes of text put words in another person's mouth, whatever the words:
 
 * a **script**: lines headed by a speaker in capitals ("DANNY: Text me when
-  your mum's gone to bed."), three or more of them in one text. A character's
-  line, and any number in it, is the character's, not the sender's.
+  your mum's gone to bed."), three or more of them in one text, or a chat log
+  ("22:31 unknown: can u send me ur number?"). A character's line, and any
+  number in it, is the character's, not the sender's.
 * a **quoted example**: words in quotation marks after an introduction such
   as "messages like", "groomers might say", "warning signs" (the lexicon list
   ``frame_quoting``) up to a few hundred characters before them. An e-safety
@@ -26,6 +27,11 @@ _SPEAKER = regex.compile(
     r"(?m)^[ \t]*['\"‘“]?[A-Z][A-Z.'\- ]{1,30}['\"’”]?(?:[ \t]*\([^)\n]{0,30}\))?[ \t]*:[ \t]"
 )
 _SCRIPT_LINES = 3
+# A chat log: "22:14 unknown: hey", "[9.02pm] Jake: u there?" at the start of a line.
+_CHAT_LINE = regex.compile(
+    r"(?m)^[ \t]*\[?\d{1,2}[:.]\d\d(?:[ ]?[ap]m)?\]?[ \t]*[-–]?[ \t]*[^\s:\[\]][^:\n]{0,29}:[ \t]",
+    regex.IGNORECASE,
+)
 # Spans in quotation marks: curly, straight double and guillemets within one
 # paragraph (a quoted message wraps over lines), and on one line single quotes
 # whose inner apostrophes are followed by a letter ("don't").
@@ -131,11 +137,14 @@ _FIELD_LABELS = frozenset(
 def script_line(text: str, pos: int) -> bool:
     """Whether ``pos`` is on a speaker's line of a script: three lines or more
     given to speakers in capitals, or a dialogue of speakers in title case (two
-    of them at least, one speaking twice; field labels are said once each)."""
+    of them at least, one speaking twice; field labels are said once each), or
+    a chat log of three lines or more, each stamped with a time and a name."""
     a = text.rfind("\n", 0, pos) + 1
     # Bounded to the line: unbounded, the engine first looks for the ":" it
     # needs through the rest of the text, on every call.
     line_end = min(len(text), a + 80)
+    if _CHAT_LINE.match(text, a, line_end):
+        return sum(1 for _ in islice(_CHAT_LINE.finditer(text), _SCRIPT_LINES)) >= _SCRIPT_LINES
     if _SPEAKER.match(text, a, line_end):
         return sum(1 for _ in islice(_SPEAKER.finditer(text), _SCRIPT_LINES)) >= _SCRIPT_LINES
     if not (own := _TITLE_SPEAKER.match(text, a, line_end)):
