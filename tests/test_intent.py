@@ -1297,3 +1297,60 @@ def test_a_parent_asked_for_the_childs_own_number_to_reach_the_child_is_held(sca
     sentence = "Has Leo got a phone? If so, could you send me the number so I can remind him about training?"
     r = scanner.scan(mail(f"Dear Mrs Patel,\n\n{sentence}\n\nMr Teacher", to=(PARENT,)))
     assert "info_request" in categories(r), [(f.rule, f.evidence) for f in r.findings]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a chat log set as a model text: the stranger's lines are the stranger's
+        "Here is the model story.\n\n21:02 stranger: saw ur art, ur really good\n"
+        "21:05 stranger: can u send me ur number? this app is rubbish\n"
+        "21:06 stranger: dont tell anyone about us ok\n21:10 (Seen)\n\nWrite your own by Friday.",
+        # what the student was sent, reported to the parent
+        'The messages she showed me included "you\'re so grown up" and "send me your WhatsApp, '
+        'snap keeps deleting stuff" and "don\'t tell your mum about me".',
+        # a list of what students have seen, quoted
+        "I want to share some of the phrases students told us they had seen:\n\n"
+        '- "Add me on Snap, it\'s easier than here."\n- "Don\'t tell your mum, she wouldn\'t get it."',
+        # what is asked for, and what is not
+        "Please give two numbers for adults - not your child's own phone.",
+        # the student's request, refused
+        "Noah asked me this week whether he could come to my house at the weekend. "
+        "I've explained that I can't have students at my home.",
+        # Snap the card game, in a lesson
+        "Today we're doing probability through card games. We'll play Snap in groups of four.",
+    ],
+)
+def test_words_that_are_someone_elses_or_refused_or_a_game_pass(scanner, body):
+    r = scanner.scan(mail(f"Dear Mrs Patel,\n\n{body}\n\nMrs Teacher", to=(PARENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+
+
+def test_a_chat_log_set_as_a_model_text_is_the_characters(scanner):
+    body = (
+        "Here is the model story we read.\n\n--- Notifications ---\n"
+        "22:14 unknown: hey saw ur art on the school page\n"
+        "22:31 unknown: can u send me ur number? this app is rubbish\n"
+        "22:32 unknown: and dont tell anyone about us ok\n---\n\nUpload yours to Google Classroom."
+    )
+    r = scanner.scan(mail(f"Morning 9N,\n\n{body}\n\nMrs Teacher", to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]
+    # The sender's own line stamped with a time is no chat log of three.
+    own = mail("Hi,\n\n22:14 me: can u send me ur number?\n\nMrs Teacher", to=(STUDENT,))
+    assert scanner.scan(own).verdict == "quarantine"
+
+
+def test_an_invitation_in_a_bare_question_in_the_subject_is_held(scanner):
+    raw = mail(
+        "Hi Chloe,\n\nThe costume fitting is on Monday after school.\n\nJordan",
+        to=(PARENT,),
+        subject="Drinks at the Crown Friday? Most of the cast parents are coming",
+    )
+    assert "social_contact" in categories(scanner.scan(raw))
+    # ...and the same question accepted: the reported request is no cover
+    accepted = mail(
+        "Dear Mrs Patel,\n\nNoah asked me whether he could come to my house on Saturday, and of "
+        "course he can.\n\nMrs Teacher",
+        to=(PARENT,),
+    )
+    assert "social_contact" in categories(scanner.scan(accepted))
