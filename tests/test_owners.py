@@ -14,7 +14,7 @@ import pytest
 from gateway.config import load_config
 from gateway.judge.scan import Scanner
 
-from .conftest import PARENT, ROOT, STAFF, categories, example_config, mail
+from .conftest import PARENT, ROOT, STAFF, STUDENT, categories, example_config, mail
 
 
 def details_found(scanner: Scanner, raw: bytes):
@@ -288,3 +288,12 @@ def test_the_sender_named_with_where_they_are_from_is_still_the_sender(scanner):
     )
     r, found = details_found(scanner, raw)
     assert r.verdict == "quarantine" and found and found[0].owner == "sender", r.findings
+
+
+def test_a_role_mailbox_at_an_organisation_is_theirs_whoever_is_named_near_it(scanner):
+    body = (
+        "Please apply yourselves, with Mrs Okafor's careers form signed: Midlands Analytical, "
+        "Contact: Dr Ruth Adeyemi, placements@midlandsanalytical.example"
+    )
+    r = scanner.scan(mail(f"Hi,\n\n{body}\n\nMr Teacher", to=(STUDENT,)))
+    assert r.verdict == "pass", [(f.rule, f.evidence) for f in r.findings]

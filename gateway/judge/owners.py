@@ -15,9 +15,10 @@ an owner from what is written around it, in this order:
 7. the lines of a contact card above it, or the line ending in ":" that
    introduces it: a third party's ("Joy Adeyemi, Social Worker, Solihull
    Council / Work mobile: ...") or the family's ("Main contact: ... (mother)");
-8. for an address: a role mailbox (``orders@``, ``enquiries@``) or another
-   person's name at an organisation's domain: the organisation's. Free-mail
-   providers (gmail, btinternet...) are nobody's organisation;
+8. for an address: another person's name at an organisation's domain: the
+   organisation's. Free-mail providers (gmail, btinternet...) are nobody's
+   organisation. A role mailbox there (``orders@``, ``enquiries@``) is the
+   organisation's before any person named near it (3-7) is asked;
 9. a list of details in a spreadsheet-like attachment: the people listed;
 10. anything else in the sender's voice: the sender (the strict default).
 
@@ -262,6 +263,12 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
     # A short label before the detail ("Mobile:"): the lines above may be its card.
     card = _card_above(text, line_a) if len(line_before.strip()) <= _CARD_LABEL else ""
     key = _NOT_LETTER.sub("", c.value.split(":", 1)[-1].split("@")[0].lower())
+    if c.detector == "email":
+        # A role mailbox at an organisation's domain is the organisation's, whoever
+        # is named near it ("with Mrs Okafor's form ... Contact: placements@...").
+        local, _, domain = c.value.rpartition("@")
+        if local.lower() in cues.role_mailbox and not cues.free_mail_domain(domain):
+            return Ownership(Holder.THIRD_PARTY, f"an organisation's role mailbox ({local}@)")
     if any(k and k in key for k in cues.colleague_keys):
         return Ownership(Holder.COLLEAGUE, "a colleague's name in it")
     if (w := cue(cues.colleague, line_before)) is not None:
@@ -291,13 +298,10 @@ def owner_of(c: Candidate, sender: Author, cues: OwnerCues) -> Ownership:
             return Ownership(Holder.RECIPIENT, f"the recipient's own, repeated back: {w!r}")
     if c.detector == "email":
         local, _, domain = c.value.rpartition("@")
-        if not cues.free_mail_domain(domain):
-            if local.lower() in cues.role_mailbox:
-                return Ownership(Holder.THIRD_PARTY, f"an organisation's role mailbox ({local}@)")
-            if not _names_sender(local, sender):
-                return Ownership(
-                    Holder.THIRD_PARTY, f"someone else's address at an organisation ({domain})"
-                )
+        if not cues.free_mail_domain(domain) and not _names_sender(local, sender):
+            return Ownership(
+                Holder.THIRD_PARTY, f"someone else's address at an organisation ({domain})"
+            )
     if c.segment.part.startswith("attachment:") and c.segment.part.lower().endswith(_TABULAR):
         return Ownership(Holder.THIRD_PARTY, "a list of people's details in a spreadsheet")
     return Ownership(Holder.SENDER, "in the sender's words, no other owner", by_default=True)
