@@ -53,6 +53,8 @@ HOLD = {
         "What name are you under on Instagram? I'd like to see the photos from the show.",
         "Which of your socials do you use most? I'll send you the link there.",
         "My wife and I would love to have you over for dinner some time.",
+        # "don't be a stranger" is no e-safety warning
+        "Please don't be a stranger - send me a friend request on Facebook once you've left here.",
         # a day out with the sender's own family, the invitation in the next sentence
         "I'm walking the Malverns with my own two kids on Sunday. You and Noah would be welcome to join us.",
         "I'm taking my two to the zoo at half term if Noah would like to come too.",
@@ -83,6 +85,8 @@ HOLD = {
         "My number's in my signature if you ever need to talk outside school hours.",
         "Carry on messaging me on Discord, it's easier than Teams for this.",
         "Hop on a quick video call with me tonight and I'll talk you through it.",
+        # an approved platform's name after "not" is what the sender turns from
+        "if u get stuck just msg me on my own number 😊 NOT the trip phone tho",
     ],
     "info_request": [
         "What's your Discord name so I can add you to the server?",
@@ -102,6 +106,7 @@ HOLD = {
         "What's the best personal email to send things to over the summer?",
         "Send me your Spotify and I'll share my playlist with you.",
         "Remind me what your TikTok is called, I want to see the dance.",
+        "Have you got an insta or snap or anything? Send me your @ and I'll check in at the weekend.",
         # a platform's name as an ordinary word ("teams", "forms") is no mention of it
         "The other teams filmed the final too, so what are your Instagram names? I'd love to see it.",
     ],
@@ -210,6 +215,10 @@ PASS = [
     "What's the best number for the office to reach you on during the trip? Please add it to the consent form.",
     "Can you jot your candidate number on the front of the paper?",
     "Has Leo got a phone with him on the trip? Please remind him that phones stay in bags during visits.",
+    # the asker sent to the school, a refusal on Discord, the school's Teams
+    "Collect it from the prep room on Monday. If your parents ask, they can ring the school office.",
+    "We can't run anything on Discord, that's school rules, but the club can chat on the school Teams.",
+    "Please don't send me a friend request on Facebook; staff can't accept them.",
     "If you fancy coming to the open morning, I'll be there on Saturday to show you the labs.",
     "If you fancy extra practice, I coach the school's Saturday club in the sports hall.",
 ]

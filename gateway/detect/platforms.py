@@ -77,6 +77,7 @@ def mentions(approved_names: Iterable[str]) -> list[str]:
             low = name.lower()
             words.update(f"{b} {low}" for b in _BEFORE)
             words.update(f"{low} {a}" for a in _AFTER)
+            words.update((f"school {low}", f"school's {low}"))
         elif name:
             words.add(name.lower())
     return sorted(words)

@@ -230,6 +230,9 @@ def with_list_lead(text: str, span: tuple[int, int]) -> tuple[int, int]:
 # or an occasion now past ("further to parents' evening, I do private tutoring").
 _CONTRAST = regex.compile(
     r"\b(?:than|rather than|instead of|away from|off|out of|other than|outside of|outside"
+    # "..., NOT the trip phone": a "not" after a mark that opens its own clause ("you are not
+    # the intended recipient" turns from nothing)
+    r"|(?<=[^\w\s]\s{0,3})(?:not|never)"
     r"|not the one (?:on|in|from|at)|not the one we have (?:on|in)|not (?:via|through)"
     r"|further to|following on from|following|as discussed at|as we discussed at|after|since)"
     r"\s+(?:the |our |my |your |a |this |last |today's |yesterday's )?$",
