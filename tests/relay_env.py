@@ -302,7 +302,9 @@ class GatewayProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def log_records(self) -> list[dict]:
-        return [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
+        # A line still being written has no newline yet: read only finished lines.
+        finished = self.log().split("\n")[:-1]
+        return [json.loads(line) for line in finished if line.startswith("{")]
 
     def signal(self, sig: int) -> None:
         assert self.process is not None
